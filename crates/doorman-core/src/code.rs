@@ -1,0 +1,196 @@
+//! The stable codes a denial carries. Numbers follow Cloudflare's 1xxx families so that people who
+//! know them feel at home; Doorman's own causes have upper-case names. docs/errors.md lists them all
+//! and must change with this file.
+
+use std::fmt;
+
+/// Why a request was not passed on. Stable: clients and runbooks match on [`Code::as_str`].
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Code {
+    /// 1005: the client's network (ASN) is blocked.
+    AsnBlocked,
+    /// 1006: the client's IP is blocked by an access rule or a list.
+    IpBlocked,
+    /// 1009: the client's country or region is blocked.
+    CountryBlocked,
+    /// 1010: the browser's signature or header consistency check failed.
+    BrowserSignature,
+    /// 1012: a temporary ban for abusive behaviour.
+    TemporaryBan,
+    /// 1015: rate limited.
+    RateLimited,
+    /// 1020: a custom firewall rule blocked the request.
+    FirewallRule,
+    /// A challenge must be passed first.
+    Challenge,
+    /// The route is closed to everyone, with a reason the operator wrote.
+    RouteClosed,
+    /// The route only admits some networks and the client's is not one of them.
+    NetworkNotAllowed,
+    /// No route matches the request's host and path.
+    NoRoute,
+    /// The request's headers are larger or more numerous than allowed (431).
+    HeadersTooLarge,
+    /// The request's body is larger than allowed (413).
+    BodyTooLarge,
+    /// The client did not send its request headers in time (408).
+    RequestTimeout,
+    /// The request is malformed (400).
+    BadRequest,
+    /// The origin refused the connection (502).
+    UpstreamRefused,
+    /// The origin reset or closed the connection mid-exchange (502).
+    UpstreamReset,
+    /// The origin did not answer within the configured timeout (504).
+    UpstreamTimeout,
+    /// The origin answered with something that is not valid HTTP, or another transport error (502).
+    UpstreamError,
+}
+
+impl Code {
+    /// Every code, in the order docs/errors.md lists them.
+    pub const ALL: &'static [Code] = &[
+        Code::AsnBlocked,
+        Code::IpBlocked,
+        Code::CountryBlocked,
+        Code::BrowserSignature,
+        Code::TemporaryBan,
+        Code::RateLimited,
+        Code::FirewallRule,
+        Code::Challenge,
+        Code::RouteClosed,
+        Code::NetworkNotAllowed,
+        Code::NoRoute,
+        Code::HeadersTooLarge,
+        Code::BodyTooLarge,
+        Code::RequestTimeout,
+        Code::BadRequest,
+        Code::UpstreamRefused,
+        Code::UpstreamReset,
+        Code::UpstreamTimeout,
+        Code::UpstreamError,
+    ];
+
+    /// The stable spelling: a number for Cloudflare-family codes, a name for Doorman's own.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Code::AsnBlocked => "1005",
+            Code::IpBlocked => "1006",
+            Code::CountryBlocked => "1009",
+            Code::BrowserSignature => "1010",
+            Code::TemporaryBan => "1012",
+            Code::RateLimited => "1015",
+            Code::FirewallRule => "1020",
+            Code::Challenge => "CHALLENGE",
+            Code::RouteClosed => "ROUTE_CLOSED",
+            Code::NetworkNotAllowed => "NETWORK_NOT_ALLOWED",
+            Code::NoRoute => "NO_ROUTE",
+            Code::HeadersTooLarge => "HEADERS_TOO_LARGE",
+            Code::BodyTooLarge => "BODY_TOO_LARGE",
+            Code::RequestTimeout => "REQUEST_TIMEOUT",
+            Code::BadRequest => "BAD_REQUEST",
+            Code::UpstreamRefused => "UPSTREAM_REFUSED",
+            Code::UpstreamReset => "UPSTREAM_RESET",
+            Code::UpstreamTimeout => "UPSTREAM_TIMEOUT",
+            Code::UpstreamError => "UPSTREAM_ERROR",
+        }
+    }
+
+    /// Parses [`Code::as_str`]'s spelling back (for `doorman events --code`).
+    pub fn parse(text: &str) -> Option<Code> {
+        Code::ALL
+            .iter()
+            .copied()
+            .find(|c| c.as_str().eq_ignore_ascii_case(text))
+    }
+
+    /// The HTTP status this code is answered with unless a rule overrides it.
+    pub const fn default_status(self) -> u16 {
+        match self {
+            Code::RateLimited => 429,
+            Code::NoRoute => 404,
+            Code::HeadersTooLarge => 431,
+            Code::BodyTooLarge => 413,
+            Code::RequestTimeout => 408,
+            Code::BadRequest => 400,
+            Code::UpstreamRefused | Code::UpstreamReset | Code::UpstreamError => 502,
+            Code::UpstreamTimeout => 504,
+            _ => 403,
+        }
+    }
+
+    /// A short, public title for the code's family. Always safe to show, whatever the disclosure.
+    pub const fn title(self) -> &'static str {
+        match self {
+            Code::AsnBlocked => "Your network is blocked",
+            Code::IpBlocked => "Your IP address is blocked",
+            Code::CountryBlocked => "Access from your country or region is blocked",
+            Code::BrowserSignature => "Your browser's request looked inconsistent",
+            Code::TemporaryBan => "You are temporarily banned",
+            Code::RateLimited => "Too many requests",
+            Code::FirewallRule => "Blocked by a firewall rule",
+            Code::Challenge => "Please confirm you are a person",
+            Code::RouteClosed => "This part of the site is closed",
+            Code::NetworkNotAllowed => "Your network may not use this part of the site",
+            Code::NoRoute => "Nothing is served at this address",
+            Code::HeadersTooLarge => "Request headers too large",
+            Code::BodyTooLarge => "Request body too large",
+            Code::RequestTimeout => "Request not received in time",
+            Code::BadRequest => "Malformed request",
+            Code::UpstreamRefused => "The service refused the connection",
+            Code::UpstreamReset => "The service dropped the connection",
+            Code::UpstreamTimeout => "The service did not answer in time",
+            Code::UpstreamError => "The service sent an invalid answer",
+        }
+    }
+
+    /// Whether this code comes from a security decision (counts toward nothing the client did
+    /// wrong at the protocol level) as opposed to a transport or protocol failure.
+    pub const fn is_upstream(self) -> bool {
+        matches!(
+            self,
+            Code::UpstreamRefused
+                | Code::UpstreamReset
+                | Code::UpstreamTimeout
+                | Code::UpstreamError
+        )
+    }
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_round_trips_through_its_spelling() {
+        for &code in Code::ALL {
+            assert_eq!(Code::parse(code.as_str()), Some(code));
+        }
+        assert_eq!(Code::parse("route_closed"), Some(Code::RouteClosed));
+        assert_eq!(Code::parse("9999"), None);
+    }
+
+    #[test]
+    fn spellings_are_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for &code in Code::ALL {
+            assert!(seen.insert(code.as_str()), "duplicate {code}");
+        }
+    }
+
+    #[test]
+    fn statuses_follow_the_families() {
+        assert_eq!(Code::RateLimited.default_status(), 429);
+        assert_eq!(Code::FirewallRule.default_status(), 403);
+        assert_eq!(Code::UpstreamTimeout.default_status(), 504);
+        assert_eq!(Code::UpstreamRefused.default_status(), 502);
+        assert_eq!(Code::HeadersTooLarge.default_status(), 431);
+    }
+}

@@ -1,0 +1,100 @@
+//! What the core answers: a [`Decision`] is either a [`Permit`] to forward or a [`Receipt`], plus
+//! the trace of how it got there (for `doorman explain` and `doorman trace`).
+//!
+//! A denial is a value, not an error. A `Permit` can only be made inside this crate, so code that
+//! forwards a request holds proof that the pipeline ran.
+
+use std::borrow::Cow;
+
+use crate::receipt::Receipt;
+
+/// The phases, in the order they run. Later phases are added here and in [`crate::pipeline`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PhaseName {
+    /// Matching the request to a route.
+    Routing,
+    /// Route-level access: closed routes and network allowlists.
+    RouteAccess,
+    /// The proxy itself: limits, timeouts, origin failures (decided by the server, not the core).
+    Proxy,
+}
+
+impl PhaseName {
+    /// The phase's name in logs and events.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PhaseName::Routing => "routing",
+            PhaseName::RouteAccess => "route_access",
+            PhaseName::Proxy => "proxy",
+        }
+    }
+
+    /// Parses [`PhaseName::as_str`]'s spelling.
+    pub fn parse(text: &str) -> Option<PhaseName> {
+        [PhaseName::Routing, PhaseName::RouteAccess, PhaseName::Proxy]
+            .into_iter()
+            .find(|p| p.as_str() == text)
+    }
+}
+
+/// Proof that the pipeline allowed a request, and what the upstream should receive.
+#[derive(Debug, Clone)]
+pub struct Permit {
+    route: usize,
+    upstream: usize,
+}
+
+impl Permit {
+    pub(crate) fn new(route: usize, upstream: usize) -> Self {
+        Permit { route, upstream }
+    }
+
+    /// Index of the matched route in the policy.
+    pub fn route(&self) -> usize {
+        self.route
+    }
+
+    /// Index of the upstream to forward to.
+    pub fn upstream(&self) -> usize {
+        self.upstream
+    }
+}
+
+/// Allow or deny.
+#[derive(Debug, Clone)]
+pub enum Verdict {
+    /// Forward the request.
+    Allow(Permit),
+    /// Answer with the receipt.
+    Deny(Box<Receipt>),
+}
+
+/// One phase's part in a decision, for the evaluation trace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceStep {
+    /// Which phase.
+    pub phase: PhaseName,
+    /// What it concluded, in a sentence.
+    pub outcome: Cow<'static, str>,
+}
+
+/// The core's answer for one request.
+#[derive(Debug, Clone)]
+pub struct Decision {
+    /// Allow or deny.
+    pub verdict: Verdict,
+    /// The matched route's index, when one matched.
+    pub route: Option<usize>,
+    /// How the phases concluded, in order.
+    pub trace: Vec<TraceStep>,
+}
+
+impl Decision {
+    /// The receipt, if the request was denied.
+    pub fn receipt(&self) -> Option<&Receipt> {
+        match &self.verdict {
+            Verdict::Deny(r) => Some(r),
+            Verdict::Allow(_) => None,
+        }
+    }
+}

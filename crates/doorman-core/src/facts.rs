@@ -1,0 +1,147 @@
+//! What the server knows about one request, handed to the core. Borrowed from the server's request
+//! so that building facts allocates nothing; derived facts (ASN, lists, …) come later from
+//! read-only lookups.
+
+use std::borrow::Cow;
+use std::net::IpAddr;
+use std::time::SystemTime;
+
+use http::{HeaderMap, Method, Uri, Version};
+
+use crate::ray::RayId;
+
+/// How the client reached the gateway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// Plain HTTP.
+    Http,
+    /// HTTP over TLS terminated by Doorman.
+    Https,
+}
+
+impl Scheme {
+    /// `http` or `https`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        }
+    }
+}
+
+/// Facts of the TLS handshake, when Doorman terminated TLS.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsFacts {
+    /// Negotiated protocol version, e.g. `TLSv1.3`.
+    pub version: String,
+    /// Server name the client asked for, if any.
+    pub sni: Option<String>,
+    /// Negotiated ALPN protocol, e.g. `h2`.
+    pub alpn: Option<String>,
+}
+
+/// The facts of one request. `now` is the time the request was received: the core never reads a
+/// clock of its own.
+#[derive(Debug)]
+pub struct RequestFacts<'a> {
+    /// This request's Ray ID.
+    pub ray_id: &'a RayId,
+    /// When the request was received.
+    pub now: SystemTime,
+    /// The client's IP after trusted-proxy resolution (see [`crate::client_ip`]).
+    pub client_ip: IpAddr,
+    /// The socket peer's IP (or the PROXY protocol source).
+    pub peer_ip: IpAddr,
+    /// Request method.
+    pub method: &'a Method,
+    /// Request target as received.
+    pub uri: &'a Uri,
+    /// Host the request is for: lower-case, without port.
+    pub host: Cow<'a, str>,
+    /// Request headers as received (hop-by-hop headers included).
+    pub headers: &'a HeaderMap,
+    /// HTTP version.
+    pub version: Version,
+    /// How the client connected.
+    pub scheme: Scheme,
+    /// TLS facts, when TLS was terminated here.
+    pub tls: Option<&'a TlsFacts>,
+}
+
+impl<'a> RequestFacts<'a> {
+    /// The request path (without query).
+    pub fn path(&self) -> &str {
+        self.uri.path()
+    }
+
+    /// The first value of a header as text, if present and valid UTF-8.
+    pub fn header(&self, name: &str) -> Option<&'a str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The User-Agent, or an empty string.
+    pub fn user_agent(&self) -> &'a str {
+        self.header("user-agent").unwrap_or("")
+    }
+}
+
+/// The host a request is for, from the URI's authority (HTTP/2, absolute-form) or the Host header:
+/// lower-cased, port and trailing dot removed. Borrowed when already normal.
+pub fn request_host<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> Cow<'a, str> {
+    let raw = uri
+        .authority()
+        .map(|a| a.host())
+        .or_else(|| {
+            headers
+                .get(http::header::HOST)
+                .and_then(|v| v.to_str().ok())
+                .map(strip_port)
+        })
+        .unwrap_or("");
+    let raw = raw.strip_suffix('.').unwrap_or(raw);
+    if raw.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(raw.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(raw)
+    }
+}
+
+fn strip_port(host: &str) -> &str {
+    if let Some(rest) = host.strip_prefix('[') {
+        // [v6]:port → v6, kept with its brackets stripped the way Uri::host does not.
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    match host.rsplit_once(':') {
+        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => host,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers_with_host(host: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(http::header::HOST, host.parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn host_comes_from_authority_first() {
+        let uri: Uri = "https://Chat.Example.com:8443/x".parse().unwrap();
+        let h = headers_with_host("other.example");
+        assert_eq!(request_host(&uri, &h), "chat.example.com");
+    }
+
+    #[test]
+    fn host_header_loses_port_case_and_trailing_dot() {
+        let uri: Uri = "/x".parse().unwrap();
+        assert_eq!(
+            request_host(&uri, &headers_with_host("Example.COM.:8080")),
+            "example.com"
+        );
+        assert_eq!(request_host(&uri, &headers_with_host("[::1]:80")), "::1");
+        assert_eq!(request_host(&uri, &HeaderMap::new()), "");
+    }
+}

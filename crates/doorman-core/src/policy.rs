@@ -1,0 +1,259 @@
+//! The compiled policy: an immutable snapshot the server swaps atomically on reload. Built by
+//! `doorman-config` from the TOML file; the core only ever sees this validated form.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ipnet::IpNet;
+
+use crate::receipt::Disclosure;
+
+/// Everything the core needs to decide. Cheap to share behind an `Arc`.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// This node's name: the suffix of every Ray ID.
+    pub node: Arc<str>,
+    /// What pages say about the site and whom to contact.
+    pub site: SiteInfo,
+    /// Which peers may tell us the client's address.
+    pub client_ip: ClientIpPolicy,
+    /// Routes, in the order written in the file.
+    pub routes: Vec<Route>,
+    /// Indexes into `routes` in match order: routes naming hosts before host-less ones, then the
+    /// longest path prefix, then file order.
+    pub route_order: Vec<usize>,
+    /// Named origins, referenced by index from routes.
+    pub upstreams: Vec<UpstreamSpec>,
+}
+
+/// Public facts about the site, shown on receipts.
+#[derive(Debug, Clone, Default)]
+pub struct SiteInfo {
+    /// The site's name as people know it.
+    pub name: String,
+    /// How a blocked person reaches the operator (e-mail, URL, or a sentence).
+    pub support: Option<String>,
+    /// A link to the public status page, shown on upstream failures.
+    pub status_page_url: Option<String>,
+}
+
+/// Where the client's address comes from when the socket peer is a trusted proxy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ForwardedSource {
+    /// `X-Forwarded-For`: the rightmost address that is not a trusted proxy.
+    #[default]
+    XForwardedFor,
+    /// RFC 7239 `Forwarded: for=…`, same rightmost-untrusted rule.
+    Forwarded,
+    /// The PROXY protocol (v1 or v2) header at the start of the connection.
+    ProxyProtocol,
+    /// Never: the socket peer is the client.
+    None,
+}
+
+/// Trusted-proxy settings.
+#[derive(Debug, Clone, Default)]
+pub struct ClientIpPolicy {
+    /// Networks whose forwarding headers we believe. Empty: nobody's.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Which header or protocol carries the client address.
+    pub source: ForwardedSource,
+}
+
+/// Which hosts a route serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostPattern {
+    /// Exactly this host (lower-case).
+    Exact(String),
+    /// `*.example.com`: any subdomain of the stored suffix (`.example.com`), not the apex.
+    Subdomains(String),
+}
+
+impl HostPattern {
+    /// Whether `host` (already lower-case, no port) matches.
+    pub fn matches(&self, host: &str) -> bool {
+        match self {
+            HostPattern::Exact(h) => h == host,
+            HostPattern::Subdomains(suffix) => host.len() > suffix.len() && host.ends_with(suffix),
+        }
+    }
+}
+
+/// A route: which requests it takes, where they go, who may use it.
+#[derive(Debug, Clone)]
+pub struct Route {
+    /// The route's name, as written in the config (used in logs and metrics).
+    pub name: String,
+    /// Hosts served; empty means any host.
+    pub hosts: Vec<HostPattern>,
+    /// Path prefix, matched on whole segments: `/plugins` takes `/plugins` and `/plugins/x`, not
+    /// `/pluginsx`. `/` takes everything.
+    pub path_prefix: String,
+    /// Index into [`Policy::upstreams`].
+    pub upstream: usize,
+    /// Route-level access.
+    pub access: RouteAccess,
+}
+
+impl Route {
+    /// Whether this route takes a request for `host` and `path`.
+    pub fn matches(&self, host: &str, path: &str) -> bool {
+        (self.hosts.is_empty() || self.hosts.iter().any(|h| h.matches(host)))
+            && path_has_prefix(path, &self.path_prefix)
+    }
+}
+
+/// Segment-aware prefix test (see [`Route::path_prefix`]).
+pub fn path_has_prefix(path: &str, prefix: &str) -> bool {
+    if prefix.is_empty() || prefix == "/" {
+        return true;
+    }
+    match path.strip_prefix(prefix) {
+        Some(rest) => prefix.ends_with('/') || rest.is_empty() || rest.starts_with('/'),
+        None => false,
+    }
+}
+
+/// Route-level access, the first phase: a route can be closed outright, or admit only some
+/// networks.
+#[derive(Debug, Clone, Default)]
+pub struct RouteAccess {
+    /// When set, every request on the route is denied with this notice.
+    pub closed: Option<Notice>,
+    /// When set, only clients in these networks pass; others get the gate's notice.
+    pub allow_networks: Option<NetworkGate>,
+}
+
+/// A client-network allowlist with the words shown to those outside it.
+#[derive(Debug, Clone)]
+pub struct NetworkGate {
+    /// Networks admitted.
+    pub networks: Vec<IpNet>,
+    /// What the others are told.
+    pub notice: Notice,
+}
+
+/// What an operator wrote for people who are denied: the reason, the fixes, how much to disclose.
+#[derive(Debug, Clone, Default)]
+pub struct Notice {
+    /// Public title, replacing the code's generic one when the disclosure allows.
+    pub title: Option<String>,
+    /// Why, in plain words.
+    pub reason: String,
+    /// What the person can do, in order.
+    pub remedies: Vec<String>,
+    /// How much of this the person sees.
+    pub disclosure: Disclosure,
+}
+
+/// A named origin: one or more targets taken in turn, with its timeouts.
+#[derive(Debug, Clone)]
+pub struct UpstreamSpec {
+    /// The name routes refer to.
+    pub name: String,
+    /// `host:port` targets, used round robin.
+    pub targets: Vec<String>,
+    /// Time allowed to open a TCP connection to a target.
+    pub connect_timeout: Duration,
+    /// Time allowed from sending the request to receiving the response head.
+    pub response_timeout: Duration,
+    /// How long an idle pooled connection is kept.
+    pub idle_timeout: Duration,
+    /// At most this many idle connections are kept per target.
+    pub max_idle_per_target: usize,
+}
+
+impl Policy {
+    /// Builds the match order from `routes`: a route that names its hosts is more specific than
+    /// one that takes any host (as with nginx's server blocks), then the longest prefix wins, then
+    /// file order (the sort is stable).
+    pub fn route_order_for(routes: &[Route]) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..routes.len()).collect();
+        order.sort_by_key(|&i| {
+            (
+                routes[i].hosts.is_empty(),
+                std::cmp::Reverse(routes[i].path_prefix.len()),
+            )
+        });
+        order
+    }
+
+    /// The route taking a request for `host` and `path`, if any.
+    pub fn route_for(&self, host: &str, path: &str) -> Option<usize> {
+        self.route_order
+            .iter()
+            .copied()
+            .find(|&i| self.routes[i].matches(host, path))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route(name: &str, hosts: Vec<HostPattern>, prefix: &str) -> Route {
+        Route {
+            name: name.into(),
+            hosts,
+            path_prefix: prefix.into(),
+            upstream: 0,
+            access: RouteAccess::default(),
+        }
+    }
+
+    fn policy(routes: Vec<Route>) -> Policy {
+        Policy {
+            node: Arc::from("t"),
+            site: SiteInfo::default(),
+            client_ip: ClientIpPolicy::default(),
+            route_order: Policy::route_order_for(&routes),
+            routes,
+            upstreams: vec![],
+        }
+    }
+
+    #[test]
+    fn prefixes_match_whole_segments() {
+        assert!(path_has_prefix("/plugins", "/plugins"));
+        assert!(path_has_prefix("/plugins/weather", "/plugins"));
+        assert!(!path_has_prefix("/pluginsx", "/plugins"));
+        assert!(path_has_prefix("/plugins/x", "/plugins/"));
+        assert!(path_has_prefix("/anything", "/"));
+    }
+
+    #[test]
+    fn longest_prefix_wins_then_file_order() {
+        let p = policy(vec![
+            route("all", vec![], "/"),
+            route("plugins", vec![], "/plugins"),
+            route("plugins-again", vec![], "/plugins"),
+        ]);
+        assert_eq!(p.route_for("x", "/plugins/w"), Some(1));
+        assert_eq!(p.route_for("x", "/chat"), Some(0));
+    }
+
+    #[test]
+    fn host_specific_routes_beat_catch_alls() {
+        let p = policy(vec![
+            route("all", vec![], "/"),
+            route("api", vec![HostPattern::Exact("api.example".into())], "/"),
+        ]);
+        assert_eq!(p.route_for("api.example", "/v1"), Some(1));
+        assert_eq!(p.route_for("www.example", "/v1"), Some(0));
+    }
+
+    #[test]
+    fn hosts_restrict_routes() {
+        let p = policy(vec![
+            route("api", vec![HostPattern::Exact("api.example".into())], "/"),
+            route(
+                "subs",
+                vec![HostPattern::Subdomains(".example".into())],
+                "/",
+            ),
+        ]);
+        assert_eq!(p.route_for("api.example", "/"), Some(0));
+        assert_eq!(p.route_for("www.example", "/"), Some(1));
+        assert_eq!(p.route_for("example", "/"), None);
+    }
+}
