@@ -62,6 +62,9 @@ pub struct Receipt {
     pub rule: Option<String>,
     /// Facts that mattered, as (name, value), e.g. ("ip.src", "203.0.113.7").
     pub facts: Vec<(String, String)>,
+    /// Facts only the operator sees (the event log and `doorman explain`), never rendered on a
+    /// page whatever the disclosure: origin addresses, internal names.
+    pub private_facts: Vec<(String, String)>,
     /// Extra response headers (WWW-Authenticate, RateLimit, …), as (name, value).
     pub headers: Vec<(String, String)>,
     /// Whom to contact, from the site config.
@@ -93,6 +96,7 @@ impl Receipt {
             phase,
             rule: None,
             facts: Vec::new(),
+            private_facts: Vec::new(),
             headers: Vec::new(),
             support: None,
             links: Vec::new(),
