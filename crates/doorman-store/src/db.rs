@@ -1,0 +1,254 @@
+//! The one SQLite file that holds all of Doorman's embedded state, `<data_dir>/doorman.db`: where
+//! it lives, how it is opened (a read-write connection for the writer, read-only ones for the
+//! CLI), and its schema, versioned with `PRAGMA user_version`.
+//!
+//! Later stores (counters, bans, keys) add tables by appending to [`MIGRATIONS`], never by editing
+//! an applied entry: a database that has seen migration N must never see it again changed.
+
+use std::fs;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+use crate::StoreError;
+
+/// The database's file name inside the data directory.
+pub const DB_FILE: &str = "doorman.db";
+
+/// How long a connection waits for another one's lock before failing. Readers never block the
+/// writer in WAL mode; this covers another process writing (e.g. a future `doorman keys`) and
+/// checkpoints.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Schema migrations, in order; entry `i` takes the schema from version `i` to `i + 1`.
+///
+/// `events.ip_key` is the client IP as 16 bytes (IPv4 as IPv4-mapped IPv6), so an IP or CIDR
+/// filter is one range scan on its index, and an IPv4 filter also finds the same client logged
+/// in mapped form.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: the event log and a small key/value table for facts about the database itself.
+    "CREATE TABLE meta (
+         key   TEXT PRIMARY KEY,
+         value TEXT NOT NULL
+     ) WITHOUT ROWID;
+     CREATE TABLE events (
+         id         INTEGER PRIMARY KEY,
+         ray_id     TEXT    NOT NULL,
+         time_ms    INTEGER NOT NULL,
+         client_ip  TEXT    NOT NULL,
+         ip_key     BLOB    NOT NULL,
+         method     TEXT    NOT NULL,
+         host       TEXT    NOT NULL,
+         path       TEXT    NOT NULL,
+         user_agent TEXT,
+         status     INTEGER NOT NULL,
+         code       TEXT    NOT NULL,
+         phase      TEXT    NOT NULL,
+         rule       TEXT,
+         reason     TEXT    NOT NULL,
+         disclosure TEXT    NOT NULL,
+         facts      TEXT    NOT NULL,
+         route      TEXT,
+         action     TEXT    NOT NULL,
+         trace      TEXT    NOT NULL
+     );
+     CREATE INDEX events_time ON events (time_ms);
+     CREATE INDEX events_ip   ON events (ip_key, time_ms);
+     CREATE INDEX events_code ON events (code, time_ms);
+     CREATE INDEX events_ray  ON events (ray_id);",
+];
+
+/// The schema version this build writes.
+pub fn schema_version() -> u32 {
+    MIGRATIONS.len() as u32
+}
+
+/// `<data_dir>/doorman.db`.
+pub fn db_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(DB_FILE)
+}
+
+/// Creates the data directory (and its parents) if missing, readable by its owner only: it holds
+/// client IPs and request details. An existing directory's permissions are left as the operator
+/// set them.
+pub fn create_data_dir(data_dir: &Path) -> Result<(), StoreError> {
+    if data_dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder
+        .create(data_dir)
+        .map_err(|source| StoreError::CreateDir {
+            path: data_dir.to_owned(),
+            source,
+        })
+}
+
+/// Opens (creating if needed) the database for writing: WAL so that readers never wait for the
+/// writer, `synchronous=NORMAL` because losing the last moments of events on power loss is an
+/// acceptable price for not syncing every batch; then brings the schema up to date.
+pub fn open_writer(data_dir: &Path) -> Result<Connection, StoreError> {
+    create_data_dir(data_dir)?;
+    let path = db_path(data_dir);
+    let open_err = |source| StoreError::Open {
+        path: path.clone(),
+        source,
+    };
+    let mut conn = Connection::open(&path).map_err(open_err)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
+        .map_err(open_err)?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        tracing::warn!(
+            path = %path.display(),
+            journal_mode = %mode,
+            "the database could not switch to WAL mode; readers may briefly wait for the writer"
+        );
+    }
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(open_err)?;
+    migrate(&mut conn, &path)?;
+    Ok(conn)
+}
+
+/// Opens an existing database read-only, for `doorman events` and `doorman explain`; works while
+/// a server writes to it.
+pub fn open_reader(data_dir: &Path) -> Result<Connection, StoreError> {
+    let path = db_path(data_dir);
+    if !path.is_file() {
+        return Err(StoreError::Missing { path });
+    }
+    let open_err = |source| StoreError::Open {
+        path: path.clone(),
+        source,
+    };
+    let conn = Connection::open_with_flags(
+        &path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(open_err)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+    let version = user_version(&conn).map_err(open_err)?;
+    if version == 0 {
+        // The file exists but no Doorman ever set it up: nothing to read, and a clearer message
+        // than "no such table".
+        return Err(StoreError::Uninitialized { path });
+    }
+    Ok(conn)
+}
+
+fn user_version(conn: &Connection) -> rusqlite::Result<u32> {
+    conn.query_row("PRAGMA user_version", [], |row| row.get(0))
+}
+
+/// Applies the migrations this database has not seen, each in its own transaction together with
+/// its version bump, so that a crash leaves the schema at a known version.
+fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let found = user_version(conn)?;
+    let known = schema_version();
+    if found > known {
+        return Err(StoreError::TooNew {
+            path: path.to_owned(),
+            found,
+            known,
+        });
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", index as u32 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// The 16-byte form of an IP that `events.ip_key` stores and filters compare against.
+pub fn ip_key(ip: IpAddr) -> [u8; 16] {
+    match ip {
+        IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
+        IpAddr::V6(v6) => v6.octets(),
+    }
+}
+
+/// Reads a value from the `meta` table.
+pub(crate) fn meta_get(conn: &Connection, key: &str) -> rusqlite::Result<Option<String>> {
+    use rusqlite::OptionalExtension;
+    conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |row| {
+        row.get(0)
+    })
+    .optional()
+}
+
+/// Writes a value to the `meta` table.
+pub(crate) fn meta_set(conn: &Connection, key: &str, value: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [key, value],
+    )
+    .map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn creates_the_data_dir_owner_only_and_migrates_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("a").join("data");
+        let conn = open_writer(&dir).unwrap();
+        assert_eq!(user_version(&conn).unwrap(), schema_version());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(&dir).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o700);
+        }
+        drop(conn);
+        // Reopening applies nothing twice (a second CREATE TABLE would fail).
+        let conn = open_writer(&dir).unwrap();
+        assert_eq!(user_version(&conn).unwrap(), schema_version());
+    }
+
+    #[test]
+    fn refuses_a_database_from_a_newer_doorman() {
+        let tmp = tempfile::tempdir().unwrap();
+        let conn = open_writer(tmp.path()).unwrap();
+        conn.pragma_update(None, "user_version", schema_version() + 1)
+            .unwrap();
+        drop(conn);
+        let err = open_writer(tmp.path()).unwrap_err();
+        assert!(matches!(err, StoreError::TooNew { .. }), "{err}");
+    }
+
+    #[test]
+    fn reader_explains_a_missing_or_empty_database() {
+        let tmp = tempfile::tempdir().unwrap();
+        assert!(matches!(
+            open_reader(tmp.path()),
+            Err(StoreError::Missing { .. })
+        ));
+        fs::write(db_path(tmp.path()), b"").unwrap();
+        assert!(matches!(
+            open_reader(tmp.path()),
+            Err(StoreError::Uninitialized { .. })
+        ));
+    }
+
+    #[test]
+    fn ipv4_keys_are_ipv4_mapped() {
+        let v4: IpAddr = "192.0.2.1".parse().unwrap();
+        let mapped: IpAddr = "::ffff:192.0.2.1".parse().unwrap();
+        assert_eq!(ip_key(v4), ip_key(mapped));
+    }
+}

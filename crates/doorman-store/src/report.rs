@@ -1,0 +1,740 @@
+//! What `doorman events` and `doorman explain` print, and how they read their arguments. Kept here
+//! rather than in the CLI so it is unit tested next to the data it formats; the CLI module only
+//! wires arguments to these functions.
+//!
+//! Everything in an event that came from a client (path, host, user agent, fact values) is
+//! escaped before it reaches a terminal: a request line must not be able to move the cursor or
+//! recolour the operator's screen.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use doorman_core::timefmt::{civil_from_unix, rfc3339};
+use doorman_core::{Code, RayId};
+use serde::Serialize;
+
+use crate::query::Retention;
+use crate::record::{Action, EventRecord};
+
+/// A `--since` value that is neither a duration nor a timestamp.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "`{0}` is not a duration or a time: use e.g. 15m, 2h, 7d, 1h30m, or RFC 3339 \
+     (2026-11-22T21:44:11Z, 2026-11-22T22:44:11+01:00, 2026-11-22)"
+)]
+pub struct BadSince(pub String);
+
+/// Parses a `--since` value relative to `now`: a duration ago (`30s`, `15m`, `2h`, `7d`, `2w`,
+/// or several, as in `1h30m`) or an RFC 3339 instant (a bare date means its midnight UTC).
+pub fn parse_since(text: &str, now: SystemTime) -> Result<SystemTime, BadSince> {
+    let text = text.trim();
+    let bad = || BadSince(text.to_owned());
+    if let Some(ago) = parse_duration(text) {
+        return now.checked_sub(ago).ok_or_else(bad);
+    }
+    parse_rfc3339(text).ok_or_else(bad)
+}
+
+/// `15m`, `2h`, `1h30m`, … as a duration; `None` for anything else.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let mut total: u64 = 0;
+    let mut rest = text;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        let n: u64 = rest[..digits].parse().ok()?;
+        let unit = rest[digits..].chars().next()?;
+        let secs = match unit {
+            's' => 1,
+            'm' => 60,
+            'h' => 3_600,
+            'd' => 86_400,
+            'w' => 7 * 86_400,
+            _ => return None,
+        };
+        total = total.checked_add(n.checked_mul(secs)?)?;
+        rest = &rest[digits + unit.len_utf8()..];
+    }
+    Some(Duration::from_secs(total))
+}
+
+/// Parses RFC 3339 (`2026-11-22T21:44:11Z`, fractions and `±hh:mm` offsets allowed, `t`/space
+/// for `T`) or a bare date (midnight UTC).
+pub fn parse_rfc3339(text: &str) -> Option<SystemTime> {
+    let b = text.as_bytes();
+    let num = |range: std::ops::Range<usize>| -> Option<i64> {
+        let part = text.get(range)?;
+        if part.bytes().all(|c| c.is_ascii_digit()) {
+            part.parse().ok()
+        } else {
+            None
+        }
+    };
+    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
+        return None;
+    }
+    let days = days_from_civil(year, month, day);
+    if b.len() == 10 {
+        return from_unix_secs(days * 86_400, 0);
+    }
+    if !matches!(b[10], b'T' | b't' | b' ') || b.len() < 20 || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    let mut i = 19;
+    let mut nanos: u32 = 0;
+    if b[i] == b'.' {
+        let digits = b[i + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if digits == 0 {
+            return None;
+        }
+        // Nanosecond precision is all a SystemTime offers; further digits are ignored.
+        for (k, c) in b[i + 1..i + 1 + digits].iter().take(9).enumerate() {
+            nanos += u32::from(c - b'0') * 10u32.pow(8 - k as u32);
+        }
+        i += 1 + digits;
+    }
+    let offset_secs = match &text[i..] {
+        "Z" | "z" => 0,
+        zone if zone.len() == 6 && matches!(zone.as_bytes()[0], b'+' | b'-') => {
+            if zone.as_bytes()[3] != b':' {
+                return None;
+            }
+            let (oh, om) = (num(i + 1..i + 3)?, num(i + 4..i + 6)?);
+            if oh > 23 || om > 59 {
+                return None;
+            }
+            let sign = if zone.starts_with('-') { -1 } else { 1 };
+            sign * (oh * 3_600 + om * 60)
+        }
+        _ => return None,
+    };
+    // A leap second (:60) is read as the first second of the next minute.
+    let secs = days * 86_400 + hour * 3_600 + minute * 60 + second - offset_secs;
+    from_unix_secs(secs, nanos)
+}
+
+fn from_unix_secs(secs: i64, nanos: u32) -> Option<SystemTime> {
+    let sub = Duration::from_nanos(u64::from(nanos));
+    if secs >= 0 {
+        UNIX_EPOCH.checked_add(Duration::from_secs(secs as u64) + sub)
+    } else {
+        UNIX_EPOCH
+            .checked_sub(Duration::from_secs(secs.unsigned_abs()))?
+            .checked_add(sub)
+    }
+}
+
+fn is_leap(year: i64) -> bool {
+    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+}
+
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        2 if is_leap(year) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`, the
+/// inverse of the core's `civil_from_unix`).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// A Ray ID argument that is not one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "`{0}` is not a Ray ID: expected 16 hexadecimal characters, '-', then the node name \
+     (e.g. 4a807f60ca5727a4-edge1), as shown on the error page"
+)]
+pub struct BadRay(pub String);
+
+/// Checks a Ray ID typed by an operator and returns it in its stored spelling (lower-case hex),
+/// so that a Ray ID copied from an upper-casing source still matches.
+pub fn normalize_ray(text: &str) -> Result<String, BadRay> {
+    let text = text.trim();
+    let bad = || BadRay(text.to_owned());
+    let (hex, _) = text.split_once('-').ok_or_else(bad)?;
+    // `u64::from_str_radix` would accept a sign; a Ray ID has none.
+    if !hex.bytes().all(|c| c.is_ascii_hexdigit()) {
+        return Err(bad());
+    }
+    RayId::parse(text)
+        .map(|ray| ray.to_string())
+        .ok_or_else(bad)
+}
+
+/// `2026-11-22 21:44:11`, UTC (the table's header says so).
+fn short_utc(time_ms: i64) -> String {
+    let (y, mo, d, h, mi, s) = civil_from_unix(time_ms.div_euclid(1_000));
+    format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}")
+}
+
+/// `2026-11-22 21:44:11.123 UTC`.
+fn long_utc(time_ms: i64) -> String {
+    format!(
+        "{}.{:03} UTC",
+        short_utc(time_ms),
+        time_ms.rem_euclid(1_000)
+    )
+}
+
+/// `text` safe to print to a terminal: control characters (including ESC) become escapes.
+pub fn sanitize(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// At most `max` characters of `text`, ending in `…` when cut.
+fn ellipsize(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// The widest the request column gets before it is cut, so that the rule column stays on screen.
+const REQUEST_WIDTH: usize = 60;
+
+/// The `doorman events` table: one line per event, aligned columns, a header.
+pub fn format_table(records: &[EventRecord]) -> String {
+    let header = [
+        "TIME (UTC)",
+        "RAY",
+        "IP",
+        "STATUS",
+        "CODE",
+        "REQUEST",
+        "RULE",
+    ];
+    let rows: Vec<[String; 7]> = records
+        .iter()
+        .map(|r| {
+            let action = if r.action == Action::Deny {
+                String::new()
+            } else {
+                format!(" ({})", r.action)
+            };
+            [
+                short_utc(r.time_ms),
+                sanitize(&r.ray_id),
+                r.client_ip.to_string(),
+                format!("{}{action}", r.status),
+                sanitize(&r.code),
+                ellipsize(
+                    &sanitize(&format!("{} {}{}", r.method, r.host, r.path)),
+                    REQUEST_WIDTH,
+                ),
+                sanitize(r.rule.as_deref().unwrap_or("-")),
+            ]
+        })
+        .collect();
+    let mut widths = header.map(|h| h.chars().count());
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: &mut dyn Iterator<Item = &str>| {
+        let mut text = String::new();
+        for (i, cell) in cells.enumerate() {
+            if i > 0 {
+                text.push_str("  ");
+            }
+            let pad = widths[i].saturating_sub(cell.chars().count());
+            text.push_str(cell);
+            text.extend(std::iter::repeat_n(' ', pad));
+        }
+        out.push_str(text.trim_end());
+        out.push('\n');
+    };
+    line(&mut header.iter().copied());
+    for row in &rows {
+        line(&mut row.iter().map(String::as_str));
+    }
+    out
+}
+
+/// The line under the table: how many were shown and whether more may exist.
+pub fn table_footer(shown: usize, limit: usize, db: &Path) -> String {
+    if shown == 0 {
+        return format!(
+            "no events match in {} (only non-allow decisions are recorded)",
+            db.display()
+        );
+    }
+    let noun = if shown == 1 { "event" } else { "events" };
+    if limit > 0 && shown >= limit {
+        format!(
+            "{shown} {noun}, newest first; there may be more: raise --limit or narrow the filters"
+        )
+    } else {
+        format!("{shown} {noun}, newest first")
+    }
+}
+
+#[derive(Serialize)]
+struct JsonEvent<'a> {
+    time: String,
+    #[serde(flatten)]
+    record: &'a EventRecord,
+}
+
+/// One event as a single-line JSON object: the record's fields plus `time` in RFC 3339.
+pub fn json_line(record: &EventRecord) -> String {
+    serde_json::to_string(&JsonEvent {
+        time: rfc3339(record.time()),
+        record,
+    })
+    .expect("an event record always serializes")
+}
+
+/// One event as pretty-printed JSON, for `doorman explain --json`.
+pub fn json_pretty(record: &EventRecord) -> String {
+    serde_json::to_string_pretty(&JsonEvent {
+        time: rfc3339(record.time()),
+        record,
+    })
+    .expect("an event record always serializes")
+}
+
+fn describe_action(record: &EventRecord) -> String {
+    match record.action {
+        Action::Deny => format!(
+            "denied: Doorman answered {} itself; the request was not forwarded",
+            record.status
+        ),
+        Action::Challenge => format!(
+            "challenged: Doorman answered {} with a challenge to pass first",
+            record.status
+        ),
+        Action::Log => {
+            "logged: a rule asked for this request to be recorded; it was forwarded".to_owned()
+        }
+        Action::Shadow => format!(
+            "shadow: a rule in dry-run mode would have answered {}; the request was forwarded",
+            record.status
+        ),
+    }
+}
+
+fn describe_disclosure(disclosure: &str) -> &'static str {
+    match disclosure {
+        "public" => "the rule's title, this reason and the facts",
+        "hint" => "only the code's general category",
+        "private" => "only the Ray ID and generic text",
+        _ => "(unknown disclosure level)",
+    }
+}
+
+/// The `doorman explain` text: the whole record, readable top to bottom.
+pub fn format_explain(record: &EventRecord) -> String {
+    let mut out = String::new();
+    let code_title = Code::parse(&record.code)
+        .map(|c| format!(" ({})", c.title()))
+        .unwrap_or_default();
+    let _ = writeln!(out, "Ray ID   {}", sanitize(&record.ray_id));
+    let _ = writeln!(
+        out,
+        "When     {} (unix ms {})",
+        long_utc(record.time_ms),
+        record.time_ms
+    );
+    let _ = writeln!(out, "What     {}", describe_action(record));
+    let _ = writeln!(out);
+    let _ = writeln!(out, "Client");
+    let _ = writeln!(out, "  ip          {}", record.client_ip);
+    let _ = writeln!(
+        out,
+        "  user agent  {}",
+        record
+            .user_agent
+            .as_deref()
+            .map(sanitize)
+            .unwrap_or_else(|| "(none sent)".to_owned())
+    );
+    let _ = writeln!(out);
+    let _ = writeln!(out, "Request");
+    let _ = writeln!(
+        out,
+        "  {} {}{}",
+        sanitize(&record.method),
+        sanitize(&record.host),
+        sanitize(&record.path)
+    );
+    let _ = writeln!(
+        out,
+        "  route       {}",
+        record
+            .route
+            .as_deref()
+            .map(sanitize)
+            .unwrap_or_else(|| "(no route matched)".to_owned())
+    );
+    let _ = writeln!(out);
+    let _ = writeln!(out, "Decision");
+    let _ = writeln!(out, "  action      {}", record.action);
+    let _ = writeln!(out, "  status      {}", record.status);
+    let _ = writeln!(out, "  code        {}{code_title}", sanitize(&record.code));
+    let _ = writeln!(out, "  phase       {}", sanitize(&record.phase));
+    let _ = writeln!(
+        out,
+        "  rule        {}",
+        record
+            .rule
+            .as_deref()
+            .map(sanitize)
+            .unwrap_or_else(|| "-".to_owned())
+    );
+    let _ = writeln!(
+        out,
+        "  shown       {} ({})",
+        sanitize(&record.disclosure),
+        describe_disclosure(&record.disclosure)
+    );
+    let _ = writeln!(out);
+    let _ = writeln!(out, "Reason (full, whatever the client was shown)");
+    let reason = if record.reason.is_empty() {
+        "(none given)".to_owned()
+    } else {
+        sanitize(&record.reason)
+    };
+    let _ = writeln!(out, "  {reason}");
+    let _ = writeln!(out);
+    let _ = writeln!(out, "Facts");
+    if record.facts.is_empty() {
+        let _ = writeln!(out, "  (none recorded)");
+    }
+    let name_width = record
+        .facts
+        .iter()
+        .map(|f| sanitize(&f.name).chars().count())
+        .max()
+        .unwrap_or(0);
+    for fact in &record.facts {
+        let _ = writeln!(
+            out,
+            "  {:<name_width$}  {}",
+            sanitize(&fact.name),
+            sanitize(&fact.value)
+        );
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "Trace");
+    if record.trace.is_empty() {
+        let _ = writeln!(out, "  (none recorded)");
+    }
+    let phase_width = record
+        .trace
+        .iter()
+        .map(|t| sanitize(&t.phase).chars().count())
+        .max()
+        .unwrap_or(0);
+    for (i, step) in record.trace.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "  {}. {:<phase_width$}  {}",
+            i + 1,
+            sanitize(&step.phase),
+            sanitize(&step.outcome)
+        );
+    }
+    out
+}
+
+/// What `doorman explain` says when the Ray ID is not in the log, with what could explain it.
+pub fn not_found_message(
+    ray: &str,
+    db: &Path,
+    retention: Option<Retention>,
+    oldest: Option<SystemTime>,
+) -> String {
+    let mut out = format!("no event with Ray ID {} in {}", sanitize(ray), db.display());
+    match retention {
+        Some(Retention { days: 0, rows: 0 }) => {
+            out.push_str("; events are kept forever");
+        }
+        Some(Retention { days, rows }) => {
+            let mut kept = Vec::new();
+            if days > 0 {
+                kept.push(format!("{days} days"));
+            }
+            if rows > 0 {
+                kept.push(format!("at most {rows} events"));
+            }
+            let _ = write!(out, "; events are kept {}", kept.join(", "));
+        }
+        None => {}
+    }
+    if let Some(oldest) = oldest {
+        let _ = write!(
+            out,
+            " (the oldest kept is from {})",
+            long_utc(doorman_core::timefmt::unix_millis(oldest))
+        );
+    }
+    out.push_str(
+        "; only non-allow decisions are recorded, so a request that was let through has no event",
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{Fact, TraceLine};
+
+    fn at(secs: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    #[test]
+    fn since_accepts_durations_ago() {
+        let now = at(1_000_000);
+        assert_eq!(parse_since("15m", now), Ok(at(1_000_000 - 900)));
+        assert_eq!(parse_since("2h", now), Ok(at(1_000_000 - 7_200)));
+        assert_eq!(parse_since("7d", now), Ok(at(1_000_000 - 604_800)));
+        assert_eq!(parse_since("1h30m", now), Ok(at(1_000_000 - 5_400)));
+        assert_eq!(parse_since("30s", now), Ok(at(1_000_000 - 30)));
+        for bad in ["", "15", "m", "15x", "-5m", "1.5h", "99999999999999999999d"] {
+            assert!(parse_since(bad, now).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn since_accepts_rfc3339() {
+        let now = at(0);
+        // 1795383851 is 2026-11-22T21:44:11Z (see doorman_core::timefmt's tests).
+        let t = at(1_795_383_851);
+        assert_eq!(parse_since("2026-11-22T21:44:11Z", now), Ok(t));
+        assert_eq!(parse_since("2026-11-22t21:44:11z", now), Ok(t));
+        assert_eq!(parse_since("2026-11-22 21:44:11Z", now), Ok(t));
+        assert_eq!(parse_since("2026-11-22T22:44:11+01:00", now), Ok(t));
+        assert_eq!(parse_since("2026-11-22T20:14:11-01:30", now), Ok(t));
+        assert_eq!(
+            parse_since("2026-11-22T21:44:11.250Z", now),
+            Ok(t + Duration::from_millis(250))
+        );
+        assert_eq!(
+            parse_since("2026-11-22", now),
+            Ok(at(1_795_383_851 - (21 * 3_600 + 44 * 60 + 11)))
+        );
+        assert_eq!(
+            parse_since("2000-02-29T00:00:00Z", now),
+            Ok(at(951_782_400))
+        );
+        for bad in [
+            "2026-11-22T21:44:11",
+            "2026-13-01",
+            "2026-02-30",
+            "2026-11-22T24:00:00Z",
+            "2026-11-22T21:44Z",
+            "2026-11-22T21:44:11+0100",
+            "2026-11-22T21:44:11.Z",
+            "yesterday",
+        ] {
+            assert!(parse_since(bad, now).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn days_from_civil_inverts_the_core() {
+        for days in [-800_000i64, -1, 0, 1, 10_957, 20_000, 2_932_896] {
+            let (y, m, d, ..) = civil_from_unix(days * 86_400);
+            assert_eq!(days_from_civil(y, i64::from(m), i64::from(d)), days);
+        }
+    }
+
+    #[test]
+    fn ray_ids_are_checked_and_lower_cased() {
+        assert_eq!(
+            normalize_ray("4A807F60CA5727A4-edge1"),
+            Ok("4a807f60ca5727a4-edge1".to_owned())
+        );
+        assert_eq!(
+            normalize_ray(" 4a807f60ca5727a4-edge-1 "),
+            Ok("4a807f60ca5727a4-edge-1".to_owned())
+        );
+        for bad in [
+            "4a807f60ca5727a4",
+            "4a807f60ca5727a-edge1",
+            "+a807f60ca5727a4-edge1",
+            "4a807f60ca5727a4-",
+            "zz807f60ca5727a4-edge1",
+        ] {
+            let err = normalize_ray(bad).unwrap_err();
+            assert!(err.to_string().contains("16 hexadecimal"), "{bad}: {err}");
+        }
+    }
+
+    fn sample() -> EventRecord {
+        EventRecord {
+            ray_id: "4a807f60ca5727a4-edge1".into(),
+            time_ms: 1_795_383_851_123,
+            client_ip: "203.0.113.7".parse().unwrap(),
+            method: "GET".into(),
+            host: "example.com".into(),
+            path: "/admin/\u{1b}[31mred".into(),
+            user_agent: Some("curl/8.5".into()),
+            status: 403,
+            code: "ROUTE_CLOSED".into(),
+            phase: "route_access".into(),
+            rule: Some("route:admin".into()),
+            reason: "the route admin is closed for maintenance".into(),
+            disclosure: "private".into(),
+            facts: vec![
+                Fact {
+                    name: "ip.src".into(),
+                    value: "203.0.113.7".into(),
+                },
+                Fact {
+                    name: "http.host".into(),
+                    value: "example.com".into(),
+                },
+            ],
+            route: Some("admin".into()),
+            action: Action::Deny,
+            trace: vec![
+                TraceLine {
+                    phase: "routing".into(),
+                    outcome: "matched route admin".into(),
+                },
+                TraceLine {
+                    phase: "route_access".into(),
+                    outcome: "route is closed".into(),
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn table_aligns_columns_and_escapes_client_text() {
+        let mut second = sample();
+        second.ray_id = "0000000000000007-n".into();
+        second.client_ip = "2001:db8::1".parse().unwrap();
+        second.status = 429;
+        second.code = "1015".into();
+        second.rule = None;
+        second.action = Action::Shadow;
+        second.path = format!("/{}", "x".repeat(200));
+        let table = format_table(&[sample(), second]);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 3);
+        assert!(lines[0].starts_with("TIME (UTC)"));
+        // Every column starts at the same offset on every line.
+        let ray_col = lines[0].find("RAY").unwrap();
+        assert_eq!(lines[1].find("4a807f60ca5727a4-edge1"), Some(ray_col));
+        assert_eq!(lines[2].find("0000000000000007-n"), Some(ray_col));
+        let code_col = lines[0].find("CODE").unwrap();
+        assert_eq!(lines[1].find("ROUTE_CLOSED"), Some(code_col));
+        assert_eq!(lines[2].find("1015"), Some(code_col));
+        assert!(lines[1].starts_with("2026-11-22 21:44:11"));
+        assert!(lines[2].contains("429 (shadow)"));
+        assert!(!table.contains('\u{1b}'), "escape reached the terminal");
+        assert!(lines[1].contains(r"/admin/\u{1b}[31mred"));
+        // The long request is cut so that the rule column stays visible.
+        assert!(lines[2].contains('…'));
+        assert!(lines[2].ends_with('-'));
+    }
+
+    #[test]
+    fn footer_says_when_more_may_exist() {
+        let db = Path::new("/data/doorman.db");
+        assert!(table_footer(0, 50, db).contains("no events match in /data/doorman.db"));
+        assert_eq!(table_footer(1, 50, db), "1 event, newest first");
+        assert!(table_footer(50, 50, db).contains("raise --limit"));
+        assert!(!table_footer(50, 0, db).contains("raise --limit"));
+    }
+
+    #[test]
+    fn json_line_is_one_line_with_an_rfc3339_time() {
+        let line = json_line(&sample());
+        assert!(!line.contains('\n'));
+        let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(value["time"], "2026-11-22T21:44:11Z");
+        assert_eq!(value["ray_id"], "4a807f60ca5727a4-edge1");
+        assert_eq!(value["action"], "deny");
+        assert_eq!(value["facts"][0]["name"], "ip.src");
+        // The extra field does not stop the line from reading back as a record.
+        let back: EventRecord = serde_json::from_str(&line).unwrap();
+        assert_eq!(back, sample());
+    }
+
+    #[test]
+    fn explain_tells_the_whole_story() {
+        let text = format_explain(&sample());
+        for expected in [
+            "Ray ID   4a807f60ca5727a4-edge1",
+            "2026-11-22 21:44:11.123 UTC",
+            "denied: Doorman answered 403 itself",
+            "ip          203.0.113.7",
+            "user agent  curl/8.5",
+            r"GET example.com/admin/\u{1b}[31mred",
+            "route       admin",
+            "code        ROUTE_CLOSED (This part of the site is closed)",
+            "phase       route_access",
+            "rule        route:admin",
+            "shown       private (only the Ray ID and generic text)",
+            "the route admin is closed for maintenance",
+            "ip.src     203.0.113.7",
+            "http.host  example.com",
+            "1. routing       matched route admin",
+            "2. route_access  route is closed",
+        ] {
+            assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+        }
+        assert!(!text.contains('\u{1b}'));
+    }
+
+    #[test]
+    fn not_found_names_the_database_and_the_retention() {
+        let db = Path::new("/data/doorman.db");
+        let msg = not_found_message(
+            "4a807f60ca5727a4-edge1",
+            db,
+            Some(Retention {
+                days: 30,
+                rows: 1_000_000,
+            }),
+            Some(at(1_795_383_851)),
+        );
+        assert!(msg.starts_with("no event with Ray ID 4a807f60ca5727a4-edge1 in /data/doorman.db"));
+        assert!(msg.contains("events are kept 30 days, at most 1000000 events"));
+        assert!(msg.contains("oldest kept is from 2026-11-22 21:44:11.000 UTC"));
+        assert!(msg.contains("only non-allow decisions are recorded"));
+        let forever = not_found_message("r", db, Some(Retention { days: 0, rows: 0 }), None);
+        assert!(forever.contains("kept forever"));
+    }
+}
