@@ -1,0 +1,303 @@
+//! `CompiledExpr`: the public face of one compiled expression, plus constant folding and
+//! match explanations.
+//!
+//! `compile` runs the parser, keeps the normalized text, folds constants, and returns an
+//! immutable, `Send + Sync` value that many threads evaluate at once. Explanations re-walk the
+//! tree for a matched expression and list the leaf conditions that decided it; they are only
+//! computed when asked for, so the plain `matches` path allocates nothing.
+
+use std::fmt;
+
+use crate::error::RuleError;
+use crate::expr::{EvalContext, LogicOp, Node, ValueNode};
+use crate::lists::ListRegistry;
+use crate::parser::Parser;
+use crate::scheme::{Field, Scheme};
+use crate::value::Value;
+
+/// A compiled expression, ready to evaluate.
+#[derive(Clone, Debug)]
+pub struct CompiledExpr {
+    root: Node,
+    normalized: String,
+    fields: Vec<Field>,
+    regexes: usize,
+}
+
+/// Compiles `expr` against `scheme`, resolving `$lists` through `lists`.
+///
+/// ```
+/// use doorman_rules::{compile, Scheme, NoLists};
+/// let e = compile("http.host eq \"example.com\" and ip.src in {192.0.2.0/24}", Scheme::builtin(), &NoLists).unwrap();
+/// assert_eq!(e.normalized(), "http.host eq \"example.com\" and ip.src in {192.0.2.0/24}");
+/// ```
+pub fn compile(
+    expr: &str,
+    scheme: &Scheme,
+    lists: &dyn ListRegistry,
+) -> Result<CompiledExpr, RuleError> {
+    let parsed = Parser::new(expr, scheme, lists).parse()?;
+    let root = fold(parsed.node);
+    let mut fields = Vec::new();
+    collect_fields(&root, &mut fields);
+    fields.sort();
+    fields.dedup();
+    Ok(CompiledExpr {
+        root,
+        normalized: parsed.text,
+        fields,
+        regexes: parsed.regexes,
+    })
+}
+
+impl CompiledExpr {
+    /// Evaluates against one request.
+    #[inline]
+    pub fn matches(&self, ctx: &EvalContext<'_>) -> bool {
+        self.root.eval(ctx)
+    }
+
+    /// The normalized expression (see docs/rules.md, "Normalized form").
+    pub fn normalized(&self) -> &str {
+        &self.normalized
+    }
+
+    /// The fields this expression may read (after constant folding), in slot order.
+    pub fn fields(&self) -> &[Field] {
+        &self.fields
+    }
+
+    /// Number of regular expressions in the expression.
+    pub fn regex_count(&self) -> usize {
+        self.regexes
+    }
+
+    /// True when folding reduced the expression to a constant.
+    pub fn constant(&self) -> Option<bool> {
+        match self.root {
+            Node::Const(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// Evaluates and, when the result is true, lists the conditions that made it true.
+    pub fn explain(&self, ctx: &EvalContext<'_>) -> Option<Vec<MatchedCondition>> {
+        if !self.root.eval(ctx) {
+            return None;
+        }
+        let mut out = Vec::new();
+        explain_true(&self.root, ctx, &mut out);
+        Some(out)
+    }
+}
+
+impl fmt::Display for CompiledExpr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.normalized)
+    }
+}
+
+/// One condition that was true on the path that decided a match.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MatchedCondition {
+    /// The condition in normalized form, e.g. `ip.src in {192.0.2.0/24}`.
+    pub condition: String,
+    /// The value expression that was tested, e.g. `ip.src`.
+    pub subject: Option<String>,
+    /// The value seen for `subject`, as it would be written in an expression.
+    pub seen: Option<String>,
+}
+
+impl fmt::Display for MatchedCondition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.condition)?;
+        if let (Some(s), Some(v)) = (&self.subject, &self.seen) {
+            write!(f, " ({s} = {v})")?;
+        }
+        Ok(())
+    }
+}
+
+fn show(v: &Value<'_>) -> String {
+    const MAX: usize = 200;
+    let s = v.to_string();
+    if s.len() > MAX {
+        let mut cut = MAX;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        format!("{}…", &s[..cut])
+    } else {
+        s
+    }
+}
+
+fn explain_true(node: &Node, ctx: &EvalContext<'_>, out: &mut Vec<MatchedCondition>) {
+    match node {
+        Node::Const(_) => {}
+        Node::IsTrue(_, text) => out.push(MatchedCondition {
+            condition: text.to_string(),
+            subject: None,
+            seen: None,
+        }),
+        Node::Compare(c) => out.push(MatchedCondition {
+            condition: c.text.to_string(),
+            subject: Some(c.lhs_text.to_string()),
+            seen: Some(show(&c.lhs.eval(ctx))),
+        }),
+        Node::Not(inner) => {
+            let (subject, seen) = match &**inner {
+                Node::Compare(c) => (Some(c.lhs_text.to_string()), Some(show(&c.lhs.eval(ctx)))),
+                _ => (None, None),
+            };
+            out.push(MatchedCondition {
+                condition: describe(node),
+                subject,
+                seen,
+            });
+        }
+        Node::Logic(LogicOp::And, ns) => ns.iter().for_each(|n| explain_true(n, ctx, out)),
+        Node::Logic(LogicOp::Or, ns) => {
+            if let Some(n) = ns.iter().find(|n| n.eval(ctx)) {
+                explain_true(n, ctx, out);
+            }
+        }
+        Node::Logic(LogicOp::Xor, ns) => {
+            for n in ns {
+                if n.eval(ctx) {
+                    explain_true(n, ctx, out);
+                } else {
+                    out.push(MatchedCondition {
+                        condition: format!("not {}", paren(n)),
+                        subject: None,
+                        seen: None,
+                    });
+                }
+            }
+        }
+        Node::Quant(_, inner, text) => {
+            let (subject, seen) = match &**inner {
+                Node::Compare(c) => (Some(c.lhs_text.to_string()), Some(show(&c.lhs.eval(ctx)))),
+                _ => (None, None),
+            };
+            out.push(MatchedCondition {
+                condition: text.to_string(),
+                subject,
+                seen,
+            });
+        }
+    }
+}
+
+fn paren(n: &Node) -> String {
+    match n {
+        Node::Logic(..) => format!("({})", describe(n)),
+        _ => describe(n),
+    }
+}
+
+/// Normalized text of a (possibly folded) node.
+pub(crate) fn describe(n: &Node) -> String {
+    match n {
+        Node::Const(b) => b.to_string(),
+        Node::IsTrue(_, t) | Node::Quant(_, _, t) => t.to_string(),
+        Node::Compare(c) => c.text.to_string(),
+        Node::Not(inner) => format!("not {}", paren(inner)),
+        Node::Logic(op, ns) => {
+            let sep = match op {
+                LogicOp::And => " and ",
+                LogicOp::Xor => " xor ",
+                LogicOp::Or => " or ",
+            };
+            ns.iter().map(paren).collect::<Vec<_>>().join(sep)
+        }
+    }
+}
+
+/// Constant folding and flattening. Array-shaped subtrees (under any/all) are left alone.
+fn fold(n: Node) -> Node {
+    match n {
+        Node::IsTrue(ValueNode::Lit(Value::Bool(b)), _) => Node::Const(b),
+        Node::Compare(c) => {
+            if let ValueNode::Lit(v) = &c.lhs {
+                if !matches!(v, Value::Array(_)) && !has_dynamic_rhs(&c.op) {
+                    let ctx = EvalContext::new(&crate::expr::NoFields);
+                    return Node::Const(c.op.test(v, &ctx));
+                }
+            }
+            Node::Compare(c)
+        }
+        Node::Not(inner) => match fold(*inner) {
+            Node::Const(b) => Node::Const(!b),
+            other => Node::Not(Box::new(other)),
+        },
+        Node::Logic(op, ns) => {
+            let mut kept = Vec::with_capacity(ns.len());
+            let mut parity = false;
+            for child in ns.into_iter().map(fold) {
+                match (op, child) {
+                    (LogicOp::And, Node::Const(true)) | (LogicOp::Or, Node::Const(false)) => {}
+                    (LogicOp::And, Node::Const(false)) => return Node::Const(false),
+                    (LogicOp::Or, Node::Const(true)) => return Node::Const(true),
+                    (LogicOp::Xor, Node::Const(b)) => parity ^= b,
+                    // Same operator nested by parentheses: splice it in.
+                    (_, Node::Logic(inner_op, inner)) if inner_op == op => kept.extend(inner),
+                    (_, c) => kept.push(c),
+                }
+            }
+            let core = match kept.len() {
+                0 => Node::Const(op == LogicOp::And),
+                1 => kept.pop().unwrap_or(Node::Const(false)),
+                _ => Node::Logic(op, kept),
+            };
+            match (op, parity, core) {
+                (LogicOp::Xor, true, Node::Const(b)) => Node::Const(!b),
+                (LogicOp::Xor, true, other) => Node::Not(Box::new(other)),
+                (_, _, other) => other,
+            }
+        }
+        other => other,
+    }
+}
+
+fn has_dynamic_rhs(op: &crate::expr::CmpOp) -> bool {
+    matches!(op, crate::expr::CmpOp::OrderDyn(..))
+}
+
+fn collect_fields(n: &Node, out: &mut Vec<Field>) {
+    match n {
+        Node::Const(_) => {}
+        Node::IsTrue(v, _) => collect_value_fields(v, out),
+        Node::Compare(c) => {
+            collect_value_fields(&c.lhs, out);
+            if let crate::expr::CmpOp::OrderDyn(_, rhs) = &c.op {
+                collect_value_fields(rhs, out);
+            }
+        }
+        Node::Not(inner) | Node::Quant(_, inner, _) => collect_fields(inner, out),
+        Node::Logic(_, ns) => ns.iter().for_each(|c| collect_fields(c, out)),
+    }
+}
+
+fn collect_value_fields(v: &ValueNode, out: &mut Vec<Field>) {
+    match v {
+        ValueNode::Lit(_) => {}
+        ValueNode::Field(f) => out.push(*f),
+        ValueNode::Index { base, .. } | ValueNode::Each { base, .. } => {
+            collect_value_fields(base, out)
+        }
+        ValueNode::Call(c) => c.args.iter().for_each(|a| collect_value_fields(a, out)),
+        ValueNode::Cond(n, _) => collect_fields(n, out),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compiled_expressions_are_shareable_across_threads() {
+        fn is<T: Send + Sync>() {}
+        is::<CompiledExpr>();
+    }
+}
