@@ -50,6 +50,7 @@ pub const MIGRATIONS: &[&str] = &[
          reason     TEXT    NOT NULL,
          disclosure TEXT    NOT NULL,
          facts      TEXT    NOT NULL,
+         private_facts TEXT NOT NULL DEFAULT '[]',
          route      TEXT,
          action     TEXT    NOT NULL,
          trace      TEXT    NOT NULL

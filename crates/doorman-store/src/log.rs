@@ -18,7 +18,7 @@ use rusqlite::{Connection, params};
 
 use crate::StoreError;
 use crate::db;
-use crate::record::EventRecord;
+use crate::record::{EventRecord, Fact};
 
 /// How often retention runs at most.
 const RETENTION_INTERVAL: Duration = Duration::from_secs(60);
@@ -47,6 +47,8 @@ pub(crate) const META_RETENTION_ROWS: &str = "events.retention_rows";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventLogSettings {
     /// Events that may wait for the writer; beyond this, new events are dropped and counted.
+    /// The queue's slots are allocated up front, a few hundred bytes each (about 4 MB at the
+    /// default), so that queuing an event never allocates.
     pub queue_capacity: usize,
     /// Most events stored per transaction.
     pub batch_size: usize,
@@ -100,6 +102,11 @@ impl Counters {
     }
 }
 
+#[expect(
+    clippy::large_enum_variant,
+    reason = "nearly every message is a record; boxing it would add an allocation per event on \
+              the request path to save space only on rare control messages"
+)]
 enum Msg {
     Record(EventRecord),
     Control(Control),
@@ -530,21 +537,14 @@ fn insert_batch(conn: &mut Connection, batch: &[EventRecord]) -> Result<(), Stor
     {
         let mut stmt = tx.prepare_cached(
             "INSERT INTO events (ray_id, time_ms, client_ip, ip_key, method, host, path,
-                 user_agent, status, code, phase, rule, reason, disclosure, facts, route,
-                 action, trace)
+                 user_agent, status, code, phase, rule, reason, disclosure, facts,
+                 private_facts, route, action, trace)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                 ?17, ?18)",
+                 ?17, ?18, ?19)",
         )?;
         for r in batch {
-            let facts: Vec<_> = r
-                .facts
-                .iter()
-                .map(|f| crate::record::Fact {
-                    name: clip(&f.name).into_owned(),
-                    value: clip(&f.value).into_owned(),
-                })
-                .collect();
-            let facts = serde_json::to_string(&facts)?;
+            let facts = facts_json(&r.facts)?;
+            let private_facts = facts_json(&r.private_facts)?;
             let trace = serde_json::to_string(&r.trace)?;
             stmt.execute(params![
                 clip(&r.ray_id),
@@ -562,6 +562,7 @@ fn insert_batch(conn: &mut Connection, batch: &[EventRecord]) -> Result<(), Stor
                 clip(&r.reason),
                 clip(&r.disclosure),
                 facts,
+                private_facts,
                 r.route.as_deref().map(clip),
                 r.action.as_str(),
                 trace,
@@ -570,6 +571,18 @@ fn insert_batch(conn: &mut Connection, batch: &[EventRecord]) -> Result<(), Stor
     }
     tx.commit()?;
     Ok(())
+}
+
+/// Facts as stored: a JSON array of `{name, value}`, each text clipped.
+fn facts_json(facts: &[Fact]) -> Result<String, serde_json::Error> {
+    let clipped: Vec<Fact> = facts
+        .iter()
+        .map(|f| Fact {
+            name: clip(&f.name).into_owned(),
+            value: clip(&f.value).into_owned(),
+        })
+        .collect();
+    serde_json::to_string(&clipped)
 }
 
 /// `text` cut to [`MAX_FIELD_BYTES`] on a character boundary, marked with `…` when cut.

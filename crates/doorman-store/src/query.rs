@@ -120,7 +120,7 @@ pub struct EventQuery {
 }
 
 const COLUMNS: &str = "ray_id, time_ms, client_ip, method, host, path, user_agent, status, code,
-     phase, rule, reason, disclosure, facts, route, action, trace";
+     phase, rule, reason, disclosure, facts, private_facts, route, action, trace";
 
 impl EventQuery {
     /// Opens `<data_dir>/doorman.db` read-only. Fails with [`StoreError::Missing`] when no
@@ -241,6 +241,7 @@ fn read_row(row: &Row<'_>) -> rusqlite::Result<Result<EventRecord, StoreError>> 
     let ray_id: String = row.get("ray_id")?;
     let client_ip: String = row.get("client_ip")?;
     let facts: String = row.get("facts")?;
+    let private_facts: String = row.get("private_facts")?;
     let trace: String = row.get("trace")?;
     let action: String = row.get("action")?;
     let corrupt = |detail: String| StoreError::Corrupt {
@@ -254,6 +255,10 @@ fn read_row(row: &Row<'_>) -> rusqlite::Result<Result<EventRecord, StoreError>> 
     let facts = match serde_json::from_str(&facts) {
         Ok(facts) => facts,
         Err(e) => return Ok(Err(corrupt(format!("facts: {e}")))),
+    };
+    let private_facts = match serde_json::from_str(&private_facts) {
+        Ok(facts) => facts,
+        Err(e) => return Ok(Err(corrupt(format!("private_facts: {e}")))),
     };
     let trace = match serde_json::from_str(&trace) {
         Ok(trace) => trace,
@@ -277,6 +282,7 @@ fn read_row(row: &Row<'_>) -> rusqlite::Result<Result<EventRecord, StoreError>> 
         reason: row.get("reason")?,
         disclosure: row.get("disclosure")?,
         facts,
+        private_facts,
         route: row.get("route")?,
         action,
         trace,

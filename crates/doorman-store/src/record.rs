@@ -149,8 +149,12 @@ pub struct EventRecord {
     pub reason: String,
     /// How much the client was shown: `public`, `hint` or `private`.
     pub disclosure: String,
-    /// The facts that mattered.
+    /// The facts that mattered, as the client may have seen them (per the disclosure).
     pub facts: Vec<Fact>,
+    /// Facts only the operator ever sees (origin addresses, internal names), never rendered on
+    /// a page.
+    #[serde(default)]
+    pub private_facts: Vec<Fact>,
     /// The matched route's name.
     pub route: Option<String>,
     /// What the gateway did.
@@ -177,14 +181,8 @@ impl EventRecord {
             rule: receipt.rule.clone(),
             reason: receipt.reason.clone(),
             disclosure: receipt.disclosure.as_str().to_owned(),
-            facts: receipt
-                .facts
-                .iter()
-                .map(|(name, value)| Fact {
-                    name: name.clone(),
-                    value: value.clone(),
-                })
-                .collect(),
+            facts: owned_facts(&receipt.facts),
+            private_facts: owned_facts(&receipt.private_facts),
             route: context.route,
             action: context.action,
             trace: trace.iter().map(TraceLine::from).collect(),
@@ -195,6 +193,16 @@ impl EventRecord {
     pub fn time(&self) -> SystemTime {
         from_unix_millis(self.time_ms)
     }
+}
+
+fn owned_facts(pairs: &[(String, String)]) -> Vec<Fact> {
+    pairs
+        .iter()
+        .map(|(name, value)| Fact {
+            name: name.clone(),
+            value: value.clone(),
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -221,6 +229,9 @@ mod tests {
         .fact("ip.src", "203.0.113.7")
         .rule("route:admin");
         receipt.disclosure = Disclosure::Private;
+        receipt
+            .private_facts
+            .push(("upstream.addr".into(), "10.0.0.5:8080".into()));
         let trace = [TraceStep {
             phase: PhaseName::Routing,
             outcome: Cow::Borrowed("matched route admin"),
@@ -252,6 +263,13 @@ mod tests {
             [Fact {
                 name: "ip.src".into(),
                 value: "203.0.113.7".into()
+            }]
+        );
+        assert_eq!(
+            record.private_facts,
+            [Fact {
+                name: "upstream.addr".into(),
+                value: "10.0.0.5:8080".into()
             }]
         );
         assert_eq!(record.trace[0].phase, "routing");

@@ -15,7 +15,7 @@ use doorman_core::{Code, RayId};
 use serde::Serialize;
 
 use crate::query::Retention;
-use crate::record::{Action, EventRecord};
+use crate::record::{Action, EventRecord, Fact};
 
 /// A `--since` value that is neither a duration nor a timestamp.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -437,19 +437,11 @@ pub fn format_explain(record: &EventRecord) -> String {
     if record.facts.is_empty() {
         let _ = writeln!(out, "  (none recorded)");
     }
-    let name_width = record
-        .facts
-        .iter()
-        .map(|f| sanitize(&f.name).chars().count())
-        .max()
-        .unwrap_or(0);
-    for fact in &record.facts {
-        let _ = writeln!(
-            out,
-            "  {:<name_width$}  {}",
-            sanitize(&fact.name),
-            sanitize(&fact.value)
-        );
+    write_facts(&mut out, &record.facts);
+    if !record.private_facts.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "Private facts (never shown to the client)");
+        write_facts(&mut out, &record.private_facts);
     }
     let _ = writeln!(out);
     let _ = writeln!(out, "Trace");
@@ -472,6 +464,22 @@ pub fn format_explain(record: &EventRecord) -> String {
         );
     }
     out
+}
+
+fn write_facts(out: &mut String, facts: &[Fact]) {
+    let name_width = facts
+        .iter()
+        .map(|f| sanitize(&f.name).chars().count())
+        .max()
+        .unwrap_or(0);
+    for fact in facts {
+        let _ = writeln!(
+            out,
+            "  {:<name_width$}  {}",
+            sanitize(&fact.name),
+            sanitize(&fact.value)
+        );
+    }
 }
 
 /// What `doorman explain` says when the Ray ID is not in the log, with what could explain it.
@@ -514,7 +522,7 @@ pub fn not_found_message(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::{Fact, TraceLine};
+    use crate::record::TraceLine;
 
     fn at(secs: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(secs)
@@ -624,6 +632,10 @@ mod tests {
                     value: "example.com".into(),
                 },
             ],
+            private_facts: vec![Fact {
+                name: "upstream.addr".into(),
+                value: "10.0.0.5:8080".into(),
+            }],
             route: Some("admin".into()),
             action: Action::Deny,
             trace: vec![
@@ -710,6 +722,7 @@ mod tests {
             "the route admin is closed for maintenance",
             "ip.src     203.0.113.7",
             "http.host  example.com",
+            "Private facts (never shown to the client)\n  upstream.addr  10.0.0.5:8080",
             "1. routing       matched route admin",
             "2. route_access  route is closed",
         ] {

@@ -1,0 +1,544 @@
+//! The event log end to end, on real SQLite files in temporary directories: what is recorded is
+//! what is read back, under batching, overload, shutdown, retention and concurrent readers.
+
+use std::net::IpAddr;
+use std::path::Path;
+use std::thread;
+use std::time::{Duration, SystemTime};
+
+use doorman_core::timefmt::{from_unix_millis, unix_millis};
+use doorman_store::{
+    Action, EventFilter, EventLog, EventLogSettings, EventQuery, EventRecord, Fact, IpFilter,
+    Retention, StoreError, TraceLine,
+};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn now_ms() -> i64 {
+    unix_millis(SystemTime::now())
+}
+
+/// A plausible event; `n` makes its Ray ID unique.
+fn event(n: u64, time_ms: i64) -> EventRecord {
+    EventRecord {
+        ray_id: format!("{n:016x}-test"),
+        time_ms,
+        client_ip: "203.0.113.7".parse().unwrap(),
+        method: "GET".into(),
+        host: "example.com".into(),
+        path: format!("/item/{n}"),
+        user_agent: Some("curl/8.5".into()),
+        status: 403,
+        code: "1020".into(),
+        phase: "firewall".into(),
+        rule: Some("block-bots".into()),
+        reason: "matched rule block-bots".into(),
+        disclosure: "public".into(),
+        facts: vec![Fact {
+            name: "ip.src".into(),
+            value: "203.0.113.7".into(),
+        }],
+        private_facts: Vec::new(),
+        route: Some("site".into()),
+        action: Action::Deny,
+        trace: vec![TraceLine {
+            phase: "firewall".into(),
+            outcome: "rule block-bots matched".into(),
+        }],
+    }
+}
+
+fn settings() -> EventLogSettings {
+    EventLogSettings {
+        retention_days: 0,
+        retention_rows: 0,
+        ..EventLogSettings::default()
+    }
+}
+
+fn all(dir: &Path) -> Vec<EventRecord> {
+    EventQuery::open(dir)
+        .unwrap()
+        .list(&EventFilter {
+            limit: 0,
+            ..EventFilter::default()
+        })
+        .unwrap()
+}
+
+#[test]
+fn a_record_round_trips_every_field() {
+    let tmp = tempfile::tempdir().unwrap();
+    let full = EventRecord {
+        ray_id: "4a807f60ca5727a4-edge-1".into(),
+        time_ms: 1_795_383_851_123,
+        client_ip: "2001:db8::7".parse().unwrap(),
+        method: "POST".into(),
+        host: "api.example.com".into(),
+        path: "/v1/chat?q=ünïcode".into(),
+        user_agent: Some("Mozilla/5.0 (X11; Linux x86_64)".into()),
+        status: 429,
+        code: "1015".into(),
+        phase: "rate_limit".into(),
+        rule: Some("limit:chat-per-ip".into()),
+        reason: "203.0.113.7 sent 61 requests in 60 s; the limit is 60".into(),
+        disclosure: "hint".into(),
+        facts: vec![
+            Fact {
+                name: "ip.src".into(),
+                value: "2001:db8::7".into(),
+            },
+            Fact {
+                name: "doorman.rate.count".into(),
+                value: "61".into(),
+            },
+        ],
+        private_facts: vec![Fact {
+            name: "upstream.addr".into(),
+            value: "10.0.0.5:8080".into(),
+        }],
+        route: Some("chat".into()),
+        action: Action::Shadow,
+        trace: vec![
+            TraceLine {
+                phase: "routing".into(),
+                outcome: "matched route chat".into(),
+            },
+            TraceLine {
+                phase: "rate_limit".into(),
+                outcome: "over the limit (shadow)".into(),
+            },
+        ],
+    };
+    let sparse = EventRecord {
+        user_agent: None,
+        rule: None,
+        route: None,
+        facts: Vec::new(),
+        trace: Vec::new(),
+        reason: String::new(),
+        ..event(2, 1_000)
+    };
+
+    let log = EventLog::open(tmp.path(), settings()).unwrap();
+    log.record(full.clone());
+    log.record(sparse.clone());
+    log.shutdown().unwrap();
+
+    let query = EventQuery::open(tmp.path()).unwrap();
+    assert_eq!(query.get("4a807f60ca5727a4-edge-1").unwrap(), Some(full));
+    assert_eq!(query.get(&sparse.ray_id).unwrap(), Some(sparse));
+}
+
+#[test]
+fn many_records_are_stored_in_batches() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = EventLog::open(
+        tmp.path(),
+        EventLogSettings {
+            batch_size: 64,
+            ..settings()
+        },
+    )
+    .unwrap();
+    let t0 = now_ms();
+    for n in 0..5_000 {
+        log.record(event(n, t0 + n as i64));
+    }
+    log.flush(WAIT).unwrap();
+
+    let stats = log.stats();
+    assert_eq!(stats.recorded, 5_000);
+    assert_eq!(stats.dropped, 0);
+    assert_eq!(stats.write_errors, 0);
+    let query = EventQuery::open(tmp.path()).unwrap();
+    assert_eq!(query.count().unwrap(), 5_000);
+    // Newest first.
+    let newest = query.list(&EventFilter::default()).unwrap();
+    assert_eq!(newest.len(), 50);
+    assert_eq!(newest[0].ray_id, event(4_999, 0).ray_id);
+    assert!(newest.windows(2).all(|w| w[0].time_ms >= w[1].time_ms));
+}
+
+#[test]
+fn a_full_queue_drops_and_counts_instead_of_blocking() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = EventLog::open(
+        tmp.path(),
+        EventLogSettings {
+            queue_capacity: 4,
+            batch_size: 2,
+            ..settings()
+        },
+    )
+    .unwrap();
+    // Another connection holds the write lock, so the writer stalls on its first insert (it
+    // waits for the lock rather than failing) and the queue fills up behind it.
+    let blocker = rusqlite::Connection::open(doorman_store::db_path(tmp.path())).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+
+    let t0 = now_ms();
+    let started = std::time::Instant::now();
+    for n in 0..100 {
+        log.record(event(n, t0));
+    }
+    // `record` never waited for the stalled writer.
+    assert!(started.elapsed() < Duration::from_secs(1));
+    let dropped = log.stats().dropped;
+    // At most the queue plus what the writer took out of it got in.
+    assert!(dropped >= 100 - 4 - 2, "only {dropped} dropped");
+
+    blocker.execute_batch("ROLLBACK").unwrap();
+    log.flush(WAIT).unwrap();
+    let stats = log.stats();
+    assert_eq!(stats.dropped, dropped);
+    assert_eq!(stats.write_errors, 0);
+    assert_eq!(stats.recorded + stats.dropped, 100);
+    assert_eq!(all(tmp.path()).len() as u64, stats.recorded);
+}
+
+#[test]
+fn shutdown_stores_everything_queued() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = EventLog::open(
+        tmp.path(),
+        EventLogSettings {
+            batch_size: 16,
+            ..settings()
+        },
+    )
+    .unwrap();
+    let clone = log.clone();
+    let t0 = now_ms();
+    for n in 0..3_000 {
+        clone.record(event(n, t0));
+    }
+    log.shutdown().unwrap();
+    assert_eq!(log.stats().recorded, 3_000);
+    assert_eq!(all(tmp.path()).len(), 3_000);
+
+    // After shutdown, events are dropped and counted, through any clone; a second shutdown is
+    // harmless.
+    clone.record(event(3_000, t0));
+    assert_eq!(clone.stats().dropped, 1);
+    clone.shutdown().unwrap();
+    assert!(matches!(log.flush(WAIT), Err(StoreError::WriterGone)));
+}
+
+#[test]
+fn dropping_the_last_handle_flushes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = EventLog::open(tmp.path(), settings()).unwrap();
+    let t0 = now_ms();
+    let clone = log.clone();
+    for n in 0..500 {
+        clone.record(event(n, t0));
+    }
+    drop(clone);
+    drop(log);
+    assert_eq!(all(tmp.path()).len(), 500);
+}
+
+#[test]
+fn retention_keeps_the_newest_rows() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t0 = now_ms() - 10_000;
+    let log = EventLog::open(
+        tmp.path(),
+        EventLogSettings {
+            queue_capacity: 20_000,
+            ..settings()
+        },
+    )
+    .unwrap();
+    for n in 0..12_345 {
+        log.record(event(n, t0 + (n as i64 / 100)));
+    }
+    log.shutdown().unwrap();
+    assert_eq!(log.stats().dropped, 0);
+
+    // Retention runs on start; flush waits until the run is over.
+    let log = EventLog::open(
+        tmp.path(),
+        EventLogSettings {
+            retention_rows: 100,
+            ..settings()
+        },
+    )
+    .unwrap();
+    log.flush(WAIT).unwrap();
+    assert_eq!(log.stats().expired, 12_245);
+    let kept = all(tmp.path());
+    assert_eq!(kept.len(), 100);
+    let mut rays: Vec<_> = kept.iter().map(|r| r.ray_id.clone()).collect();
+    rays.sort();
+    let expected: Vec<_> = (12_245..12_345).map(|n| event(n, 0).ray_id).collect();
+    assert_eq!(rays, expected);
+}
+
+#[test]
+fn retention_forgets_old_events() {
+    let tmp = tempfile::tempdir().unwrap();
+    let now = now_ms();
+    let day = 86_400_000;
+    let log = EventLog::open(tmp.path(), settings()).unwrap();
+    // More old events than one retention chunk, so the run takes several steps.
+    for n in 0..6_000 {
+        log.record(event(n, now - 40 * day));
+    }
+    for n in 6_000..6_010 {
+        log.record(event(n, now - 29 * day));
+    }
+    log.shutdown().unwrap();
+    assert_eq!(log.stats().dropped, 0);
+
+    let log = EventLog::open(
+        tmp.path(),
+        EventLogSettings {
+            retention_days: 30,
+            ..settings()
+        },
+    )
+    .unwrap();
+    log.flush(WAIT).unwrap();
+    let kept = all(tmp.path());
+    assert_eq!(kept.len(), 10);
+    assert!(kept.iter().all(|r| r.time_ms == now - 29 * day));
+    assert_eq!(log.stats().expired, 6_000);
+
+    // The reader can tell how long events are kept.
+    let query = EventQuery::open(tmp.path()).unwrap();
+    assert_eq!(
+        query.retention().unwrap(),
+        Some(Retention { days: 30, rows: 0 })
+    );
+    assert_eq!(
+        query.oldest().unwrap(),
+        Some(from_unix_millis(now - 29 * day))
+    );
+}
+
+#[test]
+fn filters_select_by_time_ip_code_and_rule() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t0 = now_ms() - 3_600_000;
+    let log = EventLog::open(tmp.path(), settings()).unwrap();
+    let specs: [(&str, &str, Option<&str>, i64); 6] = [
+        ("203.0.113.7", "1020", Some("block-bots"), 0),
+        ("203.0.113.200", "ROUTE_CLOSED", Some("route:admin"), 60_000),
+        ("198.51.100.1", "1015", Some("limit:api"), 120_000),
+        ("2001:db8::1", "1020", Some("block-bots"), 180_000),
+        ("::ffff:203.0.113.9", "NO_ROUTE", None, 240_000),
+        (
+            "2001:db9::1",
+            "ROUTE_CLOSED",
+            Some("route:internal"),
+            300_000,
+        ),
+    ];
+    for (n, (ip, code, rule, offset)) in specs.iter().enumerate() {
+        log.record(EventRecord {
+            client_ip: ip.parse().unwrap(),
+            code: (*code).into(),
+            rule: rule.map(Into::into),
+            ..event(n as u64, t0 + offset)
+        });
+    }
+    log.shutdown().unwrap();
+    let query = EventQuery::open(tmp.path()).unwrap();
+    let ids = |filter: EventFilter| -> Vec<u64> {
+        query
+            .list(&filter)
+            .unwrap()
+            .iter()
+            .map(|r| u64::from_str_radix(&r.ray_id[..16], 16).unwrap())
+            .collect()
+    };
+    let base = EventFilter {
+        limit: 0,
+        ..EventFilter::default()
+    };
+
+    assert_eq!(ids(base.clone()), [5, 4, 3, 2, 1, 0]);
+    assert_eq!(
+        ids(EventFilter {
+            since: Some(from_unix_millis(t0 + 180_000)),
+            ..base.clone()
+        }),
+        [5, 4, 3]
+    );
+    let ip = |text: &str| Some(text.parse::<IpFilter>().unwrap());
+    assert_eq!(
+        ids(EventFilter {
+            ip: ip("203.0.113.7"),
+            ..base.clone()
+        }),
+        [0]
+    );
+    // A v4 block also finds the client logged in IPv4-mapped form.
+    assert_eq!(
+        ids(EventFilter {
+            ip: ip("203.0.113.0/24"),
+            ..base.clone()
+        }),
+        [4, 1, 0]
+    );
+    assert_eq!(
+        ids(EventFilter {
+            ip: ip("2001:db8::/32"),
+            ..base.clone()
+        }),
+        [3]
+    );
+    assert_eq!(
+        ids(EventFilter {
+            ip: Some(IpFilter::from("198.51.100.1".parse::<IpAddr>().unwrap())),
+            ..base.clone()
+        }),
+        [2]
+    );
+    assert_eq!(
+        ids(EventFilter {
+            code: Some("route_closed".into()),
+            ..base.clone()
+        }),
+        [5, 1]
+    );
+    assert_eq!(
+        ids(EventFilter {
+            rule: Some("block-bots".into()),
+            ..base.clone()
+        }),
+        [3, 0]
+    );
+    assert_eq!(
+        ids(EventFilter {
+            rule: Some("route:*".into()),
+            ..base.clone()
+        }),
+        [5, 1]
+    );
+    assert_eq!(
+        ids(EventFilter {
+            code: Some("1020".into()),
+            ip: ip("203.0.113.0/24"),
+            since: Some(from_unix_millis(t0)),
+            ..base.clone()
+        }),
+        [0]
+    );
+    assert_eq!(
+        ids(EventFilter {
+            limit: 2,
+            ..base.clone()
+        }),
+        [5, 4]
+    );
+    assert!(
+        ids(EventFilter {
+            code: Some("1009".into()),
+            ..base
+        })
+        .is_empty()
+    );
+}
+
+#[test]
+fn get_finds_an_event_by_ray_id() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = EventLog::open(tmp.path(), settings()).unwrap();
+    let t0 = now_ms();
+    for n in 0..20 {
+        log.record(event(n, t0));
+    }
+    log.shutdown().unwrap();
+    let query = EventQuery::open(tmp.path()).unwrap();
+    let found = query.get(&event(7, 0).ray_id).unwrap().unwrap();
+    assert_eq!(found.path, "/item/7");
+    assert_eq!(query.get("00000000000000ff-test").unwrap(), None);
+}
+
+#[test]
+fn readers_see_progress_while_the_server_writes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = EventLog::open(
+        tmp.path(),
+        EventLogSettings {
+            batch_size: 32,
+            ..settings()
+        },
+    )
+    .unwrap();
+    // Opened while the writer runs.
+    let query = EventQuery::open(tmp.path()).unwrap();
+    let writer = {
+        let log = log.clone();
+        thread::spawn(move || {
+            let t0 = now_ms();
+            for n in 0..4_000 {
+                log.record(event(n, t0));
+                if n % 500 == 499 {
+                    log.flush(WAIT).unwrap();
+                }
+            }
+            log.flush(WAIT).unwrap();
+        })
+    };
+    let mut seen = Vec::new();
+    while !writer.is_finished() {
+        seen.push(query.count().unwrap());
+        query.list(&EventFilter::default()).unwrap();
+        thread::sleep(Duration::from_millis(2));
+    }
+    writer.join().unwrap();
+    assert!(
+        seen.windows(2).all(|w| w[0] <= w[1]),
+        "count went backwards"
+    );
+    assert_eq!(query.count().unwrap(), 4_000);
+    assert_eq!(log.stats().dropped, 0);
+
+    // And after the server has stopped and SQLite has tidied its WAL files away.
+    log.shutdown().unwrap();
+    drop(query);
+    assert_eq!(
+        EventQuery::open(tmp.path()).unwrap().count().unwrap(),
+        4_000
+    );
+}
+
+#[test]
+fn client_supplied_text_is_clipped_before_storage() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = EventLog::open(tmp.path(), settings()).unwrap();
+    let huge = "A".repeat(100_000);
+    log.record(EventRecord {
+        user_agent: Some(huge.clone()),
+        path: huge.clone(),
+        facts: vec![Fact {
+            name: "http.user_agent".into(),
+            value: huge,
+        }],
+        ..event(1, now_ms())
+    });
+    log.shutdown().unwrap();
+    let stored = EventQuery::open(tmp.path())
+        .unwrap()
+        .get(&event(1, 0).ray_id)
+        .unwrap()
+        .unwrap();
+    let max = doorman_store::log::MAX_FIELD_BYTES;
+    assert!(stored.user_agent.unwrap().len() <= max);
+    assert!(stored.path.len() <= max);
+    assert!(stored.facts[0].value.len() <= max);
+    assert!(stored.path.ends_with('…'));
+}
+
+#[test]
+fn the_reader_never_creates_a_database() {
+    let tmp = tempfile::tempdir().unwrap();
+    let err = EventQuery::open(tmp.path()).unwrap_err();
+    assert!(matches!(err, StoreError::Missing { .. }), "{err}");
+    assert!(err.to_string().contains("doorman.db"));
+    assert!(!doorman_store::db_path(tmp.path()).exists());
+}
