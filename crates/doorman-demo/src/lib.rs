@@ -65,9 +65,8 @@ impl Default for DemoOptions {
 
 /// Serves the demo origin on `listener` until this future is dropped (for instance because its task is aborted).
 ///
-/// Dropping the future also closes every live connection, WebSocket included. It only returns early with an error
-/// if the listener itself cannot be used; transient accept errors (such as running out of file descriptors) are
-/// logged and retried.
+/// Dropping the future also closes every live connection, WebSocket included. It does not end on its own:
+/// accept errors (such as running out of file descriptors) are logged and retried rather than returned.
 pub async fn serve(listener: TcpListener, options: DemoOptions) -> io::Result<()> {
     let stop = CancellationToken::new();
     // Whoever drops this future means "stop": the guard turns that drop into a cancellation the connections see.

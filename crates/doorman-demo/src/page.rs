@@ -78,9 +78,8 @@ code { font-size: 0.9em; overflow-wrap: anywhere; }
 <h1>Doorman demo chat</h1>
 <p class="intro">A tiny AI chat served by Doorman's demo origin, behind the gateway. Its answers are canned and
 arrive word by word, so you can watch them stream through the proxy.</p>
-<noscript><p class="note">This page needs JavaScript to send messages and stream the answers. Without it, call the
-API directly, for example: <code>curl -N -H 'content-type: application/json' -d
-'{"stream":true,"messages":[{"role":"user","content":"hello"}]}' http://HOST/v1/chat/completions</code></p></noscript>
+<noscript><p class="note">This page needs JavaScript to send messages and stream the answers. The API
+works without it: <code>POST /v1/chat/completions</code> with an OpenAI-style JSON body.</p></noscript>
 <ol id="log" role="log" aria-label="Conversation"></ol>
 <form id="form">
 <label for="msg">Your message</label>
