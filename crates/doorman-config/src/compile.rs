@@ -1,0 +1,972 @@
+//! Stage two: [`RawConfig`] to [`Config`]. Resolves names to indexes and relative paths to real
+//! ones, parses the structured strings, checks that the parts agree with each other, and reports
+//! every problem at the span of the value that causes it.
+//!
+//! Every check runs even after an earlier one failed, so one run lists all problems. A value that
+//! failed is replaced by a stand-in so that later checks can go on; the stand-ins never escape,
+//! because any error means no `Config` is returned. Problems already reported by stage one (see
+//! [`Parsed::reported`]) are not reported again as "missing".
+
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use doorman_core::Disclosure;
+use doorman_core::policy::{
+    ClientIpPolicy, ForwardedSource, HostPattern, NetworkGate, Notice, Policy, Route, RouteAccess,
+    SiteInfo, UpstreamSpec,
+};
+use ipnet::IpNet;
+
+use crate::diag::{Position, Sink};
+use crate::parse::{Parsed, SpanIndex, child};
+use crate::raw::{
+    DEFAULT_ADMIN_TOKEN_FILE, RawAccess, RawDisclosure, RawLogFormat, RawRoute, RawSource,
+    RawUpstream,
+};
+use crate::settings::{
+    Admin, AdminToken, Config, Events, Forwarding, Limits, Listener, LogFormat, Logging,
+    ServerSettings, TlsFiles,
+};
+use crate::suggest;
+use crate::values::{self, Invalid};
+
+/// Below this, ordinary browsers with a few cookies get 431s.
+const SMALL_HEADER_LIMIT: u64 = 4096;
+
+/// Compiles `parsed`; `None` when any error was reported.
+pub(crate) fn compile(parsed: Parsed, config_path: &Path, sink: &mut Sink<'_>) -> Option<Config> {
+    let config_dir = match config_path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut c = Compiler {
+        index: &parsed.index,
+        reported: &parsed.reported,
+        sink,
+        config_dir,
+        used_upstreams: HashSet::new(),
+        unresolved_routes: false,
+    };
+    let raw = parsed.raw;
+
+    let node_name = c.node_name(raw.server.node_name.as_deref());
+    let data_dir = c.data_dir(&raw.server.data_dir);
+    let listeners = c.listeners(&raw.listeners);
+    let client_ip = c.client_ip(&raw.client_ip, &raw.listeners);
+    c.proxy_protocol_warnings(&raw.listeners, &client_ip);
+    let admin = c.admin(&raw.admin, &data_dir, &listeners);
+    let limits = c.limits(&raw.limits);
+    let forwarding = c.forwarding(&raw.forwarding);
+    let site = c.site(&raw.site);
+    let logging = c.logging(&raw.logging);
+    let events = c.events(&raw.events);
+    let (upstreams, upstream_index, names_complete) = c.upstreams(&raw.upstreams);
+    let routes = c.routes(&raw.routes, &upstream_index, names_complete);
+    c.unused_upstreams(&upstreams);
+
+    if c.sink.has_errors() {
+        return None;
+    }
+    let server = ServerSettings {
+        config_path: config_path.to_path_buf(),
+        node_name: node_name.clone(),
+        data_dir,
+        shutdown_grace: Duration::from_secs(raw.server.shutdown_grace_secs),
+        watch_config: raw.server.watch_config,
+        listeners,
+        admin,
+        limits,
+        forwarding,
+        logging,
+        events,
+    };
+    let policy = Policy {
+        node: Arc::from(node_name),
+        site,
+        client_ip,
+        route_order: Policy::route_order_for(&routes),
+        routes,
+        upstreams,
+    };
+    Some(Config { server, policy })
+}
+
+struct Compiler<'a, 't> {
+    index: &'a SpanIndex,
+    reported: &'a HashSet<String>,
+    sink: &'a mut Sink<'t>,
+    config_dir: PathBuf,
+    /// Upstreams some route resolved to.
+    used_upstreams: HashSet<usize>,
+    /// Whether some route's upstream is missing or unknown.
+    unresolved_routes: bool,
+}
+
+impl Compiler<'_, '_> {
+    fn error(&mut self, span: Range<usize>, message: impl Into<String>, hint: Option<String>) {
+        self.sink.error(span, message, hint);
+    }
+
+    fn warn(&mut self, span: Range<usize>, message: impl Into<String>, hint: Option<String>) {
+        self.sink.warn(span, message, hint);
+    }
+
+    /// "invalid value for `key`: …" at the value of `path`.
+    fn invalid(&mut self, path: &str, invalid: Invalid) {
+        let key = key_of(path);
+        self.error(
+            self.index.value(path),
+            format!("invalid value for `{key}`: {}", invalid.detail),
+            invalid.hint,
+        );
+    }
+
+    /// A required key absent from a table, reported at the table (unless stage one already
+    /// explained why it is absent).
+    fn missing(&mut self, table_path: &str, key: &str, section: &str, hint: String) {
+        if self.reported.contains(&child(table_path, key)) {
+            return;
+        }
+        self.error(
+            self.index.value(table_path),
+            format!("missing key `{key}` in {section}"),
+            Some(hint),
+        );
+    }
+
+    fn line_of(&self, span: &Range<usize>) -> usize {
+        Position::of(self.sink.text(), span.start).line
+    }
+
+    fn resolve(&self, base: &Path, path: &Path) -> PathBuf {
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            base.join(path)
+        }
+    }
+
+    fn node_name(&mut self, written: Option<&str>) -> String {
+        match written {
+            None => values::default_node_name(),
+            Some(n) => values::node_name(n).unwrap_or_else(|e| {
+                self.invalid("server.node_name", e);
+                "invalid".to_owned()
+            }),
+        }
+    }
+
+    fn data_dir(&mut self, written: &Path) -> PathBuf {
+        if written.as_os_str().is_empty() {
+            self.invalid(
+                "server.data_dir",
+                Invalid {
+                    detail: "an empty path".into(),
+                    hint: Some("write a directory, e.g. \"./doorman-data\"".into()),
+                },
+            );
+        }
+        let dir = self.resolve(&self.config_dir.clone(), written);
+        if dir.exists() && !dir.is_dir() {
+            self.invalid(
+                "server.data_dir",
+                Invalid {
+                    detail: format!("`{}` exists and is not a directory", dir.display()),
+                    hint: Some(
+                        "relative paths start from the config file's directory; point data_dir at a directory".into(),
+                    ),
+                },
+            );
+        }
+        dir
+    }
+
+    fn listeners(&mut self, raw: &[crate::raw::RawListener]) -> Vec<Listener> {
+        if raw.is_empty() && !self.reported.contains("listeners") {
+            self.error(
+                0..0,
+                "no [[listeners]]: Doorman needs at least one address to accept connections on",
+                Some("add a [[listeners]] table with addr = \"0.0.0.0:8080\"".into()),
+            );
+        }
+        let mut out = Vec::new();
+        let mut seen: Vec<(SocketAddr, Range<usize>)> = Vec::new();
+        for (i, l) in raw.iter().enumerate() {
+            let path = format!("listeners.{i}");
+            let addr = match &l.addr {
+                None => {
+                    self.missing(
+                        &path,
+                        "addr",
+                        "[[listeners]]",
+                        "write the address to accept connections on, e.g. addr = \"0.0.0.0:8080\""
+                            .into(),
+                    );
+                    None
+                }
+                Some(text) => match values::bind_addr(text) {
+                    Ok(a) => Some(a),
+                    Err(e) => {
+                        self.invalid(&format!("{path}.addr"), e);
+                        None
+                    }
+                },
+            };
+            let addr_span = self.index.value(&format!("{path}.addr"));
+            if let Some(a) = addr {
+                if let Some((other, span)) = seen.iter().find(|(o, _)| overlaps(*o, a)) {
+                    let line = self.line_of(span);
+                    self.error(
+                        addr_span.clone(),
+                        format!("listener address {a} conflicts with {other}"),
+                        Some(format!(
+                            "both bind port {} (the other is on line {line}); use one listener or different ports",
+                            a.port()
+                        )),
+                    );
+                } else {
+                    seen.push((a, addr_span.clone()));
+                }
+            }
+            let tls = l.tls.as_ref().and_then(|t| self.tls(&path, t));
+            if let Some(a) = addr
+                && a.port() == 443
+                && l.tls.is_none()
+            {
+                self.warn(
+                    addr_span,
+                    format!("listener {a} serves plain HTTP on port 443"),
+                    Some(
+                        "browsers will speak TLS to it and fail; add tls = { cert_file = \"…\", key_file = \"…\" } or use another port"
+                            .into(),
+                    ),
+                );
+            }
+            out.push(Listener {
+                addr: addr.unwrap_or(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0))),
+                tls,
+                proxy_protocol: l.proxy_protocol,
+                h2c: l.h2c,
+            });
+        }
+        out
+    }
+
+    fn tls(&mut self, listener_path: &str, raw: &crate::raw::RawTls) -> Option<TlsFiles> {
+        let path = format!("{listener_path}.tls");
+        let file = |c: &mut Self, key: &str, what: &str, value: &Option<PathBuf>| {
+            let Some(written) = value else {
+                c.missing(
+                    &path,
+                    key,
+                    "the listener's tls table",
+                    format!(
+                        "write the {what} file, e.g. {key} = \"{}\"",
+                        example_tls(key)
+                    ),
+                );
+                return None;
+            };
+            let resolved = c.resolve(&c.config_dir.clone(), written);
+            if let Err(problem) = readable(&resolved) {
+                let dir = c.config_dir.display().to_string();
+                c.error(
+                    c.index.value(&format!("{path}.{key}")),
+                    format!(
+                        "TLS {what} file `{}` {problem} (looked at {})",
+                        written.display(),
+                        resolved.display()
+                    ),
+                    Some(format!(
+                        "relative paths start from the config file's directory ({dir})"
+                    )),
+                );
+            }
+            Some(resolved)
+        };
+        let cert = file(self, "cert_file", "certificate", &raw.cert_file);
+        let key = file(self, "key_file", "private key", &raw.key_file);
+        Some(TlsFiles {
+            cert_file: cert?,
+            key_file: key?,
+        })
+    }
+
+    fn client_ip(
+        &mut self,
+        raw: &crate::raw::RawClientIp,
+        listeners: &[crate::raw::RawListener],
+    ) -> ClientIpPolicy {
+        let trusted = self.networks("client_ip.trusted_proxies", &raw.trusted_proxies);
+        for (j, net) in trusted.iter().enumerate() {
+            if net.prefix_len() == 0 {
+                self.warn(
+                    self.index.value(&format!("client_ip.trusted_proxies.{j}")),
+                    format!("trusting {net} lets every client choose the address Doorman sees"),
+                    Some("list only the addresses of your own proxies or load balancers".into()),
+                );
+            }
+        }
+        let source = match raw.source {
+            RawSource::XForwardedFor => ForwardedSource::XForwardedFor,
+            RawSource::Forwarded => ForwardedSource::Forwarded,
+            RawSource::ProxyProtocol => ForwardedSource::ProxyProtocol,
+            RawSource::None => ForwardedSource::None,
+        };
+        if source == ForwardedSource::None && !raw.trusted_proxies.is_empty() {
+            self.warn(
+                self.index.value("client_ip.source"),
+                "client_ip.source = \"none\" ignores trusted_proxies",
+                Some("remove trusted_proxies, or choose the header your proxies send".into()),
+            );
+        }
+        if source == ForwardedSource::ProxyProtocol && !listeners.iter().any(|l| l.proxy_protocol) {
+            self.warn(
+                self.index.value("client_ip.source"),
+                "client_ip.source is \"proxy-protocol\", but no listener has proxy_protocol = true",
+                Some("set proxy_protocol = true on the listeners behind your load balancer".into()),
+            );
+        }
+        ClientIpPolicy {
+            trusted_proxies: trusted,
+            source,
+        }
+    }
+
+    fn proxy_protocol_warnings(
+        &mut self,
+        listeners: &[crate::raw::RawListener],
+        client_ip: &ClientIpPolicy,
+    ) {
+        if !client_ip.trusted_proxies.is_empty() {
+            return;
+        }
+        for (i, l) in listeners.iter().enumerate() {
+            if l.proxy_protocol {
+                self.warn(
+                    self.index.value(&format!("listeners.{i}.proxy_protocol")),
+                    "proxy_protocol is on, but client_ip.trusted_proxies is empty, so no PROXY header will be believed",
+                    Some("list your load balancer's addresses in [client_ip] trusted_proxies".into()),
+                );
+            }
+        }
+    }
+
+    /// Parses a list of networks, reporting each bad one at its own element.
+    fn networks(&mut self, path: &str, raw: &[String]) -> Vec<IpNet> {
+        let mut out = Vec::new();
+        for (j, text) in raw.iter().enumerate() {
+            let element = format!("{path}.{j}");
+            match values::network(text) {
+                Ok((net, meant)) => {
+                    if let Some(meant) = meant {
+                        self.warn(
+                            self.index.value(&element),
+                            format!("`{text}` has host bits set; it means {meant}"),
+                            Some(format!("write \"{meant}\" to say so")),
+                        );
+                    }
+                    out.push(net);
+                }
+                Err(e) => self.invalid(&element, e),
+            }
+        }
+        out
+    }
+
+    fn admin(
+        &mut self,
+        raw: &crate::raw::RawAdmin,
+        data_dir: &Path,
+        listeners: &[Listener],
+    ) -> Option<Admin> {
+        if !raw.enabled {
+            return None;
+        }
+        let addr = match values::bind_addr(&raw.addr) {
+            Ok(a) => a,
+            Err(e) => {
+                self.invalid("admin.addr", e);
+                SocketAddr::from((Ipv4Addr::LOCALHOST, 0))
+            }
+        };
+        let span = self.index.value("admin.addr");
+        if addr.port() != 0 {
+            if let Some(l) = listeners.iter().find(|l| overlaps(l.addr, addr)) {
+                self.error(
+                    span.clone(),
+                    format!("admin address {addr} conflicts with listener {}", l.addr),
+                    Some("give the admin API a port of its own, e.g. 127.0.0.1:9090".into()),
+                );
+            }
+        }
+        if !addr.ip().is_loopback() {
+            self.warn(
+                span,
+                format!("the admin API listens on {addr}, which other machines can reach"),
+                Some(
+                    "use 127.0.0.1:9090 and reach it over SSH or a private network, unless a firewall guards it"
+                        .into(),
+                ),
+            );
+        }
+        let token = match (&raw.token_file, &raw.token_env) {
+            (Some(_), Some(_)) => {
+                self.error(
+                    self.index.key("admin.token_env"),
+                    "`token_file` and `token_env` cannot both be set",
+                    Some(
+                        "keep the one you use: a file Doorman can generate, or a variable you set"
+                            .into(),
+                    ),
+                );
+                AdminToken::Env(String::new())
+            }
+            (None, Some(var)) => {
+                let valid = var
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                    && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                if !valid {
+                    self.invalid(
+                        "admin.token_env",
+                        Invalid {
+                            detail: format!("`{var}` is not an environment variable name"),
+                            hint: Some(
+                                "use letters, digits and `_`, e.g. \"DOORMAN_ADMIN_TOKEN\"".into(),
+                            ),
+                        },
+                    );
+                }
+                AdminToken::Env(var.clone())
+            }
+            (file, None) => {
+                let written = file
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from(DEFAULT_ADMIN_TOKEN_FILE));
+                if written.as_os_str().is_empty() {
+                    self.invalid(
+                        "admin.token_file",
+                        Invalid {
+                            detail: "an empty path".into(),
+                            hint: Some(format!(
+                                "remove the key to use \"{DEFAULT_ADMIN_TOKEN_FILE}\" in the data directory"
+                            )),
+                        },
+                    );
+                }
+                AdminToken::File(self.resolve(data_dir, &written))
+            }
+        };
+        Some(Admin { addr, token })
+    }
+
+    fn limits(&mut self, raw: &crate::raw::RawLimits) -> Limits {
+        for (key, value) in [
+            ("max_header_bytes", raw.max_header_bytes),
+            ("max_headers", raw.max_headers),
+            ("header_read_timeout_ms", raw.header_read_timeout_ms),
+            ("max_connections", raw.max_connections),
+        ] {
+            if value == 0 {
+                self.invalid(
+                    &format!("limits.{key}"),
+                    Invalid {
+                        detail: "0 would refuse every request".into(),
+                        hint: Some(format!(
+                            "remove the key to use the default, or set a positive {key}"
+                        )),
+                    },
+                );
+            }
+        }
+        if (1..SMALL_HEADER_LIMIT).contains(&raw.max_header_bytes) {
+            self.warn(
+                self.index.value("limits.max_header_bytes"),
+                format!(
+                    "max_header_bytes = {} is small: browsers with a few cookies send more, and will get 431",
+                    raw.max_header_bytes
+                ),
+                Some(format!("{} is a common choice", crate::raw::DEFAULT_MAX_HEADER_BYTES)),
+            );
+        }
+        Limits {
+            max_header_bytes: to_usize(raw.max_header_bytes),
+            max_headers: to_usize(raw.max_headers),
+            max_body_bytes: (raw.max_body_bytes != 0).then_some(raw.max_body_bytes),
+            header_read_timeout: Duration::from_millis(raw.header_read_timeout_ms),
+            max_connections: to_usize(raw.max_connections),
+        }
+    }
+
+    fn forwarding(&mut self, raw: &crate::raw::RawForwarding) -> Forwarding {
+        let ray_header = values::header_name(&raw.ray_header).unwrap_or_else(|e| {
+            self.invalid("forwarding.ray_header", e);
+            http::HeaderName::from_static(crate::raw::DEFAULT_RAY_HEADER)
+        });
+        Forwarding {
+            x_forwarded_for: raw.x_forwarded_for,
+            x_forwarded_proto: raw.x_forwarded_proto,
+            x_forwarded_host: raw.x_forwarded_host,
+            ray_header,
+        }
+    }
+
+    fn site(&mut self, raw: &crate::raw::RawSite) -> SiteInfo {
+        if raw.name.trim().is_empty() {
+            self.invalid(
+                "site.name",
+                Invalid {
+                    detail: "an empty name".into(),
+                    hint: Some("pages show it; write the name people know the site by".into()),
+                },
+            );
+        }
+        if raw.support.as_deref().is_some_and(|s| s.trim().is_empty()) {
+            self.invalid(
+                "site.support",
+                Invalid {
+                    detail: "empty text".into(),
+                    hint: Some(
+                        "write an e-mail address, a URL or a sentence, or remove the key".into(),
+                    ),
+                },
+            );
+        }
+        if let Some(url) = &raw.status_page_url {
+            let host = url
+                .strip_prefix("https://")
+                .or_else(|| url.strip_prefix("http://"))
+                .map(|rest| rest.split(['/', '?', '#']).next().unwrap_or_default());
+            if host.is_none_or(str::is_empty) || url.contains(char::is_whitespace) {
+                self.invalid(
+                    "site.status_page_url",
+                    Invalid {
+                        detail: format!("`{url}` is not an http(s) URL"),
+                        hint: Some("write a full URL, e.g. \"https://status.example.com\"".into()),
+                    },
+                );
+            }
+        }
+        SiteInfo {
+            name: raw.name.clone(),
+            support: raw.support.clone(),
+            status_page_url: raw.status_page_url.clone(),
+        }
+    }
+
+    fn logging(&mut self, raw: &crate::raw::RawLogging) -> Logging {
+        if let Err(e) = values::log_level(&raw.level) {
+            self.invalid("logging.level", e);
+        }
+        Logging {
+            format: match raw.format {
+                RawLogFormat::Pretty => LogFormat::Pretty,
+                RawLogFormat::Json => LogFormat::Json,
+            },
+            level: raw.level.clone(),
+        }
+    }
+
+    fn events(&mut self, raw: &crate::raw::RawEvents) -> Events {
+        for (key, value) in [
+            ("queue_capacity", raw.queue_capacity),
+            ("batch_size", raw.batch_size),
+        ] {
+            if value == 0 {
+                self.invalid(
+                    &format!("events.{key}"),
+                    Invalid {
+                        detail: "0 would drop every event".into(),
+                        hint: Some("remove the key to use the default".into()),
+                    },
+                );
+            }
+        }
+        if raw.batch_size > raw.queue_capacity && raw.queue_capacity > 0 {
+            self.warn(
+                self.index.value("events.batch_size"),
+                format!(
+                    "batch_size ({}) is larger than queue_capacity ({}); batches can never fill",
+                    raw.batch_size, raw.queue_capacity
+                ),
+                Some("make queue_capacity several times batch_size".into()),
+            );
+        }
+        Events {
+            queue_capacity: to_usize(raw.queue_capacity),
+            batch_size: to_usize(raw.batch_size),
+            retention_days: (raw.retention_days != 0).then_some(raw.retention_days),
+            retention_rows: (raw.retention_rows != 0).then_some(raw.retention_rows),
+        }
+    }
+
+    /// A required, unique name of an upstream or route. Returns it when valid and new.
+    fn unique_name(
+        &mut self,
+        table_path: &str,
+        section: &str,
+        written: Option<&String>,
+        seen: &mut HashMap<String, Range<usize>>,
+    ) -> Option<String> {
+        let Some(name) = written else {
+            self.missing(
+                table_path,
+                "name",
+                section,
+                "every entry needs a name, e.g. name = \"app\"".into(),
+            );
+            return None;
+        };
+        let path = format!("{table_path}.name");
+        if let Err(e) = values::name(name) {
+            self.invalid(&path, e);
+            return None;
+        }
+        let span = self.index.value(&path);
+        if let Some(first) = seen.get(name) {
+            let line = self.line_of(first);
+            self.error(
+                span,
+                format!("duplicate name `{name}` in {section}"),
+                Some(format!("the first is on line {line}; names must be unique")),
+            );
+            return None;
+        }
+        seen.insert(name.clone(), span);
+        Some(name.clone())
+    }
+
+    /// The upstreams, their index by name, and whether every upstream has a usable name (if not,
+    /// an unknown name in a route may well be that one, so it is not reported).
+    fn upstreams(
+        &mut self,
+        raw: &[RawUpstream],
+    ) -> (Vec<UpstreamSpec>, HashMap<String, usize>, bool) {
+        let mut seen = HashMap::new();
+        let mut index = HashMap::new();
+        let mut complete = true;
+        let mut out = Vec::new();
+        for (i, u) in raw.iter().enumerate() {
+            let path = format!("upstreams.{i}");
+            let name = self.unique_name(&path, "[[upstreams]]", u.name.as_ref(), &mut seen);
+            match &name {
+                Some(n) => {
+                    index.insert(n.clone(), i);
+                }
+                // A duplicate still names an upstream that exists; only a name that is missing
+                // or invalid leaves routes pointing at something we cannot see.
+                None => complete &= u.name.as_ref().is_some_and(|n| index.contains_key(n)),
+            }
+            let targets_path = format!("{path}.targets");
+            if u.targets.is_empty() {
+                if self.index.has(&targets_path) {
+                    self.error(
+                        self.index.value(&targets_path),
+                        "`targets` is empty",
+                        Some(
+                            "list at least one host:port, e.g. targets = [\"127.0.0.1:3000\"]"
+                                .into(),
+                        ),
+                    );
+                } else {
+                    self.missing(
+                        &path,
+                        "targets",
+                        "[[upstreams]]",
+                        "list where requests go, e.g. targets = [\"127.0.0.1:3000\"]".into(),
+                    );
+                }
+            }
+            let mut distinct = HashSet::new();
+            for (j, t) in u.targets.iter().enumerate() {
+                let element = format!("{targets_path}.{j}");
+                if let Err(e) = values::target(t) {
+                    self.invalid(&element, e);
+                } else if !distinct.insert(t.trim()) {
+                    self.warn(
+                        self.index.value(&element),
+                        format!("target `{t}` is listed twice"),
+                        Some("it will get twice the share of requests; remove one if that is not meant".into()),
+                    );
+                }
+            }
+            for (key, value) in [
+                ("connect_timeout_ms", u.connect_timeout_ms),
+                ("response_timeout_ms", u.response_timeout_ms),
+            ] {
+                if value == 0 {
+                    self.invalid(
+                        &format!("{path}.{key}"),
+                        Invalid {
+                            detail: "0 would fail every request".into(),
+                            hint: Some(
+                                "remove the key to use the default, or give a time in milliseconds"
+                                    .into(),
+                            ),
+                        },
+                    );
+                }
+            }
+            out.push(UpstreamSpec {
+                name: name.unwrap_or_default(),
+                targets: u.targets.iter().map(|t| t.trim().to_owned()).collect(),
+                connect_timeout: Duration::from_millis(u.connect_timeout_ms),
+                response_timeout: Duration::from_millis(u.response_timeout_ms),
+                idle_timeout: Duration::from_millis(u.idle_timeout_ms),
+                max_idle_per_target: to_usize(u.max_idle_per_target),
+            });
+        }
+        (out, index, complete)
+    }
+
+    fn routes(
+        &mut self,
+        raw: &[RawRoute],
+        upstreams: &HashMap<String, usize>,
+        names_complete: bool,
+    ) -> Vec<Route> {
+        if raw.is_empty() && !self.reported.contains("routes") {
+            self.warn(
+                0..0,
+                "no [[routes]]: every request will be answered 404 (NO_ROUTE)",
+                Some("add a [[routes]] table with a name and an upstream".into()),
+            );
+        }
+        let mut seen_names = HashMap::new();
+        // (hosts, prefix) of earlier routes, to find routes that can never match.
+        let mut seen_matches: Vec<(Vec<HostPattern>, String, String, usize)> = Vec::new();
+        let mut out = Vec::new();
+        for (i, r) in raw.iter().enumerate() {
+            let path = format!("routes.{i}");
+            let name = self
+                .unique_name(&path, "[[routes]]", r.name.as_ref(), &mut seen_names)
+                .unwrap_or_default();
+
+            let mut hosts = Vec::new();
+            for (j, h) in r.hosts.iter().enumerate() {
+                match values::host_pattern(h) {
+                    Ok(p) if !hosts.contains(&p) => hosts.push(p),
+                    Ok(_) => {}
+                    Err(e) => self.invalid(&format!("{path}.hosts.{j}"), e),
+                }
+            }
+            if let Err(e) = values::path_prefix(&r.path_prefix) {
+                self.invalid(&format!("{path}.path_prefix"), e);
+            }
+
+            let upstream = self.route_upstream(&path, r, upstreams, names_complete);
+            let access = self.route_access(&path, &name, r);
+
+            let mut sorted = hosts.clone();
+            sorted.sort_by(|a, b| host_key(a).cmp(&host_key(b)));
+            if let Some((_, _, earlier, line)) = seen_matches
+                .iter()
+                .find(|(h, p, _, _)| *h == sorted && *p == r.path_prefix)
+            {
+                self.warn(
+                    self.index.value(&path),
+                    format!("route `{name}` is never used"),
+                    Some(format!(
+                        "route `{earlier}` on line {line} has the same hosts and path_prefix and comes first"
+                    )),
+                );
+            } else {
+                let line = self.line_of(&self.index.value(&path));
+                seen_matches.push((sorted, r.path_prefix.clone(), name.clone(), line));
+            }
+
+            out.push(Route {
+                name,
+                hosts,
+                path_prefix: r.path_prefix.clone(),
+                upstream: upstream.unwrap_or(0),
+                access,
+            });
+        }
+        out
+    }
+
+    fn route_upstream(
+        &mut self,
+        path: &str,
+        r: &RawRoute,
+        upstreams: &HashMap<String, usize>,
+        names_complete: bool,
+    ) -> Option<usize> {
+        let Some(wanted) = &r.upstream else {
+            self.unresolved_routes = true;
+            self.missing(
+                path,
+                "upstream",
+                "[[routes]]",
+                "name the [[upstreams]] entry requests go to, e.g. upstream = \"app\"".into(),
+            );
+            return None;
+        };
+        if let Some(&i) = upstreams.get(wanted) {
+            self.used_upstreams.insert(i);
+            return Some(i);
+        }
+        self.unresolved_routes = true;
+        if names_complete {
+            let mut known: Vec<&str> = upstreams.keys().map(String::as_str).collect();
+            known.sort_unstable();
+            let hint = match suggest::nearest(wanted, known.iter().copied()) {
+                Some(near) => format!("did you mean `{near}`? (upstreams: {})", known.join(", ")),
+                None if known.is_empty() => format!(
+                    "define it: [[upstreams]] name = \"{wanted}\" targets = [\"host:port\"]"
+                ),
+                None => format!("upstreams: {}", known.join(", ")),
+            };
+            self.error(
+                self.index.value(&format!("{path}.upstream")),
+                format!("unknown upstream `{wanted}`"),
+                Some(hint),
+            );
+        }
+        None
+    }
+
+    fn route_access(&mut self, path: &str, name: &str, r: &RawRoute) -> RouteAccess {
+        let networks = self.networks(&format!("{path}.allow_networks"), &r.allow_networks);
+        let closed = r.access == RawAccess::Closed;
+        let gated = !r.allow_networks.is_empty();
+        let reason = r.reason.as_deref().map(str::trim).unwrap_or_default();
+
+        if (closed || gated) && reason.is_empty() {
+            let (at, why) = if closed {
+                ("access", "is closed")
+            } else {
+                ("allow_networks", "admits only some networks")
+            };
+            let reason_path = format!("{path}.reason");
+            let span = if self.index.has(&reason_path) {
+                self.index.value(&reason_path)
+            } else {
+                self.index.value(&format!("{path}.{at}"))
+            };
+            if !self.reported.contains(&reason_path) {
+                self.error(
+                    span,
+                    format!("route `{name}` {why} but has no `reason`"),
+                    Some(
+                        "say why in words the people turned away will read, e.g. reason = \"This service is only open to staff.\""
+                            .into(),
+                    ),
+                );
+            }
+        }
+        if !closed && !gated {
+            let given = [
+                ("title", r.title.is_some()),
+                ("reason", r.reason.is_some()),
+                ("remedies", !r.remedies.is_empty()),
+            ];
+            if let Some((key, _)) = given.iter().find(|(_, set)| *set) {
+                self.warn(
+                    self.index.key(&format!("{path}.{key}")),
+                    format!("`{key}` has no effect: route `{name}` turns nobody away"),
+                    Some("set access = \"closed\" or allow_networks, or remove it".into()),
+                );
+            }
+        }
+        if closed && gated {
+            self.warn(
+                self.index.key(&format!("{path}.allow_networks")),
+                format!("allow_networks has no effect: route `{name}` is closed to everyone"),
+                Some(
+                    "remove allow_networks, or set access = \"open\" to admit those networks"
+                        .into(),
+                ),
+            );
+        }
+
+        let notice = Notice {
+            title: r.title.clone().filter(|t| !t.trim().is_empty()),
+            reason: reason.to_owned(),
+            remedies: r.remedies.clone(),
+            disclosure: match r.disclosure {
+                RawDisclosure::Public => Disclosure::Public,
+                RawDisclosure::Hint => Disclosure::Hint,
+                RawDisclosure::Private => Disclosure::Private,
+            },
+        };
+        RouteAccess {
+            closed: closed.then(|| notice.clone()),
+            allow_networks: (gated && !closed).then_some(NetworkGate { networks, notice }),
+        }
+    }
+
+    fn unused_upstreams(&mut self, upstreams: &[UpstreamSpec]) {
+        // A route whose upstream could not be resolved may have meant any of them.
+        if self.unresolved_routes {
+            return;
+        }
+        for (i, u) in upstreams.iter().enumerate() {
+            if !u.name.is_empty() && !self.used_upstreams.contains(&i) {
+                self.warn(
+                    self.index.value(&format!("upstreams.{i}.name")),
+                    format!("upstream `{}` is not used by any route", u.name),
+                    Some("add a [[routes]] entry with upstream = the name, or remove it".into()),
+                );
+            }
+        }
+    }
+}
+
+/// The last key of a path, skipping array indexes: `routes.0.hosts.2` → `hosts`.
+fn key_of(path: &str) -> &str {
+    path.rsplit('.')
+        .find(|s| !s.bytes().all(|b| b.is_ascii_digit()))
+        .unwrap_or(path)
+}
+
+fn host_key(p: &HostPattern) -> (u8, &str) {
+    match p {
+        HostPattern::Exact(h) => (0, h),
+        HostPattern::Subdomains(s) => (1, s),
+    }
+}
+
+/// Whether binding both addresses would collide: same port, and the same IP or a wildcard of the
+/// same family (port 0 asks the OS for a fresh port, which never collides).
+fn overlaps(a: SocketAddr, b: SocketAddr) -> bool {
+    if a.port() != b.port() || a.port() == 0 {
+        return false;
+    }
+    let same_family = matches!(
+        (a.ip(), b.ip()),
+        (IpAddr::V4(_), IpAddr::V4(_)) | (IpAddr::V6(_), IpAddr::V6(_))
+    );
+    a.ip() == b.ip() || (same_family && (a.ip().is_unspecified() || b.ip().is_unspecified()))
+}
+
+fn to_usize(v: u64) -> usize {
+    usize::try_from(v).unwrap_or(usize::MAX)
+}
+
+fn example_tls(key: &str) -> &'static str {
+    if key == "cert_file" {
+        "cert.pem"
+    } else {
+        "key.pem"
+    }
+}
+
+/// Why `path` cannot be read as a file, if it cannot.
+fn readable(path: &Path) -> Result<(), String> {
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err("does not exist".into()),
+        Err(e) => Err(format!("cannot be read ({e})")),
+        Ok(m) if m.is_dir() => Err("is a directory".into()),
+        Ok(_) => std::fs::File::open(path)
+            .map(drop)
+            .map_err(|e| format!("cannot be read ({e})")),
+    }
+}

@@ -1,0 +1,117 @@
+//! Doorman's configuration layer: reads `doorman.toml`, tells the operator everything that is
+//! wrong with it at once (each problem at its `file:line:col`, with a hint), and compiles a good
+//! file into a [`Config`]: the core's immutable [`doorman_core::Policy`] plus the
+//! [`ServerSettings`] only the I/O shell needs.
+//!
+//! It works in two stages, like ripgrep's low-level/high-level arguments or pingora's server
+//! conf: [`raw`] mirrors the file with serde (stage one, in `parse`, collects every syntax and
+//! shape error rather than stopping at the first), and `compile` turns the raw values into
+//! resolved, cross-checked ones (stage two). Nothing is half-loaded: [`load`] returns either a
+//! whole `Config` or the [`Diagnostics`], which is what lets the server reload on SIGHUP and keep
+//! the working config when the new file is broken.
+//!
+//! The file format is documented in `docs/config.md`, and `examples/doorman.toml` shows every
+//! key with its default.
+#![forbid(unsafe_code)]
+
+mod compile;
+pub mod diag;
+mod parse;
+pub mod raw;
+pub mod schema;
+mod settings;
+mod suggest;
+pub mod values;
+
+use std::path::Path;
+
+pub use diag::{Diagnostic, Diagnostics, Position, Severity};
+pub use settings::{
+    Admin, AdminToken, Config, Events, Forwarding, Limits, Listener, LogFormat, Logging,
+    ServerSettings, TlsFiles,
+};
+
+/// A configuration that loaded, and what looked odd about it.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The compiled configuration.
+    pub config: Config,
+    /// Things that are allowed but probably not meant, in file order.
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Reads and compiles the config file at `path`.
+///
+/// Relative paths inside the file (`data_dir`, TLS files) are resolved against the file's
+/// directory. On failure, every error found (and every warning) comes back, in file order.
+pub fn load(path: impl AsRef<Path>) -> Result<Loaded, Diagnostics> {
+    let path = path.as_ref();
+    let file = path.display().to_string();
+    match std::fs::read_to_string(path) {
+        Ok(text) => load_str(&text, path),
+        Err(e) => {
+            let hint = match e.kind() {
+                std::io::ErrorKind::NotFound => Some(
+                    "check the path given to --config; examples/doorman.toml is a starting point"
+                        .to_owned(),
+                ),
+                std::io::ErrorKind::InvalidData => Some("the file must be UTF-8 text".to_owned()),
+                _ => None,
+            };
+            Err(Diagnostics {
+                file: file.clone(),
+                items: vec![Diagnostic {
+                    severity: Severity::Error,
+                    file,
+                    position: None,
+                    span: None,
+                    message: format!("cannot read the config file: {e}"),
+                    hint,
+                }],
+            })
+        }
+    }
+}
+
+/// Compiles config text. `path` names the file in messages, and its directory is where relative
+/// paths in the text start from; the file itself is not read.
+pub fn load_str(text: &str, path: impl AsRef<Path>) -> Result<Loaded, Diagnostics> {
+    let path = path.as_ref();
+    let mut sink = diag::Sink::new(path.display().to_string(), text);
+    let config =
+        parse::parse(&mut sink).and_then(|parsed| compile::compile(parsed, path, &mut sink));
+    let diagnostics = sink.finish();
+    match config {
+        Some(config) if diagnostics.errors().next().is_none() => Ok(Loaded {
+            config,
+            warnings: diagnostics.items,
+        }),
+        _ => Err(diagnostics),
+    }
+}
+
+/// What `doorman check --config F` prints, and whether it succeeded (exit 0).
+///
+/// On success: each warning, then `ok: N routes, M upstreams, K listeners` (print to stdout). On
+/// failure: every diagnostic and a summary line (print to stderr, exit 1). The text has no
+/// trailing newline.
+pub fn check_report(path: impl AsRef<Path>) -> (String, bool) {
+    match load(path) {
+        Ok(loaded) => {
+            let mut out = String::new();
+            for w in &loaded.warnings {
+                out.push_str(&w.to_string());
+                out.push('\n');
+            }
+            let p = &loaded.config.policy;
+            out.push_str(&format!(
+                "ok: {}, {}, {}",
+                diag::plural(p.routes.len(), "route"),
+                diag::plural(p.upstreams.len(), "upstream"),
+                diag::plural(loaded.config.server.listeners.len(), "listener"),
+            ));
+            (out, true)
+        }
+        Err(d) => (d.to_string(), false),
+    }
+}

@@ -1,0 +1,424 @@
+//! The file as written: serde structs that mirror `doorman.toml` key for key, with its defaults.
+//!
+//! These types only say what shape a file may have. They accept anything the TOML grammar and
+//! the field types allow; whether the values make sense together (names that resolve, addresses
+//! that parse, files that exist) is decided later by [`crate::compile`]. Keys without a sensible
+//! default are `Option`s here so that a missing key becomes a located, explained error from the
+//! compiler rather than serde's terse "missing field", and so that removing a broken key while
+//! collecting errors never invents a second, misleading one.
+//!
+//! Units are part of the key names (`_ms`, `_secs`, `_bytes`) because a bare `timeout = 30` has
+//! misled every operator who ever guessed the unit wrong.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+/// Default `[server] data_dir`, relative to the config file's directory.
+pub const DEFAULT_DATA_DIR: &str = "./doorman-data";
+/// Default `[server] shutdown_grace_secs`.
+pub const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 30;
+/// Default `[admin] addr`.
+pub const DEFAULT_ADMIN_ADDR: &str = "127.0.0.1:9090";
+/// Default `[admin] token_file`, relative to the data directory.
+pub const DEFAULT_ADMIN_TOKEN_FILE: &str = "admin.token";
+/// Default `[limits] max_header_bytes`.
+pub const DEFAULT_MAX_HEADER_BYTES: u64 = 16 * 1024;
+/// Default `[limits] max_headers`.
+pub const DEFAULT_MAX_HEADERS: u64 = 100;
+/// Default `[limits] max_body_bytes` (10 MiB).
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 10 * 1024 * 1024;
+/// Default `[limits] header_read_timeout_ms`.
+pub const DEFAULT_HEADER_READ_TIMEOUT_MS: u64 = 10_000;
+/// Default `[limits] max_connections`.
+pub const DEFAULT_MAX_CONNECTIONS: u64 = 10_000;
+/// Default `[forwarding] ray_header`.
+pub const DEFAULT_RAY_HEADER: &str = "doorman-ray";
+/// Default `[site] name`.
+pub const DEFAULT_SITE_NAME: &str = "Doorman";
+/// Default `[logging] level`.
+pub const DEFAULT_LOG_LEVEL: &str = "info";
+/// Default `[events] queue_capacity`.
+pub const DEFAULT_EVENTS_QUEUE_CAPACITY: u64 = 10_000;
+/// Default `[events] batch_size`.
+pub const DEFAULT_EVENTS_BATCH_SIZE: u64 = 256;
+/// Default `[events] retention_days`.
+pub const DEFAULT_EVENTS_RETENTION_DAYS: u64 = 30;
+/// Default `[events] retention_rows`.
+pub const DEFAULT_EVENTS_RETENTION_ROWS: u64 = 1_000_000;
+/// Default `[[upstreams]] connect_timeout_ms`.
+pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 2_000;
+/// Default `[[upstreams]] response_timeout_ms`.
+pub const DEFAULT_RESPONSE_TIMEOUT_MS: u64 = 30_000;
+/// Default `[[upstreams]] idle_timeout_ms`.
+pub const DEFAULT_IDLE_TIMEOUT_MS: u64 = 90_000;
+/// Default `[[upstreams]] max_idle_per_target`.
+pub const DEFAULT_MAX_IDLE_PER_TARGET: u64 = 32;
+/// Default `[[routes]] path_prefix`.
+pub const DEFAULT_PATH_PREFIX: &str = "/";
+
+/// The whole file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawConfig {
+    /// Process-wide settings.
+    pub server: RawServer,
+    /// Addresses to accept client connections on; at least one.
+    pub listeners: Vec<RawListener>,
+    /// The admin API and metrics endpoint.
+    pub admin: RawAdmin,
+    /// Size and time limits on client requests.
+    pub limits: RawLimits,
+    /// Which peers may name the client's address.
+    pub client_ip: RawClientIp,
+    /// Headers added for the upstream.
+    pub forwarding: RawForwarding,
+    /// What public pages say about the site.
+    pub site: RawSite,
+    /// Log output.
+    pub logging: RawLogging,
+    /// The event log writer.
+    pub events: RawEvents,
+    /// Named origins.
+    pub upstreams: Vec<RawUpstream>,
+    /// Which requests go where, and who may use them.
+    pub routes: Vec<RawRoute>,
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawServer {
+    /// Suffix of every Ray ID. Default: the machine's host name, sanitized.
+    pub node_name: Option<String>,
+    /// Where the SQLite database and generated secrets live; relative to the config file.
+    pub data_dir: PathBuf,
+    /// How long in-flight requests may finish after SIGTERM.
+    pub shutdown_grace_secs: u64,
+    /// Reload when the file changes (SIGHUP always reloads).
+    pub watch_config: bool,
+}
+
+impl Default for RawServer {
+    fn default() -> Self {
+        RawServer {
+            node_name: None,
+            data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            shutdown_grace_secs: DEFAULT_SHUTDOWN_GRACE_SECS,
+            watch_config: true,
+        }
+    }
+}
+
+/// One `[[listeners]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawListener {
+    /// `ip:port` to bind. Required.
+    pub addr: Option<String>,
+    /// Serve TLS with these files; absent means plain HTTP.
+    pub tls: Option<RawTls>,
+    /// Expect a PROXY protocol v1/v2 header on each connection.
+    pub proxy_protocol: bool,
+    /// Accept HTTP/2 with prior knowledge on a plain listener.
+    pub h2c: bool,
+}
+
+impl Default for RawListener {
+    fn default() -> Self {
+        RawListener {
+            addr: None,
+            tls: None,
+            proxy_protocol: false,
+            h2c: true,
+        }
+    }
+}
+
+/// A listener's `tls = { … }` table.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawTls {
+    /// PEM certificate chain, leaf first; relative to the config file. Required.
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key; relative to the config file. Required.
+    pub key_file: Option<PathBuf>,
+}
+
+/// `[admin]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawAdmin {
+    /// Serve the admin API and `/metrics` at all.
+    pub enabled: bool,
+    /// `ip:port` of the admin API and `/metrics`.
+    pub addr: String,
+    /// File holding the bearer token; relative to `data_dir`. Generated when missing.
+    pub token_file: Option<PathBuf>,
+    /// Environment variable holding the bearer token; excludes `token_file`.
+    pub token_env: Option<String>,
+}
+
+impl Default for RawAdmin {
+    fn default() -> Self {
+        RawAdmin {
+            enabled: true,
+            addr: DEFAULT_ADMIN_ADDR.to_owned(),
+            token_file: None,
+            token_env: None,
+        }
+    }
+}
+
+/// `[limits]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawLimits {
+    /// Total size of a request head (request line and headers); larger gets 431.
+    pub max_header_bytes: u64,
+    /// Number of request headers; more gets 431.
+    pub max_headers: u64,
+    /// Request body size; larger gets 413. 0 means unlimited.
+    pub max_body_bytes: u64,
+    /// Time allowed to receive a request head; slower gets 408.
+    pub header_read_timeout_ms: u64,
+    /// Client connections open at once; further ones wait in the accept queue.
+    pub max_connections: u64,
+}
+
+impl Default for RawLimits {
+    fn default() -> Self {
+        RawLimits {
+            max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
+            max_headers: DEFAULT_MAX_HEADERS,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            header_read_timeout_ms: DEFAULT_HEADER_READ_TIMEOUT_MS,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+        }
+    }
+}
+
+/// `[client_ip]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawClientIp {
+    /// CIDRs (or bare IPs) of proxies whose forwarding information is believed.
+    pub trusted_proxies: Vec<String>,
+    /// Where a trusted proxy puts the client's address.
+    pub source: RawSource,
+}
+
+/// `[client_ip] source`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawSource {
+    /// `X-Forwarded-For`.
+    #[default]
+    XForwardedFor,
+    /// RFC 7239 `Forwarded`.
+    Forwarded,
+    /// The PROXY protocol header.
+    ProxyProtocol,
+    /// Never: the socket peer is the client.
+    None,
+}
+
+/// `[forwarding]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawForwarding {
+    /// Append the client address to `X-Forwarded-For`.
+    pub x_forwarded_for: bool,
+    /// Set `X-Forwarded-Proto` to `http` or `https`.
+    pub x_forwarded_proto: bool,
+    /// Set `X-Forwarded-Host` to the client's `Host`.
+    pub x_forwarded_host: bool,
+    /// Name of the Ray ID header (on every response and on every proxied request).
+    pub ray_header: String,
+}
+
+impl Default for RawForwarding {
+    fn default() -> Self {
+        RawForwarding {
+            x_forwarded_for: true,
+            x_forwarded_proto: true,
+            x_forwarded_host: true,
+            ray_header: DEFAULT_RAY_HEADER.to_owned(),
+        }
+    }
+}
+
+/// `[site]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawSite {
+    /// The site's name as people know it.
+    pub name: String,
+    /// How a blocked person reaches the operator: e-mail, URL, or a sentence.
+    pub support: Option<String>,
+    /// Public status page, linked from upstream-failure pages.
+    pub status_page_url: Option<String>,
+}
+
+impl Default for RawSite {
+    fn default() -> Self {
+        RawSite {
+            name: DEFAULT_SITE_NAME.to_owned(),
+            support: None,
+            status_page_url: None,
+        }
+    }
+}
+
+/// `[logging]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawLogging {
+    /// Human-readable lines or one JSON object per line.
+    pub format: RawLogFormat,
+    /// A `tracing` env-filter directive list, e.g. `info,doorman_server=debug`.
+    pub level: String,
+}
+
+impl Default for RawLogging {
+    fn default() -> Self {
+        RawLogging {
+            format: RawLogFormat::Pretty,
+            level: DEFAULT_LOG_LEVEL.to_owned(),
+        }
+    }
+}
+
+/// `[logging] format`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawLogFormat {
+    /// For a terminal.
+    #[default]
+    Pretty,
+    /// For a log collector.
+    Json,
+}
+
+/// `[events]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawEvents {
+    /// Events waiting for the writer thread; when full, new ones are dropped and counted.
+    pub queue_capacity: u64,
+    /// Events written per transaction.
+    pub batch_size: u64,
+    /// Delete events older than this many days; 0 keeps them forever.
+    pub retention_days: u64,
+    /// Keep at most this many events; 0 means no cap.
+    pub retention_rows: u64,
+}
+
+impl Default for RawEvents {
+    fn default() -> Self {
+        RawEvents {
+            queue_capacity: DEFAULT_EVENTS_QUEUE_CAPACITY,
+            batch_size: DEFAULT_EVENTS_BATCH_SIZE,
+            retention_days: DEFAULT_EVENTS_RETENTION_DAYS,
+            retention_rows: DEFAULT_EVENTS_RETENTION_ROWS,
+        }
+    }
+}
+
+/// One `[[upstreams]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawUpstream {
+    /// The name routes use. Required.
+    pub name: Option<String>,
+    /// `host:port` targets, taken round robin. Required, at least one.
+    pub targets: Vec<String>,
+    /// Time allowed to open a TCP connection to a target.
+    pub connect_timeout_ms: u64,
+    /// Time allowed from sending the request to receiving the response head.
+    pub response_timeout_ms: u64,
+    /// How long an idle pooled connection is kept.
+    pub idle_timeout_ms: u64,
+    /// Idle connections kept per target.
+    pub max_idle_per_target: u64,
+}
+
+impl Default for RawUpstream {
+    fn default() -> Self {
+        RawUpstream {
+            name: None,
+            targets: Vec::new(),
+            connect_timeout_ms: DEFAULT_CONNECT_TIMEOUT_MS,
+            response_timeout_ms: DEFAULT_RESPONSE_TIMEOUT_MS,
+            idle_timeout_ms: DEFAULT_IDLE_TIMEOUT_MS,
+            max_idle_per_target: DEFAULT_MAX_IDLE_PER_TARGET,
+        }
+    }
+}
+
+/// One `[[routes]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawRoute {
+    /// The route's name in logs and metrics. Required.
+    pub name: Option<String>,
+    /// Hosts served: `example.com` or `*.example.com`; empty means any host.
+    pub hosts: Vec<String>,
+    /// Path prefix, matched on whole segments.
+    pub path_prefix: String,
+    /// Name of the `[[upstreams]]` entry requests go to. Required.
+    pub upstream: Option<String>,
+    /// `open` or `closed`.
+    pub access: RawAccess,
+    /// Only clients in these CIDRs may use the route; empty means everyone.
+    pub allow_networks: Vec<String>,
+    /// Public title shown to those denied.
+    pub title: Option<String>,
+    /// Why they were denied; required when the route denies anyone.
+    pub reason: Option<String>,
+    /// What a denied person can do, most likely fix first.
+    pub remedies: Vec<String>,
+    /// How much of the above a denied person sees.
+    pub disclosure: RawDisclosure,
+}
+
+impl Default for RawRoute {
+    fn default() -> Self {
+        RawRoute {
+            name: None,
+            hosts: Vec::new(),
+            path_prefix: DEFAULT_PATH_PREFIX.to_owned(),
+            upstream: None,
+            access: RawAccess::Open,
+            allow_networks: Vec::new(),
+            title: None,
+            reason: None,
+            remedies: Vec::new(),
+            disclosure: RawDisclosure::Public,
+        }
+    }
+}
+
+/// `[[routes]] access`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawAccess {
+    /// Requests pass to later phases (and `allow_networks`, when set).
+    #[default]
+    Open,
+    /// Every request is denied with the route's notice.
+    Closed,
+}
+
+/// `[[routes]] disclosure`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawDisclosure {
+    /// Show the title, reason and matched facts.
+    #[default]
+    Public,
+    /// Show only the category.
+    Hint,
+    /// Show only the Ray ID and generic text.
+    Private,
+}

@@ -1,0 +1,148 @@
+//! The compiled configuration: validated, resolved values ready to use, with no strings left to
+//! parse. What the decision core needs lives in [`doorman_core::Policy`]; what only the I/O shell
+//! needs (sockets, files, limits, logging) lives in [`ServerSettings`].
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use doorman_core::Policy;
+
+/// A loaded, valid configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// What the server process needs: sockets, files, limits, logging.
+    pub server: ServerSettings,
+    /// What the decision core needs: routes, upstreams, client-IP trust, site info.
+    pub policy: Policy,
+}
+
+/// Settings for the I/O shell.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    /// The file this was loaded from, as given (for reloads and messages).
+    pub config_path: PathBuf,
+    /// Suffix of every Ray ID (also in [`Policy::node`]); matches `[a-z0-9-]+`.
+    pub node_name: String,
+    /// Where the SQLite database and generated secrets live; relative paths in the file were
+    /// resolved against the config file's directory.
+    pub data_dir: PathBuf,
+    /// How long in-flight requests may finish after SIGTERM.
+    pub shutdown_grace: Duration,
+    /// Whether to reload when the file changes (SIGHUP always reloads).
+    pub watch_config: bool,
+    /// Where to accept client connections; never empty.
+    pub listeners: Vec<Listener>,
+    /// The admin API and `/metrics`; `None` when `[admin] enabled = false`.
+    pub admin: Option<Admin>,
+    /// Limits on client requests.
+    pub limits: Limits,
+    /// Headers added for the upstream.
+    pub forwarding: Forwarding,
+    /// Log output.
+    pub logging: Logging,
+    /// The event log writer.
+    pub events: Events,
+}
+
+/// One socket to accept client connections on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listener {
+    /// Address to bind.
+    pub addr: SocketAddr,
+    /// TLS certificate and key; `None` for plain HTTP.
+    pub tls: Option<TlsFiles>,
+    /// Expect a PROXY protocol v1/v2 header on each connection; honoured only from
+    /// `client_ip.trusted_proxies`.
+    pub proxy_protocol: bool,
+    /// Accept HTTP/2 with prior knowledge (plain listeners only; TLS listeners negotiate with
+    /// ALPN).
+    pub h2c: bool,
+}
+
+/// A certificate chain and its key, both PEM, both checked readable when the file was loaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// Certificate chain, leaf first.
+    pub cert_file: PathBuf,
+    /// Private key.
+    pub key_file: PathBuf,
+}
+
+/// The admin API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Admin {
+    /// Address of the admin API and `/metrics`.
+    pub addr: SocketAddr,
+    /// Where the bearer token comes from.
+    pub token: AdminToken,
+}
+
+/// Where the admin bearer token comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdminToken {
+    /// This file (resolved against the data directory). If it does not exist, the server
+    /// generates a token and writes it here with mode 0600.
+    File(PathBuf),
+    /// This environment variable.
+    Env(String),
+}
+
+/// Limits on client requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Request line plus headers, in bytes; more gets 431.
+    pub max_header_bytes: usize,
+    /// Number of request headers; more gets 431.
+    pub max_headers: usize,
+    /// Body size in bytes; more gets 413. `None`: unlimited.
+    pub max_body_bytes: Option<u64>,
+    /// Time to receive the request head; slower gets 408.
+    pub header_read_timeout: Duration,
+    /// Client connections open at once (needs a restart to change).
+    pub max_connections: usize,
+}
+
+/// Headers added to proxied requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Forwarding {
+    /// Append the client address to `X-Forwarded-For`.
+    pub x_forwarded_for: bool,
+    /// Set `X-Forwarded-Proto`.
+    pub x_forwarded_proto: bool,
+    /// Set `X-Forwarded-Host`.
+    pub x_forwarded_host: bool,
+    /// The Ray ID header, on every response and every proxied request (lower-case).
+    pub ray_header: http::HeaderName,
+}
+
+/// Log output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Logging {
+    /// Pretty or JSON lines.
+    pub format: LogFormat,
+    /// A `tracing_subscriber::EnvFilter` directive list.
+    pub level: String,
+}
+
+/// How log lines look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// For a terminal.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The event log writer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Events {
+    /// Events waiting for the writer thread; when full, new events are dropped and counted.
+    pub queue_capacity: usize,
+    /// Events written per transaction.
+    pub batch_size: usize,
+    /// Delete events older than this many days; `None` keeps them forever.
+    pub retention_days: Option<u64>,
+    /// Keep at most this many events; `None`: no cap.
+    pub retention_rows: Option<u64>,
+}
