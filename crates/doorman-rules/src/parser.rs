@@ -333,30 +333,25 @@ impl<'s, 'l> Parser<'s, 'l> {
 
     // ----- logical level ------------------------------------------------------------------
 
+    /// A chain of operands joined by logical operators. The chain is read flat and grouped by
+    /// precedence afterwards, so nesting costs stack only for parentheses, not for each
+    /// precedence level.
     fn parse_or(&mut self) -> PResult<Operand> {
-        self.parse_level(LogicOp::Or)
-    }
-
-    /// One precedence level: `or` over `xor` over `and` over `not`.
-    fn parse_level(&mut self, op: LogicOp) -> PResult<Operand> {
-        let first = match op {
-            LogicOp::Or => self.parse_level(LogicOp::Xor)?,
-            LogicOp::Xor => self.parse_level(LogicOp::And)?,
-            LogicOp::And => self.parse_not()?,
-        };
-        let mut items = vec![first];
+        let mut items = vec![self.parse_not()?];
+        let mut ops = Vec::new();
         loop {
             let save = self.pos;
             self.ws();
-            let matched = match op {
-                LogicOp::Or => self.eat_keyword("or") || self.eat("||"),
-                LogicOp::Xor => self.eat_keyword("xor") || self.eat("^^"),
-                LogicOp::And => self.eat_keyword("and") || self.eat("&&"),
-            };
-            if !matched {
+            let op = if self.eat_keyword("or") || self.eat("||") {
+                LogicOp::Or
+            } else if self.eat_keyword("xor") || self.eat("^^") {
+                LogicOp::Xor
+            } else if self.eat_keyword("and") || self.eat("&&") {
+                LogicOp::And
+            } else {
                 self.pos = save;
                 break;
-            }
+            };
             self.ws();
             if self.pos >= self.b.len() {
                 let name = op_name(op);
@@ -370,21 +365,65 @@ impl<'s, 'l> Parser<'s, 'l> {
                     )),
                 ));
             }
-            let next = match op {
-                LogicOp::Or => self.parse_level(LogicOp::Xor)?,
-                LogicOp::Xor => self.parse_level(LogicOp::And)?,
-                LogicOp::And => self.parse_not()?,
-            };
-            items.push(next);
+            ops.push(op);
+            items.push(self.parse_not()?);
         }
+        self.group(items, ops, LogicOp::Or)
+    }
+
+    /// Groups `items` joined by `ops` at precedence `level` (or < xor < and).
+    fn group(
+        &self,
+        mut items: Vec<Operand>,
+        ops: Vec<LogicOp>,
+        level: LogicOp,
+    ) -> PResult<Operand> {
         if items.len() == 1 {
-            return Ok(items.pop().unwrap_or_else(|| unreachable_operand()));
+            return Ok(items.pop().unwrap_or_else(unreachable_operand));
         }
+        let next = match level {
+            LogicOp::Or => LogicOp::Xor,
+            LogicOp::Xor => LogicOp::And,
+            LogicOp::And => LogicOp::And,
+        };
+        let mut groups: Vec<(Vec<Operand>, Vec<LogicOp>)> = vec![(Vec::new(), Vec::new())];
+        let mut ops_iter = ops.into_iter();
+        for item in items {
+            if let Some(g) = groups.last_mut() {
+                g.0.push(item);
+            }
+            match ops_iter.next() {
+                Some(op) if op == level => groups.push((Vec::new(), Vec::new())),
+                Some(op) => {
+                    if let Some(g) = groups.last_mut() {
+                        g.1.push(op);
+                    }
+                }
+                None => {}
+            }
+        }
+        if groups.len() == 1 && level != LogicOp::And {
+            let (items, ops) = groups.pop().unwrap_or_default();
+            return self.group(items, ops, next);
+        }
+        let mut parts = Vec::with_capacity(groups.len());
+        for (items, ops) in groups {
+            parts.push(if level == LogicOp::And {
+                // At the tightest level every operator is `and`: each group is one operand.
+                items.into_iter().next().unwrap_or_else(unreachable_operand)
+            } else {
+                self.group(items, ops, next)?
+            });
+        }
+        self.logic(level, parts)
+    }
+
+    fn logic(&self, op: LogicOp, items: Vec<Operand>) -> PResult<Operand> {
         let mut conds = Vec::with_capacity(items.len());
         for it in items {
             conds.push(self.to_cond(it, false)?);
         }
-        let array = conds[0].array;
+        let array = conds.first().is_some_and(|c| c.array);
         if let Some(bad) = conds.iter().find(|c| c.array != array) {
             return Err(self.err_at(
                 ErrorKind::Type,
@@ -401,7 +440,7 @@ impl<'s, 'l> Parser<'s, 'l> {
             .map(|c| paren_if(c, prec))
             .collect::<Vec<_>>()
             .join(&sep);
-        let start = conds[0].start;
+        let start = conds.first().map_or(0, |c| c.start);
         let end = conds.last().map_or(start, |c| c.end);
         Ok(Operand::Cond(Cond {
             node: Node::Logic(op, conds.into_iter().map(|c| c.node).collect()),
@@ -413,35 +452,43 @@ impl<'s, 'l> Parser<'s, 'l> {
         }))
     }
 
+    /// Any number of `not` / `!` prefixes (read in a loop), then a simple expression.
     fn parse_not(&mut self) -> PResult<Operand> {
-        self.ws();
-        let start = self.pos;
-        let is_not = if self.peek() == Some(b'!') && self.peek_at(1) != Some(b'=') {
-            self.pos += 1;
-            true
-        } else {
-            self.eat_keyword("not")
-        };
-        if !is_not {
-            return self.parse_simple();
+        let mut nots = Vec::new();
+        loop {
+            self.ws();
+            let start = self.pos;
+            let is_not = if self.peek() == Some(b'!') && self.peek_at(1) != Some(b'=') {
+                self.pos += 1;
+                true
+            } else {
+                self.eat_keyword("not")
+            };
+            if !is_not {
+                break;
+            }
+            self.enter(start)?;
+            nots.push(start);
+            self.ws();
+            if self.pos >= self.b.len() {
+                return Err(self.err(ErrorKind::Syntax, "expected a condition after `not`", None));
+            }
         }
-        self.enter(start)?;
-        self.ws();
-        if self.pos >= self.b.len() {
-            return Err(self.err(ErrorKind::Syntax, "expected a condition after `not`", None));
+        let mut op = self.parse_simple()?;
+        while let Some(start) = nots.pop() {
+            self.leave();
+            let c = self.to_cond(op, false)?;
+            let text = format!("not {}", paren_if(&c, PREC_ATOM));
+            op = Operand::Cond(Cond {
+                node: Node::Not(Box::new(c.node)),
+                array: c.array,
+                start,
+                end: c.end,
+                text,
+                prec: PREC_ATOM,
+            });
         }
-        let inner = self.parse_not()?;
-        self.leave();
-        let c = self.to_cond(inner, false)?;
-        let text = format!("not {}", paren_if(&c, PREC_ATOM));
-        Ok(Operand::Cond(Cond {
-            node: Node::Not(Box::new(c.node)),
-            array: c.array,
-            start,
-            end: c.end,
-            text,
-            prec: PREC_ATOM,
-        }))
+        Ok(op)
     }
 
     fn parse_simple(&mut self) -> PResult<Operand> {
@@ -620,6 +667,23 @@ impl<'s, 'l> Parser<'s, 'l> {
         let lhs = self.parse_value()?;
         let save = self.pos;
         self.ws();
+        if let Some(w @ ("starts_with" | "ends_with")) = self.peek_keyword() {
+            let at = self.pos;
+            self.pos += w.len();
+            self.ws();
+            let arg_start = self.pos;
+            let arg = match self.lex_bytes_literal() {
+                Ok(_) => self.src[arg_start..self.pos].to_string(),
+                Err(_) => "\"…\"".to_string(),
+            };
+            return Err(self.err_at(
+                ErrorKind::Syntax,
+                at,
+                w.len(),
+                format!("{w} is a function, not an operator"),
+                Some(format!("{w} is a function: {w}({}, {arg})", lhs.text)),
+            ));
+        }
         let op_start = self.pos;
         let Some(op) = self.parse_cmp_op()? else {
             self.pos = save;
@@ -892,7 +956,7 @@ impl<'s, 'l> Parser<'s, 'l> {
                 (Scalar::Int(n), n.to_string())
             }
             Type::Ip => {
-                let ip = self.lex_ip_scalar()?;
+                let ip = self.lex_ip_scalar(&lhs.text)?;
                 (Scalar::Ip(ip), ip.to_string())
             }
             Type::Bool => {
@@ -2154,7 +2218,7 @@ impl<'s, 'l> Parser<'s, 'l> {
     }
 
     /// A single IP address on the right of `eq`…`ge`.
-    fn lex_ip_scalar(&mut self) -> PResult<IpAddr> {
+    fn lex_ip_scalar(&mut self, lhs_text: &str) -> PResult<IpAddr> {
         let at = self.pos;
         let tok = self.ip_token_at(at);
         if tok.is_empty() {
@@ -2183,7 +2247,7 @@ impl<'s, 'l> Parser<'s, 'l> {
                 tok.len(),
                 format!("{kind} cannot be compared with ==; it only goes inside a set"),
                 Some(format!(
-                    "a CIDR only goes inside a set: ip.src in {{{tok}}}"
+                    "a CIDR only goes inside a set: {lhs_text} in {{{tok}}}"
                 )),
             ));
         }
