@@ -749,11 +749,15 @@ impl Compiler<'_, '_> {
                 .unwrap_or_default();
 
             let mut hosts = Vec::new();
+            let mut hosts_ok = true;
             for (j, h) in r.hosts.iter().enumerate() {
                 match values::host_pattern(h) {
                     Ok(p) if !hosts.contains(&p) => hosts.push(p),
                     Ok(_) => {}
-                    Err(e) => self.invalid(&format!("{path}.hosts.{j}"), e),
+                    Err(e) => {
+                        hosts_ok = false;
+                        self.invalid(&format!("{path}.hosts.{j}"), e);
+                    }
                 }
             }
             if let Err(e) = values::path_prefix(&r.path_prefix) {
@@ -765,10 +769,11 @@ impl Compiler<'_, '_> {
 
             let mut sorted = hosts.clone();
             sorted.sort_by(|a, b| host_key(a).cmp(&host_key(b)));
-            if let Some((_, _, earlier, line)) = seen_matches
+            // With a broken host left out, the route would look wider than it is.
+            let shadowed_by = seen_matches
                 .iter()
-                .find(|(h, p, _, _)| *h == sorted && *p == r.path_prefix)
-            {
+                .find(|(h, p, _, _)| hosts_ok && *h == sorted && *p == r.path_prefix);
+            if let Some((_, _, earlier, line)) = shadowed_by {
                 self.warn(
                     self.index.value(&path),
                     format!("route `{name}` is never used"),
@@ -776,7 +781,7 @@ impl Compiler<'_, '_> {
                         "route `{earlier}` on line {line} has the same hosts and path_prefix and comes first"
                     )),
                 );
-            } else {
+            } else if hosts_ok {
                 let line = self.line_of(&self.index.value(&path));
                 seen_matches.push((sorted, r.path_prefix.clone(), name.clone(), line));
             }

@@ -184,6 +184,29 @@ struct Cut {
     path: String,
     /// The key as written.
     key: String,
+    /// What the removed value was, in words (`integer 1`, `an array`).
+    found: String,
+    /// Whether the removed value was an array or a table.
+    shape: Shape,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    Scalar,
+    Array,
+    Table,
+}
+
+fn describe(value: &DeValue<'_>) -> (String, Shape) {
+    match value {
+        DeValue::String(s) => (format!("string {s:?}"), Shape::Scalar),
+        DeValue::Integer(i) => (format!("integer {i}"), Shape::Scalar),
+        DeValue::Float(f) => (format!("float {f}"), Shape::Scalar),
+        DeValue::Boolean(b) => (format!("boolean {b}"), Shape::Scalar),
+        DeValue::Datetime(d) => (format!("date-time {d}"), Shape::Scalar),
+        DeValue::Array(_) => ("an array".to_owned(), Shape::Array),
+        DeValue::Table(_) => ("a table".to_owned(), Shape::Table),
+    }
 }
 
 fn contains(outer: &Range<usize>, inner: &Range<usize>) -> bool {
@@ -209,10 +232,13 @@ fn cut_at<'i>(table: &mut DeTable<'i>, path: &str, span: &Range<usize>) -> Optio
         }
     }
     let key = hit?;
-    table.remove(key.as_str())?;
+    let value = table.remove(key.as_str())?;
+    let (found, shape) = describe(value.get_ref());
     Some(Cut {
         path: child(path, &key),
         key,
+        found,
+        shape,
     })
 }
 
@@ -282,6 +308,68 @@ fn report_shape_error(
         return;
     }
 
+    // A whole section of the wrong shape (`[listeners]` for `[[listeners]]`): serde's words for
+    // this are confusing (a struct may be read from an array), so say it from the schema.
+    let pattern = schema::pattern_of(&cut.path);
+    let sections = schema::sections();
+    let table_section = sections.iter().find(|s| s.pattern == pattern);
+    let array_section = sections
+        .iter()
+        .find(|s| s.pattern.strip_suffix(".*") == Some(pattern.as_str()));
+    if let Some(s) = table_section
+        && cut.shape != Shape::Table
+    {
+        let hint = (cut.shape == Shape::Array)
+            .then(|| format!("write {} with single brackets, once", s.display));
+        sink.error(
+            span.clone(),
+            format!(
+                "invalid value for `{key}`: expected a table, found {}",
+                cut.found
+            ),
+            hint,
+        );
+        return;
+    }
+    if let Some(s) = array_section
+        && cut.shape != Shape::Array
+    {
+        let hint = (cut.shape == Shape::Table).then(|| {
+            format!(
+                "write each entry as its own {} table (double brackets)",
+                s.display
+            )
+        });
+        sink.error(
+            span.clone(),
+            format!(
+                "invalid value for `{key}`: expected an array, found {}",
+                cut.found
+            ),
+            hint,
+        );
+        return;
+    }
+
+    if let Some(words) = schema::enum_key(&pattern)
+        && !message.starts_with("unknown variant `")
+    {
+        let quoted: Vec<String> = words.iter().map(|w| format!("\"{w}\"")).collect();
+        sink.error(
+            span.clone(),
+            format!(
+                "invalid value for `{key}`: expected one of {}, found {}",
+                quoted.join(", "),
+                cut.found
+            ),
+            Some(format!(
+                "write one of these words in quotes: {}",
+                words.join(", ")
+            )),
+        );
+        return;
+    }
+
     if let Some(rest) = message.strip_prefix("unknown variant `") {
         let words = backticked(rest);
         let found = words.first().copied().unwrap_or_default();
@@ -304,9 +392,9 @@ fn report_shape_error(
         .strip_prefix("invalid type: ")
         .or_else(|| message.strip_prefix("invalid value: "));
     if let Some((unexpected, expected)) = body.and_then(|b| b.split_once(", expected ")) {
-        let (expected_words, enum_words) = friendly_expected(expected);
+        let expected_words = friendly_expected(expected);
         let found = friendly_found(unexpected);
-        let hint = value_hint(key, unexpected, expected, enum_words);
+        let hint = value_hint(key, unexpected, expected);
         sink.error(
             span.clone(),
             format!("invalid value for `{key}`: expected {expected_words}, found {found}"),
@@ -349,25 +437,17 @@ fn backticked(text: &str) -> Vec<&str> {
     out
 }
 
-/// serde's name for what it wanted, in an operator's words; also the allowed words for enums.
-fn friendly_expected(expected: &str) -> (String, Option<&'static [&'static str]>) {
+/// serde's name for what it wanted, in an operator's words.
+fn friendly_expected(expected: &str) -> String {
     let e = expected.trim();
-    let words = match e {
+    match e {
         "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => "a non-negative integer".to_owned(),
         "a boolean" => "true or false".to_owned(),
         "a sequence" => "an array".to_owned(),
         "path string" => "a string (a file path)".to_owned(),
         _ if e.starts_with("struct ") => "a table".to_owned(),
-        _ if e.starts_with("enum ") => {
-            if let Some(words) = schema::variants_by_type_name(&e["enum ".len()..]) {
-                let quoted: Vec<String> = words.iter().map(|w| format!("\"{w}\"")).collect();
-                return (format!("one of {}", quoted.join(", ")), Some(words));
-            }
-            "a string".to_owned()
-        }
         _ => e.to_owned(),
-    };
-    (words, None)
+    }
 }
 
 /// serde's description of what it found (`integer `3``) in an operator's words.
@@ -391,12 +471,7 @@ fn found_string(unexpected: &str) -> Option<&str> {
 }
 
 /// A helpful next step for a value of the wrong type, from the key's name and what was found.
-fn value_hint(
-    key: &str,
-    unexpected: &str,
-    expected: &str,
-    enum_words: Option<&[&str]>,
-) -> Option<String> {
+fn value_hint(key: &str, unexpected: &str, expected: &str) -> Option<String> {
     let expected = expected.trim();
     let numeric = matches!(expected, "u8" | "u16" | "u32" | "u64" | "u128" | "usize");
     let u = unexpected.trim();
@@ -420,12 +495,6 @@ fn value_hint(
             "write {key} = true or {key} = false, without quotes"
         ));
     }
-    if let Some(words) = enum_words {
-        return Some(format!(
-            "write one of these words in quotes: {}",
-            words.join(", ")
-        ));
-    }
     if matches!(expected, "a string" | "path string")
         && (u.starts_with("integer") || u.starts_with("boolean") || u.starts_with("floating"))
     {
@@ -437,14 +506,6 @@ fn value_hint(
         if let Some(s) = found_string(u) {
             return Some(format!("write a list: {key} = [\"{s}\"]"));
         }
-        if u == "map" {
-            return Some(format!(
-                "write each entry as its own [[{key}]] table (double brackets)"
-            ));
-        }
-    }
-    if expected.starts_with("struct ") && u == "sequence" {
-        return Some(format!("write [{key}] with single brackets, once"));
     }
     None
 }

@@ -65,14 +65,14 @@ pub fn pattern_of(path: &str) -> String {
         .join(".")
 }
 
-/// The accepted words of a string-valued enum key, by the serde type name that appears in
-/// serde's messages (`enum RawAccess`).
-pub fn variants_by_type_name(name: &str) -> Option<&'static [&'static str]> {
-    Some(match name {
-        "RawAccess" => variants::<RawAccess>(),
-        "RawDisclosure" => variants::<RawDisclosure>(),
-        "RawSource" => variants::<RawSource>(),
-        "RawLogFormat" => variants::<RawLogFormat>(),
+/// The accepted words of a key whose value is one of a fixed set, by path pattern
+/// (`routes.*.access`).
+pub fn enum_key(pattern: &str) -> Option<&'static [&'static str]> {
+    Some(match pattern {
+        "routes.*.access" => variants::<RawAccess>(),
+        "routes.*.disclosure" => variants::<RawDisclosure>(),
+        "client_ip.source" => variants::<RawSource>(),
+        "logging.format" => variants::<RawLogFormat>(),
         _ => return None,
     })
 }
