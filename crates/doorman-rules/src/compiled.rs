@@ -36,6 +36,42 @@ pub fn compile(
     scheme: &Scheme,
     lists: &dyn ListRegistry,
 ) -> Result<CompiledExpr, RuleError> {
+    if may_nest_deeply(expr) {
+        // The parser recurses once per nesting level; at the 128-level limit an unoptimized
+        // build needs a few MiB of stack, more than a default 2 MiB thread has. Deep input
+        // is rare, so only then is the work moved to a thread with room to spare.
+        let spawned = std::thread::scope(|s| {
+            std::thread::Builder::new()
+                .name("doorman-rules-compile".into())
+                .stack_size(DEEP_STACK)
+                .spawn_scoped(s, || compile_here(expr, scheme, lists))
+                .ok()
+                .map(|h| h.join())
+        });
+        if let Some(Ok(result)) = spawned {
+            return result;
+        }
+    }
+    compile_here(expr, scheme, lists)
+}
+
+const DEEP_STACK: usize = 64 << 20;
+
+/// A cheap over-estimate of nesting: any expression that could nest more than a few dozen
+/// levels has that many `(`, `[`, `!` or `not`.
+fn may_nest_deeply(expr: &str) -> bool {
+    let marks = expr
+        .bytes()
+        .filter(|b| matches!(b, b'(' | b'[' | b'!'))
+        .count();
+    marks + expr.matches("not").count() > 24
+}
+
+fn compile_here(
+    expr: &str,
+    scheme: &Scheme,
+    lists: &dyn ListRegistry,
+) -> Result<CompiledExpr, RuleError> {
     let parsed = Parser::new(expr, scheme, lists).parse()?;
     let root = fold(parsed.node);
     let mut fields = Vec::new();

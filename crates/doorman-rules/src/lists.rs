@@ -36,7 +36,8 @@ impl List {
 /// Where the compiler finds named lists.
 ///
 /// Implement it over whatever holds the lists (the firewall's list manager), or use [`Lists`].
-pub trait ListRegistry {
+/// It must be `Sync` because deeply nested expressions are compiled on a helper thread.
+pub trait ListRegistry: Sync {
     /// The list called `name` (without the `$`).
     fn get(&self, name: &str) -> Option<List>;
     /// All list names, for the "unknown list" error.
