@@ -92,6 +92,8 @@ pub struct Diagnostics {
     pub file: String,
     /// Errors and warnings, sorted by position (whole-file problems first).
     pub items: Vec<Diagnostic>,
+    /// Whether checking stopped early because there were too many errors to be useful.
+    pub truncated: bool,
 }
 
 impl Diagnostics {
@@ -119,6 +121,9 @@ impl fmt::Display for Diagnostics {
         if warnings > 0 {
             write!(f, ", {}", plural(warnings, "warning"))?;
         }
+        if self.truncated {
+            write!(f, " (checking stopped there: is this the right file?)")?;
+        }
         write!(f, "; the file was not loaded")
     }
 }
@@ -138,6 +143,7 @@ pub(crate) struct Sink<'t> {
     file: String,
     text: &'t str,
     items: Vec<Diagnostic>,
+    truncated: bool,
 }
 
 impl<'t> Sink<'t> {
@@ -146,6 +152,7 @@ impl<'t> Sink<'t> {
             file: file.into(),
             text,
             items: Vec::new(),
+            truncated: false,
         }
     }
 
@@ -188,6 +195,11 @@ impl<'t> Sink<'t> {
         self.push(Severity::Warning, Some(span), message, hint);
     }
 
+    /// Records that checking gave up before the end of the file.
+    pub(crate) fn set_truncated(&mut self) {
+        self.truncated = true;
+    }
+
     pub(crate) fn has_errors(&self) -> bool {
         self.items.iter().any(|d| d.severity == Severity::Error)
     }
@@ -198,6 +210,7 @@ impl<'t> Sink<'t> {
         Diagnostics {
             file: self.file,
             items: self.items,
+            truncated: self.truncated,
         }
     }
 }

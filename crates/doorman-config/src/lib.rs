@@ -26,6 +26,7 @@ pub mod values;
 use std::path::Path;
 
 pub use diag::{Diagnostic, Diagnostics, Position, Severity};
+pub use parse::MAX_ERRORS;
 pub use settings::{
     Admin, AdminToken, Config, Events, Forwarding, Limits, Listener, LogFormat, Logging,
     ServerSettings, TlsFiles,
@@ -68,6 +69,7 @@ pub fn load(path: impl AsRef<Path>) -> Result<Loaded, Diagnostics> {
                     message: format!("cannot read the config file: {e}"),
                     hint,
                 }],
+                truncated: false,
             })
         }
     }

@@ -170,11 +170,7 @@ pub(crate) fn parse(sink: &mut Sink<'_>) -> Option<Parsed> {
         };
         report_shape_error(sink, err.message(), &span, &cut, &mut reported);
     }
-    sink.error(
-        0..0,
-        format!("too many errors; stopped after {MAX_ERRORS}"),
-        Some("is this the right file? fix the errors above and run the check again".into()),
-    );
+    sink.set_truncated();
     None
 }
 
@@ -393,7 +389,12 @@ fn report_shape_error(
         .or_else(|| message.strip_prefix("invalid value: "));
     if let Some((unexpected, expected)) = body.and_then(|b| b.split_once(", expected ")) {
         let expected_words = friendly_expected(expected);
-        let found = friendly_found(unexpected);
+        // serde sees a date-time as a map; the removed value knows better.
+        let found = if unexpected.trim() == "map" && cut.shape == Shape::Scalar {
+            cut.found.clone()
+        } else {
+            friendly_found(unexpected)
+        };
         let hint = value_hint(key, unexpected, expected);
         sink.error(
             span.clone(),

@@ -627,3 +627,28 @@ fn unreadable_files_are_reported_without_a_position() {
             .starts_with(&format!("{}: error: ", path.display()))
     );
 }
+
+#[test]
+fn a_hopeless_file_stops_after_max_errors() {
+    let mut text = String::from("[server]\n");
+    for i in 0..150 {
+        text.push_str(&format!("k{i} = 1\n"));
+    }
+    let d = errors_of(&text);
+    assert!(d.truncated);
+    assert_eq!(d.errors().count(), doorman_config::MAX_ERRORS);
+    assert!(d.to_string().ends_with(
+        "100 errors (checking stopped there: is this the right file?); the file was not loaded"
+    ));
+}
+
+#[test]
+fn dates_are_named_as_dates() {
+    let text = format!("{BASE}[site]\nname = 2024-01-01\n");
+    assert_error(
+        &text,
+        "invalid value for `name`: expected a string, found date-time 2024-01-01",
+        "2024",
+        None,
+    );
+}
