@@ -233,10 +233,7 @@ impl Compiler<'_, '_> {
                 }
             }
             let tls = l.tls.as_ref().and_then(|t| self.tls(&path, t));
-            if let Some(a) = addr
-                && a.port() == 443
-                && l.tls.is_none()
-            {
+            if let Some(a) = addr.filter(|a| a.port() == 443 && l.tls.is_none()) {
                 self.warn(
                     addr_span,
                     format!("listener {a} serves plain HTTP on port 443"),

@@ -312,9 +312,7 @@ fn report_shape_error(
     let array_section = sections
         .iter()
         .find(|s| s.pattern.strip_suffix(".*") == Some(pattern.as_str()));
-    if let Some(s) = table_section
-        && cut.shape != Shape::Table
-    {
+    if let Some(s) = table_section.filter(|_| cut.shape != Shape::Table) {
         let hint = (cut.shape == Shape::Array)
             .then(|| format!("write {} with single brackets, once", s.display));
         sink.error(
@@ -327,9 +325,7 @@ fn report_shape_error(
         );
         return;
     }
-    if let Some(s) = array_section
-        && cut.shape != Shape::Array
-    {
+    if let Some(s) = array_section.filter(|_| cut.shape != Shape::Array) {
         let hint = (cut.shape == Shape::Table).then(|| {
             format!(
                 "write each entry as its own {} table (double brackets)",
@@ -347,8 +343,8 @@ fn report_shape_error(
         return;
     }
 
-    if let Some(words) = schema::enum_key(&pattern)
-        && !message.starts_with("unknown variant `")
+    if let Some(words) =
+        schema::enum_key(&pattern).filter(|_| !message.starts_with("unknown variant `"))
     {
         let quoted: Vec<String> = words.iter().map(|w| format!("\"{w}\"")).collect();
         sink.error(

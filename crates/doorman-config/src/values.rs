@@ -69,8 +69,9 @@ pub fn bind_addr(text: &str) -> Result<SocketAddr, Invalid> {
         format!("write 0.0.0.0:{t} for every IPv4 address, or 127.0.0.1:{t} for this machine only")
     } else if t.parse::<IpAddr>().is_ok() {
         format!("add the port, e.g. {t}:8080")
-    } else if let Some((host, port)) = t.rsplit_once(':')
-        && host.parse::<Ipv6Addr>().is_ok()
+    } else if let Some((host, port)) = t
+        .rsplit_once(':')
+        .filter(|(host, _)| host.parse::<Ipv6Addr>().is_ok())
     {
         format!("put an IPv6 address in brackets: [{host}]:{port}")
     } else {
