@@ -196,7 +196,9 @@ impl EventLog {
         match self.inner.tx.try_send(Msg::Record(record)) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => self.inner.dropped("the event log queue is full"),
-            Err(TrySendError::Disconnected(_)) => self.inner.dropped("the event log is shut down"),
+            Err(TrySendError::Disconnected(_)) => {
+                self.inner.dropped("the event log writer has stopped")
+            }
         }
     }
 
@@ -246,8 +248,8 @@ impl Inner {
         {
             tracing::warn!(
                 dropped_total = total,
-                "{why}: dropping events (the writer cannot keep up or has stopped); \
-                 see doorman_events_dropped_total"
+                "{why}: dropping events rather than slowing requests; \
+                 the dropped-events counter has the total"
             );
         }
     }

@@ -1,9 +1,10 @@
 //! What the event log stores about one non-allow decision: an owned [`EventRecord`], built from
 //! the core's [`Receipt`] plus the request details a receipt does not carry.
 //!
-//! The record keeps the whole truth whatever the receipt's [`Disclosure`](doorman_core::Disclosure):
-//! the person denied may have seen only a Ray ID, but the operator running `doorman explain` sees
-//! the rule, the full reason and the facts. Codes and phases are kept as their stable spellings
+//! The record keeps the whole truth whatever the receipt's
+//! [`Disclosure`](doorman_core::Disclosure): the person denied may have seen only a Ray ID, but
+//! the operator running `doorman explain` sees the rule, the full reason, the facts and the
+//! private facts no page ever shows. Codes and phases are kept as their stable spellings
 //! (not the core's enums) so that a database written by a newer Doorman stays readable by an older
 //! `doorman events`.
 
