@@ -152,7 +152,10 @@ fn open_dir(data_dir: &std::path::Path) -> anyhow::Result<Option<EventQuery>> {
 /// Writes to stdout; a closed pipe (`doorman events | head`) is not an error.
 fn print(text: &str) -> anyhow::Result<()> {
     let mut stdout = io::stdout().lock();
-    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+    let written = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush());
+    match written {
         Err(err) if err.kind() != io::ErrorKind::BrokenPipe => {
             Err(err).context("writing to standard output")
         }

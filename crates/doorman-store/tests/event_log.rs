@@ -542,3 +542,24 @@ fn the_reader_never_creates_a_database() {
     assert!(err.to_string().contains("doorman.db"));
     assert!(!doorman_store::db_path(tmp.path()).exists());
 }
+
+#[test]
+fn a_failed_write_is_counted_not_hidden() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = EventLog::open(tmp.path(), settings()).unwrap();
+    log.record(event(1, now_ms()));
+    log.flush(WAIT).unwrap();
+    // Someone breaks the schema under the server's feet: inserts now fail.
+    let other = rusqlite::Connection::open(doorman_store::db_path(tmp.path())).unwrap();
+    other.execute_batch("DROP TABLE events").unwrap();
+    for n in 2..12 {
+        log.record(event(n, now_ms()));
+    }
+    log.flush(WAIT).unwrap();
+    let stats = log.stats();
+    assert_eq!(stats.recorded, 1);
+    assert_eq!(stats.write_errors, 10);
+    assert_eq!(stats.dropped, 0);
+    // The writer is still alive and answering.
+    log.shutdown().unwrap();
+}
