@@ -290,15 +290,14 @@ impl Drop for Inner {
 
 /// Sends a control message, retrying while the queue is full, until `deadline`.
 fn send_until(tx: &SyncSender<Msg>, mut msg: Msg, deadline: Instant) -> Result<(), StoreError> {
+    let started = Instant::now();
     loop {
         match tx.try_send(msg) {
             Ok(()) => return Ok(()),
             Err(TrySendError::Disconnected(_)) => return Err(StoreError::WriterGone),
             Err(TrySendError::Full(back)) => {
                 if Instant::now() >= deadline {
-                    return Err(StoreError::WriterStuck(
-                        deadline.saturating_duration_since(Instant::now()),
-                    ));
+                    return Err(StoreError::WriterStuck(started.elapsed()));
                 }
                 msg = back;
                 thread::sleep(Duration::from_millis(1));
