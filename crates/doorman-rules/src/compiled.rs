@@ -177,13 +177,13 @@ fn explain_true(node: &Node, ctx: &EvalContext<'_>, out: &mut Vec<MatchedConditi
             seen: None,
         }),
         Node::Compare(c) => out.push(MatchedCondition {
-            condition: c.text.to_string(),
-            subject: Some(c.lhs_text.to_string()),
+            condition: c.texts.full.clone(),
+            subject: Some(c.texts.lhs.clone()),
             seen: Some(show(&c.lhs.eval(ctx))),
         }),
         Node::Not(inner) => {
             let (subject, seen) = match &**inner {
-                Node::Compare(c) => (Some(c.lhs_text.to_string()), Some(show(&c.lhs.eval(ctx)))),
+                Node::Compare(c) => (Some(c.texts.lhs.clone()), Some(show(&c.lhs.eval(ctx)))),
                 _ => (None, None),
             };
             out.push(MatchedCondition {
@@ -213,7 +213,7 @@ fn explain_true(node: &Node, ctx: &EvalContext<'_>, out: &mut Vec<MatchedConditi
         }
         Node::Quant(_, inner, text) => {
             let (subject, seen) = match &**inner {
-                Node::Compare(c) => (Some(c.lhs_text.to_string()), Some(show(&c.lhs.eval(ctx)))),
+                Node::Compare(c) => (Some(c.texts.lhs.clone()), Some(show(&c.lhs.eval(ctx)))),
                 _ => (None, None),
             };
             out.push(MatchedCondition {
@@ -237,7 +237,7 @@ pub(crate) fn describe(n: &Node) -> String {
     match n {
         Node::Const(b) => b.to_string(),
         Node::IsTrue(_, t) | Node::Quant(_, _, t) => t.to_string(),
-        Node::Compare(c) => c.text.to_string(),
+        Node::Compare(c) => c.texts.full.clone(),
         Node::Not(inner) => format!("not {}", paren(inner)),
         Node::Logic(op, ns) => {
             let sep = match op {

@@ -82,7 +82,7 @@ pub(crate) enum Node {
     /// A Boolean value used as a condition (`ssl`, `any(...)` arguments of type Array<Bool>),
     /// with its normalized text.
     IsTrue(ValueNode, Arc<str>),
-    Compare(Box<Compare>),
+    Compare(Compare),
     Not(Box<Node>),
     Logic(LogicOp, Vec<Node>),
     Quant(Quant, Box<Node>, Arc<str>),
@@ -105,9 +105,15 @@ pub(crate) enum Quant {
 pub(crate) struct Compare {
     pub lhs: ValueNode,
     pub op: CmpOp,
-    /// Normalized text of the whole comparison, and of its left side (for explanations).
-    pub text: Box<str>,
-    pub lhs_text: Box<str>,
+    /// Normalized texts, boxed: only explanations read them, so they stay off the hot path.
+    pub texts: Box<Texts>,
+}
+
+/// Normalized text of a comparison and of its left side.
+#[derive(Clone, Debug)]
+pub(crate) struct Texts {
+    pub full: String,
+    pub lhs: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -134,7 +140,8 @@ pub(crate) enum CmpOp {
     Order(OrdOp, Scalar),
     /// Field-to-field (or function result) comparison, new in Cloudflare's 2026 language.
     OrderDyn(OrdOp, ValueNode),
-    Contains(Box<[u8]>),
+    /// Substring search with a searcher built once at compile time.
+    Contains(Box<memchr::memmem::Finder<'static>>),
     Matches(Regex),
     Wildcard(Wildcard),
     InStrings(Arc<StringSet>),
@@ -168,7 +175,8 @@ pub(crate) enum ValueNode {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Step {
     Pos(u32),
-    Key(Box<[u8]>),
+    /// A map key and its [`crate::value::key_hash`], computed at compile time.
+    Key(Box<[u8]>, u64),
 }
 
 #[derive(Clone, Debug)]
@@ -180,6 +188,9 @@ pub(crate) struct Call {
 }
 
 type V<'c> = Cow<'c, Value<'c>>;
+
+/// A shared missing value, so that a failed lookup can be returned by reference.
+static MISSING: Value<'static> = Value::Missing;
 
 impl Node {
     /// Evaluates a scalar-shaped node.
@@ -193,6 +204,26 @@ impl Node {
             Node::Logic(LogicOp::Or, ns) => ns.iter().any(|n| n.eval(ctx)),
             Node::Logic(LogicOp::Xor, ns) => ns.iter().fold(false, |acc, n| acc ^ n.eval(ctx)),
             Node::Quant(q, n, _) => {
+                // The common shape `any(x[*] op literal)`: test the elements in place, with
+                // short-circuit and without building arrays.
+                if let Node::Compare(c) = &**n {
+                    if let ValueNode::Each {
+                        base,
+                        flatten: false,
+                    } = &c.lhs
+                    {
+                        let b = base.eval(ctx);
+                        let test = |x: &Value<'_>| c.op.test(x, ctx);
+                        return match (&*b, q) {
+                            (Value::Array(items), Quant::Any) => items.iter().any(test),
+                            (Value::Array(items), Quant::All) => items.iter().all(test),
+                            (Value::Map(m), Quant::Any) => m.iter().any(|(_, v)| test(v)),
+                            (Value::Map(m), Quant::All) => m.iter().all(|(_, v)| test(v)),
+                            // `[*]` over a missing value is an empty array.
+                            (_, q) => *q == Quant::All,
+                        };
+                    }
+                }
                 let arr = n.eval_array(ctx);
                 match (q, arr) {
                     (_, None) => false,
@@ -261,12 +292,29 @@ impl Compare {
 
 impl CmpOp {
     /// Applies the comparison to one left-hand value. Missing or mistyped values give false.
+    ///
+    /// The most frequent pairs are matched here, small enough to inline into the caller; the
+    /// rest go through `test_general`, which keeps register pressure out of the hot path.
     #[inline]
     pub(crate) fn test(&self, v: &Value<'_>, ctx: &EvalContext<'_>) -> bool {
+        match (self, v) {
+            (CmpOp::Order(OrdOp::Eq, Scalar::Bytes(b)), Value::Bytes(a)) => **a == **b,
+            (CmpOp::Order(OrdOp::Ne, Scalar::Bytes(b)), Value::Bytes(a)) => **a != **b,
+            (CmpOp::Order(op, Scalar::Int(b)), Value::Int(a)) => ord_result(*op, a.cmp(b)),
+            (CmpOp::InIps(set), Value::Ip(ip)) => set.contains(*ip),
+            (CmpOp::InStrings(set), Value::Bytes(b)) => set.contains(b),
+            (CmpOp::InInts(set), Value::Int(i)) => set.contains(*i),
+            (_, Value::Missing) => false,
+            _ => self.test_general(v, ctx),
+        }
+    }
+
+    #[inline(never)]
+    fn test_general(&self, v: &Value<'_>, ctx: &EvalContext<'_>) -> bool {
         match self {
             CmpOp::Order(op, rhs) => order_scalar(*op, v, rhs),
             CmpOp::OrderDyn(op, rhs) => order_values(*op, v, &rhs.eval(ctx)),
-            CmpOp::Contains(needle) => v.as_bytes().is_some_and(|h| contains(h, needle)),
+            CmpOp::Contains(finder) => v.as_bytes().is_some_and(|h| finder.find(h).is_some()),
             CmpOp::Matches(re) => v.as_bytes().is_some_and(|h| re.is_match(h)),
             CmpOp::Wildcard(w) => v.as_bytes().is_some_and(|h| w.is_match(h)),
             CmpOp::InStrings(set) => v.as_bytes().is_some_and(|h| set.contains(h)),
@@ -329,33 +377,6 @@ fn order_values(op: OrdOp, a: &Value<'_>, b: &Value<'_>) -> bool {
     }
 }
 
-#[inline]
-pub(crate) fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    match needle.len() {
-        0 => true,
-        1 => hay.contains(&needle[0]),
-        n if n > hay.len() => false,
-        n => {
-            let first = needle[0];
-            let mut i = 0;
-            let last_start = hay.len() - n;
-            while i <= last_start {
-                match hay[i..=last_start].iter().position(|&b| b == first) {
-                    None => return false,
-                    Some(p) => {
-                        let at = i + p;
-                        if &hay[at..at + n] == needle {
-                            return true;
-                        }
-                        i = at + 1;
-                    }
-                }
-            }
-            false
-        }
-    }
-}
-
 impl ValueNode {
     /// Evaluates to a value borrowed from the context where possible.
     pub(crate) fn eval<'c>(&'c self, ctx: &'c EvalContext<'_>) -> V<'c> {
@@ -363,7 +384,10 @@ impl ValueNode {
             ValueNode::Lit(v) => Cow::Borrowed(v),
             ValueNode::Field(f) => Cow::Borrowed(ctx.get(*f)),
             ValueNode::Index { base, step, mapped } => {
-                let b = base.eval(ctx);
+                let b = match &**base {
+                    ValueNode::Field(f) => Cow::Borrowed(ctx.get(*f)),
+                    other => other.eval(ctx),
+                };
                 if *mapped {
                     match b {
                         Cow::Borrowed(Value::Array(items)) => Cow::Owned(Value::Array(
@@ -379,9 +403,7 @@ impl ValueNode {
                     }
                 } else {
                     match b {
-                        Cow::Borrowed(v) => {
-                            index_ref(v, step).map_or(Cow::Owned(Value::Missing), Cow::Borrowed)
-                        }
+                        Cow::Borrowed(v) => Cow::Borrowed(index_ref(v, step).unwrap_or(&MISSING)),
                         Cow::Owned(v) => Cow::Owned(index_owned(v, step)),
                     }
                 }
@@ -425,7 +447,7 @@ fn elements<'c>(v: V<'c>) -> Vec<Value<'c>> {
 fn index_ref<'v, 'a>(v: &'v Value<'a>, step: &Step) -> Option<&'v Value<'a>> {
     match (v, step) {
         (Value::Array(items), Step::Pos(i)) => items.get(*i as usize),
-        (Value::Map(m), Step::Key(k)) => m.get(k),
+        (Value::Map(m), Step::Key(k, h)) => m.get_hashed(*h, k),
         _ => None,
     }
 }
@@ -440,13 +462,23 @@ fn index_owned<'a>(v: Value<'a>, step: &Step) -> Value<'a> {
                 Value::Missing
             }
         }
-        (Value::Map(m), Step::Key(k)) => m.take(k).unwrap_or(Value::Missing),
+        (Value::Map(m), Step::Key(k, _)) => m.take(k).unwrap_or(Value::Missing),
         _ => Value::Missing,
     }
 }
 
 impl Call {
     fn eval<'c>(&'c self, ctx: &'c EvalContext<'_>) -> Value<'c> {
+        if !self.mapped {
+            // Most calls have one to three arguments: keep them on the stack, not in a Vec.
+            match self.args.as_slice() {
+                [] => return self.func.apply(&[]),
+                [a] => return self.func.apply(&[a.eval(ctx)]),
+                [a, b] => return self.func.apply(&[a.eval(ctx), b.eval(ctx)]),
+                [a, b, c] => return self.func.apply(&[a.eval(ctx), b.eval(ctx), c.eval(ctx)]),
+                _ => {}
+            }
+        }
         let mut args: Vec<V<'c>> = self.args.iter().map(|a| a.eval(ctx)).collect();
         if self.mapped {
             let first = if args.is_empty() {

@@ -217,6 +217,7 @@ impl std::hash::BuildHasher for FxBuild {
     }
 }
 
+#[derive(Default)]
 pub(crate) struct FxHasher(u64);
 
 const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;

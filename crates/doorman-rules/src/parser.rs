@@ -13,7 +13,7 @@ use regex::bytes::{Regex, RegexBuilder};
 
 use crate::error::{ErrorKind, RuleError, nearest};
 use crate::expr::{
-    Call, CmpOp, Compare, EvalContext, LogicOp, NoFields, Node, OrdOp, Quant, Scalar, Step,
+    Call, CmpOp, Compare, EvalContext, LogicOp, NoFields, Node, OrdOp, Quant, Scalar, Step, Texts,
     ValueNode,
 };
 use crate::format::{quote_bytes, quote_regex};
@@ -802,7 +802,10 @@ impl<'s, 'l> Parser<'s, 'l> {
                 )?;
                 let b = self.lex_bytes_literal()?;
                 let t = quote_bytes(&b);
-                (CmpOp::Contains(b.into()), t)
+                (
+                    CmpOp::Contains(Box::new(memchr::memmem::Finder::new(&b).into_owned())),
+                    t,
+                )
             }
             Cmp::Matches => {
                 self.require(
@@ -865,12 +868,14 @@ impl<'s, 'l> Parser<'s, 'l> {
         let lhs_text = lhs.text.clone();
         let array = lhs.mapped;
         Ok(Operand::Cond(Cond {
-            node: Node::Compare(Box::new(Compare {
+            node: Node::Compare(Compare {
                 lhs: lhs.node,
                 op: cmp,
-                text: text.clone().into(),
-                lhs_text: lhs_text.into(),
-            })),
+                texts: Box::new(Texts {
+                    full: text.clone(),
+                    lhs: lhs_text,
+                }),
+            }),
             array,
             start: lhs.start,
             end,
@@ -1468,7 +1473,7 @@ impl<'s, 'l> Parser<'s, 'l> {
                 Ok(Typed {
                     node: ValueNode::Index {
                         base: Box::new(base.node),
-                        step: Step::Key(k.into()),
+                        step: Step::Key(k.clone().into(), crate::value::key_hash(&k)),
                         mapped: base.mapped,
                     },
                     ty,

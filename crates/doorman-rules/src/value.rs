@@ -178,7 +178,7 @@ impl<'a> Value<'a> {
                 entries: m
                     .entries
                     .iter()
-                    .map(|(k, v)| (Cow::Borrowed(k.as_ref()), v.reborrow()))
+                    .map(|(h, k, v)| (*h, Cow::Borrowed(k.as_ref()), v.reborrow()))
                     .collect(),
             }),
         }
@@ -197,7 +197,7 @@ impl<'a> Value<'a> {
                 entries: m
                     .entries
                     .into_iter()
-                    .map(|(k, v)| (Cow::Owned(k.into_owned()), v.into_owned()))
+                    .map(|(h, k, v)| (h, Cow::Owned(k.into_owned()), v.into_owned()))
                     .collect(),
             }),
         }
@@ -212,7 +212,7 @@ impl<'a> Value<'a> {
             | (Value::Ip(_), Type::Ip) => true,
             (Value::Bytes(_), t) => t.is_bytes(),
             (Value::Array(items), Type::Array(t)) => items.iter().all(|v| v.has_type(t)),
-            (Value::Map(m), Type::Map(t)) => m.entries.iter().all(|(_, v)| v.has_type(t)),
+            (Value::Map(m), Type::Map(t)) => m.iter().all(|(_, v)| v.has_type(t)),
             _ => false,
         }
     }
@@ -239,7 +239,7 @@ impl fmt::Display for Value<'_> {
             }
             Value::Map(m) => {
                 f.write_str("{")?;
-                for (i, (k, v)) in m.entries.iter().enumerate() {
+                for (i, (k, v)) in m.iter().enumerate() {
                     if i > 0 {
                         f.write_str(", ")?;
                     }
@@ -252,59 +252,74 @@ impl fmt::Display for Value<'_> {
     }
 }
 
-/// A map value: string keys, sorted so that `["key"]` is a binary search.
+/// A map value with string keys, kept sorted by a hash of the key so that `["key"]` is a
+/// binary search over integers (the key's hash is computed once, when the rule is compiled).
 ///
 /// Keys of HTTP header maps are lowercase header names; that is the provider's job, since only
 /// it knows whether a copy is needed. When a key appears twice, the first entry given wins.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Map<'a> {
-    entries: Vec<(Cow<'a, str>, Value<'a>)>,
+    entries: Vec<(u64, Cow<'a, str>, Value<'a>)>,
 }
 
 impl<'a> Map<'a> {
     /// Builds a map from entries in any order.
     pub fn new<I: IntoIterator<Item = (Cow<'a, str>, Value<'a>)>>(entries: I) -> Map<'a> {
-        let mut entries: Vec<_> = entries.into_iter().collect();
+        let mut entries: Vec<_> = entries
+            .into_iter()
+            .map(|(k, v)| (key_hash(k.as_bytes()), k, v))
+            .collect();
         // Stable sort then dedup keeps the first of equal keys, as documented.
-        entries.sort_by(|a, b| a.0.cmp(&b.0));
-        entries.dedup_by(|later, earlier| later.0 == earlier.0);
+        entries.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+        entries.dedup_by(|later, earlier| later.1 == earlier.1);
         Map { entries }
     }
 
     /// Builds a `Map<Array<String>>` by grouping `(name, value)` pairs, keeping value order.
     pub fn from_pairs<I: IntoIterator<Item = (Cow<'a, str>, Cow<'a, str>)>>(pairs: I) -> Map<'a> {
-        let mut entries: Vec<(Cow<'a, str>, Value<'a>)> = Vec::new();
-        let mut pairs: Vec<(usize, Cow<'a, str>, Cow<'a, str>)> = pairs
+        let mut entries: Vec<(u64, Cow<'a, str>, Value<'a>)> = Vec::new();
+        let mut pairs: Vec<(u64, usize, Cow<'a, str>, Cow<'a, str>)> = pairs
             .into_iter()
             .enumerate()
-            .map(|(i, (k, v))| (i, k, v))
+            .map(|(i, (k, v))| (key_hash(k.as_bytes()), i, k, v))
             .collect();
-        pairs.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
-        for (_, k, v) in pairs {
+        pairs.sort_by(|a, b| {
+            a.0.cmp(&b.0)
+                .then_with(|| a.2.cmp(&b.2))
+                .then(a.1.cmp(&b.1))
+        });
+        for (h, _, k, v) in pairs {
             let v = Value::Bytes(match v {
                 Cow::Borrowed(s) => Cow::Borrowed(s.as_bytes()),
                 Cow::Owned(s) => Cow::Owned(s.into_bytes()),
             });
             match entries.last_mut() {
-                Some((last, Value::Array(items))) if *last == k => items.push(v),
-                _ => entries.push((k, Value::Array(vec![v]))),
+                Some((_, last, Value::Array(items))) if *last == k => items.push(v),
+                _ => entries.push((h, k, Value::Array(vec![v]))),
             }
         }
         Map { entries }
     }
 
     /// The value under `key`.
+    #[inline]
     pub fn get(&self, key: &[u8]) -> Option<&Value<'a>> {
-        self.entries
-            .binary_search_by(|(k, _)| k.as_bytes().cmp(key))
-            .ok()
-            .and_then(|i| self.entries.get(i))
-            .map(|(_, v)| v)
+        self.get_hashed(key_hash(key), key)
     }
 
-    /// Entries in key order.
+    /// The value under `key`, whose [`key_hash`] is `hash`.
+    #[inline]
+    pub(crate) fn get_hashed(&self, hash: u64, key: &[u8]) -> Option<&Value<'a>> {
+        self.entries
+            .binary_search_by(|(h, k, _)| h.cmp(&hash).then_with(|| k.as_bytes().cmp(key)))
+            .ok()
+            .and_then(|i| self.entries.get(i))
+            .map(|(_, _, v)| v)
+    }
+
+    /// Entries in the map's internal order (stable, but not alphabetical).
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Value<'a>)> {
-        self.entries.iter().map(|(k, v)| (k.as_ref(), v))
+        self.entries.iter().map(|(_, k, v)| (k.as_ref(), v))
     }
 
     /// Number of keys.
@@ -321,12 +336,21 @@ impl<'a> Map<'a> {
     pub(crate) fn take(mut self, key: &[u8]) -> Option<Value<'a>> {
         let i = self
             .entries
-            .binary_search_by(|(k, _)| k.as_bytes().cmp(key))
+            .binary_search_by(|(h, k, _)| h.cmp(&key_hash(key)).then_with(|| k.as_bytes().cmp(key)))
             .ok()?;
-        Some(self.entries.swap_remove(i).1)
+        Some(self.entries.swap_remove(i).2)
     }
 
     pub(crate) fn into_values(self) -> impl Iterator<Item = Value<'a>> {
-        self.entries.into_iter().map(|(_, v)| v)
+        self.entries.into_iter().map(|(_, _, v)| v)
     }
+}
+
+/// The hash that orders map keys (FxHash; keys are header and argument names).
+pub(crate) fn key_hash(key: &[u8]) -> u64 {
+    use std::hash::Hasher;
+    let mut h = crate::lists::FxHasher::default();
+    h.write(key);
+    h.write_usize(key.len());
+    h.finish()
 }
