@@ -255,11 +255,12 @@ fn fold(n: Node) -> Node {
     match n {
         Node::IsTrue(ValueNode::Lit(Value::Bool(b)), _) => Node::Const(b),
         Node::Compare(c) => {
-            if let ValueNode::Lit(v) = &c.lhs {
-                if !matches!(v, Value::Array(_)) && !has_dynamic_rhs(&c.op) {
-                    let ctx = EvalContext::new(&crate::expr::NoFields);
-                    return Node::Const(c.op.test(v, &ctx));
-                }
+            if let ValueNode::Lit(v) = &c.lhs
+                && !matches!(v, Value::Array(_))
+                && !has_dynamic_rhs(&c.op)
+            {
+                let ctx = EvalContext::new(&crate::expr::NoFields);
+                return Node::Const(c.op.test(v, &ctx));
             }
             Node::Compare(c)
         }

@@ -206,23 +206,22 @@ impl Node {
             Node::Quant(q, n, _) => {
                 // The common shape `any(x[*] op literal)`: test the elements in place, with
                 // short-circuit and without building arrays.
-                if let Node::Compare(c) = &**n {
-                    if let ValueNode::Each {
+                if let Node::Compare(c) = &**n
+                    && let ValueNode::Each {
                         base,
                         flatten: false,
                     } = &c.lhs
-                    {
-                        let b = base.eval(ctx);
-                        let test = |x: &Value<'_>| c.op.test(x, ctx);
-                        return match (&*b, q) {
-                            (Value::Array(items), Quant::Any) => items.iter().any(test),
-                            (Value::Array(items), Quant::All) => items.iter().all(test),
-                            (Value::Map(m), Quant::Any) => m.iter().any(|(_, v)| test(v)),
-                            (Value::Map(m), Quant::All) => m.iter().all(|(_, v)| test(v)),
-                            // `[*]` over a missing value is an empty array.
-                            (_, q) => *q == Quant::All,
-                        };
-                    }
+                {
+                    let b = base.eval(ctx);
+                    let test = |x: &Value<'_>| c.op.test(x, ctx);
+                    return match (&*b, q) {
+                        (Value::Array(items), Quant::Any) => items.iter().any(test),
+                        (Value::Array(items), Quant::All) => items.iter().all(test),
+                        (Value::Map(m), Quant::Any) => m.iter().any(|(_, v)| test(v)),
+                        (Value::Map(m), Quant::All) => m.iter().all(|(_, v)| test(v)),
+                        // `[*]` over a missing value is an empty array.
+                        (_, q) => *q == Quant::All,
+                    };
                 }
                 let arr = n.eval_array(ctx);
                 match (q, arr) {

@@ -487,14 +487,14 @@ pub(crate) fn build(
             let v4_at = if name == "cidr" { Some(1) } else { None };
             for i in 1..n {
                 let max = if Some(i) == v4_at { 32 } else { 128 };
-                if let Some(Value::Int(b)) = &args[i].lit {
-                    if !(1..=max).contains(b) {
-                        return Err(err(
-                            Some(i),
-                            ErrorKind::Arguments,
-                            format!("network bits must be between 1 and {max}"),
-                        ));
-                    }
+                if let Some(Value::Int(b)) = &args[i].lit
+                    && !(1..=max).contains(b)
+                {
+                    return Err(err(
+                        Some(i),
+                        ErrorKind::Arguments,
+                        format!("network bits must be between 1 and {max}"),
+                    ));
                 }
             }
             simple(
@@ -607,14 +607,14 @@ pub(crate) fn build(
             for i in 2..args.len() {
                 check(name, args, i, Want::Scalar)?;
             }
-            if let (Some(Value::Int(lo)), Some(Value::Int(hi))) = (&args[0].lit, &args[1].lit) {
-                if lo > hi {
-                    return Err(err(
-                        Some(1),
-                        ErrorKind::Arguments,
-                        "hash_in_range(min, max, …) needs min <= max",
-                    ));
-                }
+            if let (Some(Value::Int(lo)), Some(Value::Int(hi))) = (&args[0].lit, &args[1].lit)
+                && lo > hi
+            {
+                return Err(err(
+                    Some(1),
+                    ErrorKind::Arguments,
+                    "hash_in_range(min, max, …) needs min <= max",
+                ));
             }
             simple(Func::HashInRange, Type::Int)
         }

@@ -141,7 +141,7 @@ fn fmt_range(
     if whole {
         return write!(f, "{}/0", mk(a));
     }
-    if span.is_power_of_two() && a % span == 0 {
+    if span.is_power_of_two() && a.is_multiple_of(span) {
         let len = bits - span.trailing_zeros();
         return write!(f, "{}/{}", mk(a), len);
     }

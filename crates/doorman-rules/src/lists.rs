@@ -185,11 +185,11 @@ impl IntSet {
         let mut starts: Vec<i64> = Vec::with_capacity(v.len());
         let mut ends: Vec<i64> = Vec::with_capacity(v.len());
         for (a, b) in v {
-            if let Some(last) = ends.last_mut() {
-                if last.checked_add(1).is_none_or(|n| a <= n) {
-                    *last = (*last).max(b);
-                    continue;
-                }
+            if let Some(last) = ends.last_mut()
+                && last.checked_add(1).is_none_or(|n| a <= n)
+            {
+                *last = (*last).max(b);
+                continue;
             }
             starts.push(a);
             ends.push(b);

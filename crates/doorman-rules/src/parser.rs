@@ -527,10 +527,11 @@ impl<'s, 'l> Parser<'s, 'l> {
             c.end = self.pos;
             return Ok(Operand::Cond(c));
         }
-        if let Some(kw) = self.peek_keyword() {
-            if (kw == "any" || kw == "all") && self.after_ws_is(kw.len(), b'(') {
-                return self.parse_quantifier(kw);
-            }
+        if let Some(kw) = self.peek_keyword()
+            && (kw == "any" || kw == "all")
+            && self.after_ws_is(kw.len(), b'(')
+        {
+            return self.parse_quantifier(kw);
         }
         self.parse_comparison()
     }
