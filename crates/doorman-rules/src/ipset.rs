@@ -153,9 +153,16 @@ fn fmt_range(
 pub struct IpRangeSet {
     v4_starts: Vec<u32>,
     v4_ends: Vec<u32>,
+    /// For large sets: `v4_index[b]` is the number of ranges starting below `b << 16`, so a
+    /// lookup binary-searches one /16 bucket instead of the whole array (two cache misses
+    /// instead of twenty on a million-entry list). Empty for small sets.
+    v4_index: Vec<u32>,
     v6_starts: Vec<u128>,
     v6_ends: Vec<u128>,
 }
+
+/// Below this many IPv4 ranges a plain binary search is as fast as the index.
+const INDEX_MIN: usize = 4096;
 
 impl IpRangeSet {
     /// An empty set.
@@ -175,9 +182,26 @@ impl IpRangeSet {
         }
         let (v4_starts, v4_ends) = merge(v4, |x| x.checked_add(1));
         let (v6_starts, v6_ends) = merge(v6, |x| x.checked_add(1));
+        let v4_index = if v4_starts.len() >= INDEX_MIN {
+            let mut index = Vec::with_capacity((1 << 16) + 1);
+            let mut i = 0usize;
+            for bucket in 0..=(1u64 << 16) {
+                while v4_starts
+                    .get(i)
+                    .is_some_and(|&s| u64::from(s) < bucket << 16)
+                {
+                    i += 1;
+                }
+                index.push(i as u32);
+            }
+            index
+        } else {
+            Vec::new()
+        };
         IpRangeSet {
             v4_starts,
             v4_ends,
+            v4_index,
             v6_starts,
             v6_ends,
         }
@@ -204,7 +228,22 @@ impl IpRangeSet {
     #[inline]
     pub fn contains(&self, ip: IpAddr) -> bool {
         match ip {
-            IpAddr::V4(a) => lookup(&self.v4_starts, &self.v4_ends, u32::from(a)),
+            IpAddr::V4(a) => {
+                let x = u32::from(a);
+                let bucket = (x >> 16) as usize;
+                match (self.v4_index.get(bucket), self.v4_index.get(bucket + 1)) {
+                    (Some(&lo), Some(&hi)) => {
+                        let (lo, hi) = (lo as usize, hi as usize);
+                        let within = self
+                            .v4_starts
+                            .get(lo..hi)
+                            .map_or(0, |b| b.partition_point(|&s| s <= x));
+                        let i = lo + within;
+                        i > 0 && self.v4_ends.get(i - 1).is_some_and(|&e| x <= e)
+                    }
+                    _ => lookup(&self.v4_starts, &self.v4_ends, x),
+                }
+            }
             IpAddr::V6(a) => lookup(&self.v6_starts, &self.v6_ends, u128::from(a)),
         }
     }
@@ -353,6 +392,35 @@ mod tests {
         assert_eq!(r.to_string(), "2001:db8::/32");
         let r: IpRange = "0.0.0.0/0".parse().unwrap();
         assert_eq!(r.to_string(), "0.0.0.0/0");
+    }
+
+    #[test]
+    fn indexed_and_plain_lookups_agree() {
+        // Enough ranges to build the /16 index, some spanning bucket boundaries.
+        let mut ranges = Vec::new();
+        let mut x: u32 = 12345;
+        for _ in 0..20_000 {
+            x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            let len = [32, 24, 15, 12][(x % 4) as usize];
+            ranges.push(IpRange::cidr(IpAddr::V4(Ipv4Addr::from(x)), len).unwrap());
+        }
+        let big = IpRangeSet::from_ranges(ranges.clone());
+        assert!(!big.v4_index.is_empty());
+        let mut y: u32 = 99;
+        for _ in 0..200_000 {
+            y = y.wrapping_mul(22_695_477).wrapping_add(1);
+            let plain = lookup(&big.v4_starts, &big.v4_ends, y);
+            assert_eq!(big.contains(IpAddr::V4(Ipv4Addr::from(y))), plain, "{y}");
+        }
+        for r in &ranges {
+            let IpRange::V4(a, b) = *r else { continue };
+            assert!(big.contains(IpAddr::V4(Ipv4Addr::from(a))));
+            assert!(big.contains(IpAddr::V4(Ipv4Addr::from(b))));
+        }
+        assert!(
+            big.contains(IpAddr::V4(Ipv4Addr::from(u32::MAX)))
+                == lookup(&big.v4_starts, &big.v4_ends, u32::MAX)
+        );
     }
 
     #[test]

@@ -140,7 +140,7 @@ fields! {
     HttpRequestBodyMultipartFilenames = "http.request.body.multipart.filenames": ArrArrStr, "for each part, the filenames in its Content-Disposition";
 
     // --- JWT claims (from Doorman's JWT validation; map keys are the JWT issuer names from config) ---
-    HttpRequestJwtClaims = "http.request.jwt.claims": MapArrStr, "all claims of the validated JWT by claim name; non-string claims as JSON text";
+    HttpRequestJwtClaims = "http.request.jwt.claims": MapArrStr, "the claims of each validated JWT as JSON text, keyed by the issuer configuration name (use lookup_json_string)";
     HttpRequestJwtClaimsAud = "http.request.jwt.claims.aud": MapArrStr, "aud claim, keyed by the issuer configuration name";
     HttpRequestJwtClaimsAudNames = "http.request.jwt.claims.aud.names": ArrStr, "issuer configuration names that produced an aud claim";
     HttpRequestJwtClaimsAudValues = "http.request.jwt.claims.aud.values": ArrStr, "all aud values";

@@ -818,3 +818,19 @@ fn ip_values_from_strings() {
     }
     assert!(c("ip.src in $office").matches(&EvalContext::new(&P(ip))));
 }
+
+#[test]
+fn docs_list_every_field_and_alias_with_its_type() {
+    let doc = include_str!("../../../docs/rules.md");
+    for info in Scheme::builtin().fields() {
+        let row = if let Some(target) = info.alias_of {
+            format!("| `{}` | `{}` |", info.name, target)
+        } else {
+            format!("| `{}` | {} |", info.name, info.ty)
+        };
+        assert!(
+            doc.contains(&row),
+            "docs/rules.md lacks the row starting {row}"
+        );
+    }
+}

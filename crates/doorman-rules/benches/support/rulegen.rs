@@ -27,15 +27,23 @@ impl Lcg {
     fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
+    fn octets(&mut self) -> [u64; 4] {
+        // First octet 10, 100, 172 or 198: never the request's 203.0.113.77.
+        let first = [10, 100, 172, 198][self.below(4) as usize];
+        [first, self.below(256), self.below(256), self.below(256)]
+    }
     fn ip4(&mut self) -> String {
-        // 10.x and 100.64.x: never the request's 203.0.113.77.
-        format!(
-            "{}.{}.{}.{}",
-            [10, 100, 172, 198][self.below(4) as usize],
-            self.below(256),
-            self.below(256),
-            self.below(256)
-        )
+        let [a, b, c, d] = self.octets();
+        format!("{a}.{b}.{c}.{d}")
+    }
+    /// A CIDR with its host bits cleared (wirefilter 0.6.1 rejects set host bits).
+    fn cidr4(&mut self, len: u32) -> String {
+        let [a, b, c, _] = self.octets();
+        if len == 24 {
+            format!("{a}.{b}.{c}.0/24")
+        } else {
+            format!("{a}.{b}.0.0/16")
+        }
     }
 }
 
@@ -51,8 +59,8 @@ pub fn rules() -> Vec<GenRule> {
                 for _ in 0..n {
                     elems.push(match r.below(4) {
                         0 => r.ip4(),
-                        1 => format!("{}/24", r.ip4()),
-                        2 => format!("{}/16", r.ip4()),
+                        1 => r.cidr4(24),
+                        2 => r.cidr4(16),
                         _ => format!("2001:db8:{:x}::/48", r.below(65536)),
                     });
                 }
