@@ -392,14 +392,14 @@ impl Compiler<'_, '_> {
             }
         };
         let span = self.index.value("admin.addr");
-        if addr.port() != 0 {
-            if let Some(l) = listeners.iter().find(|l| overlaps(l.addr, addr)) {
-                self.error(
-                    span.clone(),
-                    format!("admin address {addr} conflicts with listener {}", l.addr),
-                    Some("give the admin API a port of its own, e.g. 127.0.0.1:9090".into()),
-                );
-            }
+        if addr.port() != 0
+            && let Some(l) = listeners.iter().find(|l| overlaps(l.addr, addr))
+        {
+            self.error(
+                span.clone(),
+                format!("admin address {addr} conflicts with listener {}", l.addr),
+                Some("give the admin API a port of its own, e.g. 127.0.0.1:9090".into()),
+            );
         }
         if !addr.ip().is_loopback() {
             self.warn(

@@ -499,10 +499,10 @@ fn value_hint(key: &str, unexpected: &str, expected: &str) -> Option<String> {
         let bare = bare.split_once(' ').map_or(bare.as_str(), |(_, v)| v);
         return Some(format!("text is written in quotes: \"{bare}\""));
     }
-    if expected == "a sequence" {
-        if let Some(s) = found_string(u) {
-            return Some(format!("write a list: {key} = [\"{s}\"]"));
-        }
+    if expected == "a sequence"
+        && let Some(s) = found_string(u)
+    {
+        return Some(format!("write a list: {key} = [\"{s}\"]"));
     }
     None
 }

@@ -11,14 +11,15 @@
 //! wrapper knows whether the connection is *waiting for a head*:
 //!
 //! - at the start of the connection, and
-//! - again once a final response (any status other than `1xx`) starts being written after `head_received()`. Reads of
-//!   a request body in between, and interim `100 Continue`/`103 Early Hints` responses, do not start a new wait.
+//! - again once the handler calls [`HeadSignal::response_finished`] for every request it was given (the gateway
+//!   calls it when the response body is dropped, i.e. fully sent or abandoned). Reads of a request body in between,
+//!   and everything written while a response streams, do not start a new wait: an SSE stream that stays silent for
+//!   minutes is never taken for an idle connection.
 //!
 //! While waiting for a head:
 //!
 //! - If no byte arrives within `idle`, reads return EOF so hyper closes the connection without an answer. The idle
-//!   clock restarts with every byte written, so a response that is still being streamed is only cut if it stays
-//!   silent for longer than `idle` (hyper reads while it writes, to notice clients that hang up).
+//!   clock also restarts with every byte written (the tail of a response hyper is still flushing).
 //! - Once a byte has arrived, `head_received()` must come within `head` of that first byte (or of the last byte
 //!   written, if later, so a pipelined request is not blamed for a slow response before it). Otherwise the wrapper
 //!   calls `on_timeout` once for the complete raw HTTP/1.1 response (status line, headers including
@@ -53,6 +54,7 @@ use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use bytes::{Buf, Bytes};
+use futures_util::task::AtomicWaker;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
@@ -76,14 +78,30 @@ pub struct HeadTimeouts {
 /// Lets the request handler tell the connection's [`HeadTimeoutIo`] that a request head has been parsed.
 #[derive(Debug, Clone)]
 pub struct HeadSignal {
-    heads: Arc<AtomicU64>,
+    shared: Arc<Shared>,
+}
+
+/// What the handler and the wrapper share: two counters and the waker of a read parked while a request is open.
+#[derive(Debug, Default)]
+struct Shared {
+    heads: AtomicU64,
+    finished: AtomicU64,
+    reader: AtomicWaker,
 }
 
 impl HeadSignal {
     /// Call first thing for every request; until then the head clock of the connection keeps running.
     pub fn head_received(&self) {
         // Relaxed: the counter guards no other data; the wrapper only needs to see that it moved.
-        self.heads.fetch_add(1, Ordering::Relaxed);
+        self.shared.heads.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Call once per request when its response is over (body fully sent, or dropped); only then does the
+    /// connection wait for a new head and its idle clock run.
+    pub fn response_finished(&self) {
+        self.shared.finished.fetch_add(1, Ordering::Relaxed);
+        // A read parked while the request was open has no timer; wake it so the idle clock starts now.
+        self.shared.reader.wake();
     }
 }
 
@@ -117,8 +135,6 @@ enum AnswerStage {
 
 /// What a write says about where the connection is in the request/response cycle.
 enum Written {
-    FinalResponse,
-    InterimResponse,
     SwitchingProtocols,
     Other,
 }
@@ -127,7 +143,7 @@ enum Written {
 pub struct HeadTimeoutIo<I> {
     io: I,
     timeouts: HeadTimeouts,
-    heads: Arc<AtomicU64>,
+    shared: Arc<Shared>,
     heads_seen: u64,
     state: State,
     /// Bytes of the HTTP/2 preface matched so far; `None` once the connection is known not to be HTTP/2.
@@ -144,12 +160,12 @@ impl<I> HeadTimeoutIo<I> {
         timeouts: HeadTimeouts,
         on_timeout: Box<dyn FnOnce() -> Bytes + Send>,
     ) -> (Self, HeadSignal) {
-        let heads = Arc::new(AtomicU64::new(0));
+        let shared = Arc::new(Shared::default());
         let now = Instant::now();
         let wrapper = HeadTimeoutIo {
             io,
             timeouts,
-            heads: Arc::clone(&heads),
+            shared: Arc::clone(&shared),
             heads_seen: 0,
             state: State::Waiting {
                 since: now,
@@ -159,21 +175,25 @@ impl<I> HeadTimeoutIo<I> {
             sleep: Box::pin(tokio::time::sleep_until(now + timeouts.idle)),
             on_timeout: Some(on_timeout),
         };
-        (wrapper, HeadSignal { heads })
-    }
-
-    pub fn into_inner(self) -> I {
-        self.io
+        (wrapper, HeadSignal { shared })
     }
 
     fn observe_signal(&mut self) {
-        let heads = self.heads.load(Ordering::Relaxed);
+        let heads = self.shared.heads.load(Ordering::Relaxed);
         if heads != self.heads_seen {
             self.heads_seen = heads;
             if let State::Waiting { .. } = self.state {
                 self.state = State::InRequest;
                 self.preface_matched = None;
             }
+        }
+        if let State::InRequest = self.state
+            && self.shared.finished.load(Ordering::Relaxed) >= self.heads_seen
+        {
+            self.state = State::Waiting {
+                since: Instant::now(),
+                head_started: None,
+            };
         }
     }
 
@@ -201,17 +221,13 @@ impl<I> HeadTimeoutIo<I> {
 
     fn on_written(&mut self, first: &[u8]) {
         match &mut self.state {
-            State::InRequest => match classify_write(first) {
-                Written::FinalResponse => {
-                    self.state = State::Waiting {
-                        since: Instant::now(),
-                        head_started: None,
-                    };
+            State::InRequest => {
+                if let Written::SwitchingProtocols = classify_write(first) {
+                    self.state = State::PassThrough;
                 }
-                Written::SwitchingProtocols => self.state = State::PassThrough,
-                // An interim response, or the rest of one that the inner IO took in pieces.
-                Written::InterimResponse | Written::Other => {}
-            },
+                // Anything else (interim responses, the response itself, its body) keeps the request open until
+                // the handler says the response is finished.
+            }
             State::Waiting {
                 since,
                 head_started,
@@ -336,8 +352,6 @@ fn classify_write(bytes: &[u8]) -> Written {
     }
     match &bytes[9..12] {
         b"101" => Written::SwitchingProtocols,
-        [b'1', ..] => Written::InterimResponse,
-        [b'2'..=b'9', ..] => Written::FinalResponse,
         _ => Written::Other,
     }
 }
@@ -359,8 +373,18 @@ impl<I: AsyncRead + AsyncWrite + Unpin> AsyncRead for HeadTimeoutIo<I> {
         this.observe_signal();
         loop {
             let deadline = match this.state {
-                State::PassThrough | State::InRequest => {
-                    return Pin::new(&mut this.io).poll_read(cx, buf);
+                State::PassThrough => return Pin::new(&mut this.io).poll_read(cx, buf),
+                State::InRequest => {
+                    let polled = Pin::new(&mut this.io).poll_read(cx, buf);
+                    if polled.is_pending() {
+                        this.shared.reader.register(cx.waker());
+                        // The response may have finished between the load above and the registration.
+                        this.observe_signal();
+                        if let State::Waiting { .. } = this.state {
+                            continue;
+                        }
+                    }
+                    return polled;
                 }
                 State::Closed { .. } => return Poll::Ready(Ok(())),
                 State::Answering { .. } => {
@@ -602,6 +626,7 @@ mod tests {
                 .write_all(b"HTTP/1.1 204 No Content\r\n\r\n")
                 .await
                 .unwrap();
+            signal.response_finished();
             read_head(&mut server).await
         });
 
@@ -632,6 +657,7 @@ mod tests {
                 .write_all(b"HTTP/1.1 204 No Content\r\n\r\n")
                 .await
                 .unwrap();
+            signal.response_finished();
             let responded_at = Instant::now();
             let mut buf = [0u8; 1];
             let n = server.read(&mut buf).await.unwrap();
@@ -645,7 +671,7 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_streaming_response_restarts_the_idle_clock_with_each_write() {
+    async fn a_silent_stream_is_not_cut_and_the_idle_clock_starts_when_it_finishes() {
         let (mut client, server) = duplex(1024);
         let (mut server, signal) = wrap(server);
         let server_task = tokio::spawn(async move {
@@ -662,23 +688,21 @@ mod tests {
                 (n, Instant::now())
             };
             let stream = async {
-                for _ in 0..4 {
-                    tokio::time::sleep(IDLE / 2).await;
-                    writer.write_all(b"1\r\nx\r\n").await.unwrap();
-                }
-                writer.write_all(b"0\r\n\r\n").await.unwrap();
+                // A model thinking for longer than the idle timeout: the stream says nothing.
+                tokio::time::sleep(IDLE * 3).await;
+                writer.write_all(b"1\r\nx\r\n0\r\n\r\n").await.unwrap();
+                signal.response_finished();
                 Instant::now()
             };
-            let (watched, last_write) = tokio::join!(watch, stream);
-            (watched, last_write)
+            tokio::join!(watch, stream)
         });
 
         client
             .write_all(b"GET /stream HTTP/1.1\r\n\r\n")
             .await
             .unwrap();
-        let ((n, eof_at), last_write) = server_task.await.unwrap();
-        assert_eq!((n, eof_at), (0, last_write + IDLE));
+        let ((n, eof_at), finished_at) = server_task.await.unwrap();
+        assert_eq!((n, eof_at), (0, finished_at + IDLE));
         let response = read_to_end(&mut client).await;
         assert!(
             response.ends_with(b"1\r\nx\r\n0\r\n\r\n"),
@@ -805,6 +829,8 @@ mod tests {
         let connection = tokio::spawn(async move {
             let service = service_fn(move |_request| {
                 signal.head_received();
+                // A complete body is over once hyper has it; the gateway signals on body drop instead.
+                signal.response_finished();
                 async {
                     Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(
                         Bytes::from_static(b"hi"),

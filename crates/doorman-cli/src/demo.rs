@@ -1,0 +1,236 @@
+//! `doorman demo`: the demo chat origin and the gateway in front of it, in one process, with a
+//! demo policy that shows a pass and each denial this build supports. The policy is written to
+//! `<data-dir>/demo.toml` so that a newcomer can read it, edit it and watch the gateway reload.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+/// Options of `doorman demo`.
+#[derive(clap::Args, Debug)]
+pub struct DemoArgs {
+    /// Where the gateway listens.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Where the admin API and /metrics listen.
+    #[arg(long, default_value = "127.0.0.1:9090")]
+    pub admin: SocketAddr,
+    /// Data directory (event log, admin token, the demo policy file).
+    #[arg(long, default_value = "./doorman-data")]
+    pub data_dir: PathBuf,
+    /// Milliseconds between streamed chat tokens.
+    #[arg(long, default_value_t = 60)]
+    pub token_interval_ms: u64,
+}
+
+/// The demo policy. `@ORIGIN@` is the demo origin's address, `@CLOSED@` an address where nothing
+/// listens (to show a 502), the others come from the command line.
+const DEMO_POLICY: &str = r#"# Doorman demo policy, written by `doorman demo` at every start (edits last until the next
+# start; the gateway reloads this file as soon as you save it). Reference: docs/config.md.
+
+[server]
+node_name = "demo"
+data_dir = "@DATA_DIR@"
+shutdown_grace_secs = 5
+
+[[listeners]]
+addr = "@LISTEN@"
+
+[admin]
+addr = "@ADMIN@"
+
+[limits]
+max_body_bytes = 1048576
+
+[client_ip]
+# The demo trusts X-Forwarded-For from this machine so that you can play a client from another
+# network with curl -H 'X-Forwarded-For: …'. In production list only your real proxies.
+trusted_proxies = ["127.0.0.1/32", "::1/128"]
+source = "x-forwarded-for"
+
+[site]
+name = "Doorman demo chat"
+support = "mailto:support@demo.invalid"
+
+[[upstreams]]
+name = "chat"
+targets = ["@ORIGIN@"]
+response_timeout_ms = 30000
+
+[[upstreams]]
+# The same origin with a short response timeout, for the 504 example.
+name = "diagnostics"
+targets = ["@ORIGIN@"]
+response_timeout_ms = 2000
+
+[[upstreams]]
+# Nothing listens here: shows the 502 receipt.
+name = "billing"
+targets = ["@CLOSED@"]
+
+[[routes]]
+name = "chat"
+path_prefix = "/"
+upstream = "chat"
+
+[[routes]]
+name = "plugins"
+path_prefix = "/plugins"
+upstream = "chat"
+
+[[routes]]
+name = "debug"
+path_prefix = "/debug"
+upstream = "diagnostics"
+
+[[routes]]
+name = "billing"
+path_prefix = "/billing"
+upstream = "billing"
+
+[[routes]]
+name = "admin"
+path_prefix = "/admin"
+upstream = "chat"
+access = "closed"
+title = "The admin console is internal"
+reason = "The admin console is not published on the internet; it is only reachable from the operators' network."
+remedies = ["If you are an operator, connect through the staff VPN and use the internal address.", "If you followed a link here, tell support which page it was on."]
+
+[[routes]]
+name = "internal"
+path_prefix = "/internal"
+upstream = "chat"
+allow_networks = ["10.0.0.0/8"]
+reason = "Internal tools only admit the office network (10.0.0.0/8)."
+remedies = ["Connect to the office network or the staff VPN, then try again."]
+
+[[routes]]
+name = "secret"
+path_prefix = "/secret"
+upstream = "chat"
+access = "closed"
+disclosure = "private"
+reason = "Honeypot path for scanners."
+"#;
+
+/// Runs the demo until Ctrl-C.
+pub fn run(args: &DemoArgs) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(run_async(args))
+}
+
+async fn run_async(args: &DemoArgs) -> Result<()> {
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("creating {}", args.data_dir.display()))?;
+    let _log = doorman_server::logging::init(false, "info,hyper=warn");
+
+    let (origin_addr, origin) = doorman_demo::spawn_with(
+        "127.0.0.1:0".parse().expect("literal address"),
+        doorman_demo::DemoOptions {
+            token_interval: std::time::Duration::from_millis(args.token_interval_ms),
+            ..doorman_demo::DemoOptions::default()
+        },
+    )
+    .await
+    .context("starting the demo origin")?;
+    let closed = closed_port().context("finding a free port for the 502 example")?;
+
+    let path = args.data_dir.join("demo.toml");
+    let data_dir = std::path::absolute(&args.data_dir).unwrap_or_else(|_| args.data_dir.clone());
+    let text = DEMO_POLICY
+        .replace("@DATA_DIR@", &toml_escape(&data_dir))
+        .replace("@LISTEN@", &args.listen.to_string())
+        .replace("@ADMIN@", &args.admin.to_string())
+        .replace("@ORIGIN@", &origin_addr.to_string())
+        .replace("@CLOSED@", &closed.to_string());
+    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    let loaded = doorman_config::load(&path)
+        .map_err(|d| anyhow::anyhow!("the demo policy does not compile:\n{d}"))?;
+
+    let started = doorman_server::start(loaded.config, Some(path.clone()))
+        .await
+        .context("starting the gateway")?;
+    print_guide(started.listen_addrs[0], args.admin, &path, &args.data_dir);
+    let gateway = started.gateway.clone();
+    let stop = tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+    });
+    tokio::select! {
+        _ = stop => {}
+        _ = wait_for_term() => {}
+    }
+    let _ = gateway;
+    started.shutdown();
+    started.wait().await;
+    let _ = origin.stop().await;
+    Ok(())
+}
+
+#[cfg(unix)]
+async fn wait_for_term() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut s) => {
+            s.recv().await;
+        }
+        Err(_) => std::future::pending::<()>().await,
+    }
+}
+
+#[cfg(not(unix))]
+async fn wait_for_term() {
+    std::future::pending::<()>().await
+}
+
+/// A loopback port nothing listens on (bound and released at once).
+fn closed_port() -> std::io::Result<SocketAddr> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    l.local_addr()
+}
+
+fn toml_escape(p: &Path) -> String {
+    p.display()
+        .to_string()
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+}
+
+fn print_guide(addr: SocketAddr, admin: SocketAddr, policy: &Path, data_dir: &Path) {
+    let u = format!("http://{addr}");
+    let data = data_dir.display();
+    println!(
+        r#"
+Doorman demo is running.
+
+  Chat page (open in a browser):  {u}/
+  Policy file (edit; reloads):     {policy}
+  Admin API and metrics:           http://{admin}/metrics  (token: {data}/admin.token)
+
+Passes:
+  curl -N {u}/v1/chat/completions -H 'content-type: application/json' \
+       -d '{{"messages":[{{"role":"user","content":"hello"}}],"stream":true}}'     # tokens stream in
+  curl '{u}/plugins/weather?city=Lisbon'
+
+Denials (each answer has a Ray ID; try -H 'Accept: application/json' or a browser too):
+  curl -i {u}/admin/                                   # ROUTE_CLOSED 403, the operator's reason
+  curl -i {u}/internal/                                # NETWORK_NOT_ALLOWED 403: you are not on 10.0.0.0/8
+  curl -i -H 'X-Forwarded-For: 10.1.2.3' {u}/internal/ # passes: the demo trusts XFF from localhost
+  curl -i {u}/secret/                                  # a private rule: only the Ray ID is shown
+  curl -i {u}/billing/invoices                         # UPSTREAM_REFUSED 502: nothing listens there
+  curl -i '{u}/debug/sleep?ms=5000'                    # UPSTREAM_TIMEOUT 504 after 2 s
+  curl -i -H "X-Big: $(head -c 20000 /dev/zero | tr '\0' a)" {u}/  # HEADERS_TOO_LARGE 431
+
+Then, for any Ray ID you got:
+  doorman explain <ray-id> --data-dir {data}
+  doorman events --data-dir {data} --since 10m
+
+Ctrl-C stops the demo.
+"#,
+        policy = policy.display()
+    );
+}

@@ -1,0 +1,172 @@
+//! The `doorman` binary: command-line glue over the library crates. Each subcommand parses its
+//! arguments, calls one library entry point, and turns the outcome into an exit code here, in one
+//! place.
+#![forbid(unsafe_code)]
+
+mod cmd_events;
+mod demo;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "doorman",
+    version,
+    about = "A self-hosted edge gateway that explains every denial",
+    long_about = None
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the gateway with a configuration file.
+    Serve {
+        /// The TOML configuration file.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Worker threads for the async runtime (default: one per core).
+        #[arg(long)]
+        workers: Option<usize>,
+    },
+    /// Run the built-in demo: a chat service and the gateway in front of it.
+    Demo(demo::DemoArgs),
+    /// Validate a configuration file; errors are printed as file:line:col.
+    Check {
+        /// The TOML configuration file.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// List recorded events (denials and other non-allow answers).
+    Events(cmd_events::EventsArgs),
+    /// Show everything recorded about one request, by Ray ID.
+    Explain(cmd_events::ExplainArgs),
+    /// Check or evaluate rules-language expressions.
+    #[command(subcommand)]
+    Rules(RulesCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum RulesCommand {
+    /// Parse an expression; print its normalized form (exit 0) or the error (exit 1).
+    Check {
+        /// The expression, e.g. 'http.host eq "example.com"'.
+        expr: String,
+    },
+    /// Evaluate an expression against field values from a JSON object; prints true or false.
+    Eval {
+        /// The expression.
+        expr: String,
+        /// JSON file mapping field names to values (`-` for standard input).
+        #[arg(long)]
+        fields: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("doorman: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command) -> Result<ExitCode> {
+    match command {
+        Command::Serve { config, workers } => serve(&config, workers),
+        Command::Demo(args) => demo::run(&args).map(|()| ExitCode::SUCCESS),
+        Command::Check { config } => {
+            let (report, ok) = doorman_config::check_report(&config);
+            if ok {
+                println!("{report}");
+                Ok(ExitCode::SUCCESS)
+            } else {
+                eprintln!("{report}");
+                Ok(ExitCode::from(1))
+            }
+        }
+        Command::Events(args) => cmd_events::run_events(&args),
+        Command::Explain(args) => cmd_events::run_explain(&args),
+        Command::Rules(RulesCommand::Check { expr }) => {
+            match doorman_rules::cli::check_command(&expr) {
+                Ok(normalized) => {
+                    println!("{normalized}");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+        Command::Rules(RulesCommand::Eval { expr, fields }) => {
+            let json = read_input(&fields);
+            let outcome = json.map_err(|e| e.to_string()).and_then(|json| {
+                doorman_rules::cli::eval_command(&expr, &json).map_err(|e| e.to_string())
+            });
+            match outcome {
+                Ok(value) => {
+                    println!("{value}");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    Ok(ExitCode::from(2))
+                }
+            }
+        }
+    }
+}
+
+fn read_input(path: &PathBuf) -> Result<String> {
+    if path.as_os_str() == "-" {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+            .context("reading standard input")?;
+        Ok(s)
+    } else {
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+    }
+}
+
+fn serve(config: &PathBuf, workers: Option<usize>) -> Result<ExitCode> {
+    let loaded = match doorman_config::load(config) {
+        Ok(l) => l,
+        Err(d) => {
+            eprint!("{d}");
+            eprintln!(
+                "doorman: {} has errors; fix them and start again (`doorman check --config {}`)",
+                config.display(),
+                config.display()
+            );
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let logging = &loaded.config.server.logging;
+    let _guard = doorman_server::logging::init(
+        logging.format == doorman_config::LogFormat::Json,
+        &logging.level,
+    );
+    for w in &loaded.warnings {
+        tracing::warn!("{w}");
+    }
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all();
+    if let Some(n) = workers {
+        builder.worker_threads(n.max(1));
+    }
+    let runtime = builder.build().context("starting the async runtime")?;
+    runtime
+        .block_on(doorman_server::serve(loaded.config, Some(config.clone())))
+        .context("serving")?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,216 @@
+//! The admin listener (127.0.0.1 by default): Prometheus `/metrics`, `POST /admin/reload`,
+//! `GET /admin/status`, and an unauthenticated `/healthz` for liveness probes. Everything but
+//! `/healthz` needs `Authorization: Bearer <token>`; the token is compared in constant time and
+//! never logged.
+
+use std::convert::Infallible;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use doorman_config::AdminToken as TokenSource;
+use http::header::{self, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use serde_json::json;
+use subtle::ConstantTimeEq;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::ServerError;
+use crate::body::{ProxyBody, full};
+use crate::gateway::{Gateway, ReloadOutcome};
+
+/// Reads the admin token, generating one (mode 0600) on first start when it lives in a file.
+pub fn load_token(source: &TokenSource, data_dir: &Path) -> Result<String, ServerError> {
+    match source {
+        TokenSource::Env(var) => std::env::var(var).map_err(|_| ServerError::AdminToken {
+            message: format!("environment variable {var} (admin.token_env) is not set"),
+        }),
+        TokenSource::File(path) => {
+            let path = if path.is_absolute() {
+                path.clone()
+            } else {
+                data_dir.join(path)
+            };
+            read_or_create_token(&path)
+        }
+    }
+}
+
+fn read_or_create_token(path: &PathBuf) -> Result<String, ServerError> {
+    let err = |message: String| ServerError::AdminToken { message };
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let token = text.trim().to_owned();
+            if token.len() < 16 {
+                return Err(err(format!(
+                    "the admin token in {} is shorter than 16 characters; put a longer random one there or delete the file to have one generated",
+                    path.display()
+                )));
+            }
+            Ok(token)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let token = hex::encode(rand::random::<[u8; 32]>());
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| err(format!("cannot create {}: {e}", dir.display())))?;
+            }
+            write_private(path, &token)
+                .map_err(|e| err(format!("cannot write {}: {e}", path.display())))?;
+            tracing::info!("generated an admin token in {}", path.display());
+            Ok(token)
+        }
+        Err(e) => Err(err(format!("cannot read {}: {e}", path.display()))),
+    }
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(text.as_bytes())?;
+    f.write_all(b"\n")
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    std::fs::write(path, format!("{text}\n"))
+}
+
+/// Serves the admin API until shutdown.
+pub async fn serve(
+    gw: Arc<Gateway>,
+    listener: TcpListener,
+    token: Arc<str>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let (stream, _) = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            a = listener.accept() => match a { Ok(a) => a, Err(_) => continue },
+        };
+        let gw = gw.clone();
+        let token = token.clone();
+        tokio::spawn(async move {
+            let svc = service_fn(move |req| {
+                let gw = gw.clone();
+                let token = token.clone();
+                async move { Ok::<_, Infallible>(route(&gw, &token, req)) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .serve_connection(TokioIo::new(stream), svc)
+                .await;
+        });
+    }
+}
+
+fn authorized(req: &Request<Incoming>, token: &str) -> bool {
+    let Some(value) = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let Some(given) = value.strip_prefix("Bearer ").map(str::trim) else {
+        return false;
+    };
+    given.len() == token.len() && bool::from(given.as_bytes().ct_eq(token.as_bytes()))
+}
+
+fn text(status: StatusCode, body: impl Into<String>) -> Response<ProxyBody> {
+    let mut r = Response::new(full(body.into()));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+fn route(gw: &Gateway, token: &str, req: Request<Incoming>) -> Response<ProxyBody> {
+    if req.uri().path() == "/healthz" {
+        return text(StatusCode::OK, "ok\n");
+    }
+    if !authorized(&req, token) {
+        let mut r = text(
+            StatusCode::UNAUTHORIZED,
+            "The admin API needs `Authorization: Bearer <token>`; the token is in the file named by admin.token_file (default: <data_dir>/admin.token).\n",
+        );
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"doorman-admin\""),
+        );
+        return r;
+    }
+    match (req.method(), req.uri().path()) {
+        (&Method::GET, "/metrics") => {
+            let c = gw.events.stats();
+            gw.metrics.event_log_dropped.set(c.dropped as i64);
+            gw.metrics.event_log_recorded.set(c.recorded as i64);
+            gw.metrics.event_log_write_errors.set(c.write_errors as i64);
+            let mut r = text(StatusCode::OK, gw.metrics.encode());
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(
+                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                ),
+            );
+            r
+        }
+        (&Method::POST, "/admin/reload") => match gw.reload() {
+            ReloadOutcome::Applied {
+                routes,
+                upstreams,
+                restart_needed,
+            } => {
+                let mut msg = format!("reloaded: {routes} routes, {upstreams} upstreams\n");
+                for what in restart_needed {
+                    msg.push_str(&format!(
+                        "note: {what} changed; it takes effect after a restart\n"
+                    ));
+                }
+                text(StatusCode::OK, msg)
+            }
+            ReloadOutcome::Rejected(why) => text(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("reload rejected; the running configuration stays in force:\n{why}"),
+            ),
+            ReloadOutcome::NoFile => text(
+                StatusCode::CONFLICT,
+                "this server was not started from a file\n",
+            ),
+        },
+        (&Method::GET, "/admin/status") => {
+            let rt = gw.runtime();
+            let c = gw.events.stats();
+            let body = json!({
+                "node": rt.config.policy.node.as_ref(),
+                "config_file": gw.config_path().map(|p| p.display().to_string()),
+                "loaded_at": doorman_core::timefmt::rfc3339(rt.loaded_at),
+                "routes": rt.config.policy.routes.iter().map(|r| &r.name).collect::<Vec<_>>(),
+                "upstreams": rt.config.policy.upstreams.iter().map(|u| &u.name).collect::<Vec<_>>(),
+                "event_log": { "recorded": c.recorded, "dropped": c.dropped, "write_errors": c.write_errors },
+            });
+            let mut r = text(StatusCode::OK, body.to_string());
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            r
+        }
+        _ => text(
+            StatusCode::NOT_FOUND,
+            "admin endpoints: GET /metrics, GET /admin/status, POST /admin/reload, GET /healthz\n",
+        ),
+    }
+}

@@ -1,0 +1,176 @@
+//! The state every connection shares: the current configuration snapshot (swapped atomically on
+//! reload), upstream pools, metrics and the event log handle.
+//!
+//! A reload compiles the new file first and only then swaps it in; a broken file leaves the
+//! running snapshot untouched and says why. Requests in flight keep the snapshot they started with.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use arc_swap::ArcSwap;
+use doorman_config::Config;
+use doorman_store::EventLog;
+use http::HeaderName;
+use tokio_util::task::TaskTracker;
+
+use crate::headers::Forwarding;
+use crate::metrics::{Metrics, OutcomeLabels};
+use crate::upstream::UpstreamPool;
+
+/// One configuration snapshot, compiled, with what the server derives from it.
+pub struct Runtime {
+    pub config: Config,
+    /// Index-aligned with `config.policy.upstreams`.
+    pub pools: Vec<UpstreamPool>,
+    pub ray_header: HeaderName,
+    pub forwarding: Forwarding,
+    pub loaded_at: SystemTime,
+}
+
+impl Runtime {
+    /// Builds a runtime, keeping the warm pools of `previous` whose upstream did not change.
+    pub fn build(config: Config, previous: Option<&Runtime>) -> Runtime {
+        let pools = config
+            .policy
+            .upstreams
+            .iter()
+            .map(|spec| {
+                previous
+                    .and_then(|p| p.pools.iter().find(|pool| pool.serves(spec)))
+                    .cloned()
+                    .unwrap_or_else(|| UpstreamPool::new(spec.clone()))
+            })
+            .collect();
+        let fwd = &config.server.forwarding;
+        let ray_header = fwd.ray_header.clone();
+        let forwarding = Forwarding {
+            x_forwarded_for: fwd.x_forwarded_for,
+            x_forwarded_proto: fwd.x_forwarded_proto,
+            x_forwarded_host: fwd.x_forwarded_host,
+        };
+        Runtime {
+            config,
+            pools,
+            ray_header,
+            forwarding,
+            loaded_at: SystemTime::now(),
+        }
+    }
+}
+
+/// Shared by all connections of one server.
+pub struct Gateway {
+    config_path: Option<PathBuf>,
+    current: ArcSwap<Runtime>,
+    pub metrics: Metrics,
+    pub events: EventLog,
+    /// Upgraded connections (WebSocket tunnels) that graceful shutdown must also wait for.
+    pub tunnels: TaskTracker,
+}
+
+/// The outcome of a reload, for logs and the admin API.
+#[derive(Debug)]
+pub enum ReloadOutcome {
+    /// The new file is live.
+    Applied {
+        routes: usize,
+        upstreams: usize,
+        restart_needed: Vec<String>,
+    },
+    /// The file did not compile; the previous policy stays.
+    Rejected(String),
+    /// Nothing to reload from (the server was started from an in-memory config).
+    NoFile,
+}
+
+impl Gateway {
+    pub fn new(config: Config, config_path: Option<PathBuf>, events: EventLog) -> Gateway {
+        Gateway {
+            config_path,
+            current: ArcSwap::from_pointee(Runtime::build(config, None)),
+            metrics: Metrics::new(),
+            events,
+            tunnels: TaskTracker::new(),
+        }
+    }
+
+    /// The current snapshot. Cheap; hold it for the whole request.
+    pub fn runtime(&self) -> Arc<Runtime> {
+        self.current.load_full()
+    }
+
+    /// The file the configuration came from.
+    pub fn config_path(&self) -> Option<&PathBuf> {
+        self.config_path.as_ref()
+    }
+
+    /// Re-reads the config file; swaps it in only if it compiles.
+    pub fn reload(&self) -> ReloadOutcome {
+        let Some(path) = &self.config_path else {
+            return ReloadOutcome::NoFile;
+        };
+        match doorman_config::load(path) {
+            Ok(loaded) => {
+                let old = self.runtime();
+                let restart_needed = restart_only_changes(&old.config, &loaded.config);
+                for w in &loaded.warnings {
+                    tracing::warn!(target: "doorman::config", "{w}");
+                }
+                let routes = loaded.config.policy.routes.len();
+                let upstreams = loaded.config.policy.upstreams.len();
+                self.current
+                    .store(Arc::new(Runtime::build(loaded.config, Some(&old))));
+                self.metrics
+                    .reloads
+                    .get_or_create(&OutcomeLabels { outcome: "applied" })
+                    .inc();
+                for what in &restart_needed {
+                    tracing::warn!(target: "doorman::config", "{what} changed in {}; this takes effect only after a restart", path.display());
+                }
+                tracing::info!(target: "doorman::config", routes, upstreams, "configuration reloaded from {}", path.display());
+                ReloadOutcome::Applied {
+                    routes,
+                    upstreams,
+                    restart_needed,
+                }
+            }
+            Err(diagnostics) => {
+                self.metrics
+                    .reloads
+                    .get_or_create(&OutcomeLabels {
+                        outcome: "rejected",
+                    })
+                    .inc();
+                let text = diagnostics.to_string();
+                tracing::error!(target: "doorman::config", "reload rejected; the running configuration stays in force:\n{text}");
+                ReloadOutcome::Rejected(text)
+            }
+        }
+    }
+}
+
+/// Settings a reload cannot change on a running process, named for the warning.
+fn restart_only_changes(old: &Config, new: &Config) -> Vec<String> {
+    let (o, n) = (&old.server, &new.server);
+    let mut out = Vec::new();
+    if o.listeners != n.listeners {
+        out.push("[[listeners]]".to_string());
+    }
+    if o.admin != n.admin {
+        out.push("[admin]".to_string());
+    }
+    if o.data_dir != n.data_dir {
+        out.push("server.data_dir".to_string());
+    }
+    if o.logging != n.logging {
+        out.push("[logging]".to_string());
+    }
+    if o.events != n.events {
+        out.push("[events]".to_string());
+    }
+    if o.limits.max_connections != n.limits.max_connections {
+        out.push("limits.max_connections".to_string());
+    }
+    out
+}

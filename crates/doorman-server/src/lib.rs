@@ -1,0 +1,248 @@
+//! Doorman's I/O shell: everything that touches sockets, files and signals, around the pure
+//! decision core.
+//!
+//! [`start`] binds the listeners and the admin API and returns a [`Started`] handle; [`serve`]
+//! runs until SIGTERM/SIGINT with SIGHUP and file-change reloads. One request's path is in
+//! [`proxy`], top to bottom. What this crate deliberately does not do: decide anything about a
+//! request (that is `doorman-core`), parse configuration (`doorman-config`) or know SQL
+//! (`doorman-store`).
+#![forbid(unsafe_code)]
+
+pub mod admin;
+pub mod body;
+pub mod gateway;
+mod head_timeout;
+pub mod headers;
+mod listener;
+pub mod logging;
+pub mod metrics;
+pub mod proxy;
+mod proxy_protocol;
+mod reload;
+pub mod respond;
+mod tls;
+pub mod upstream;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use doorman_config::Config;
+use doorman_store::{EventLog, EventLogSettings};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use gateway::{Gateway, ReloadOutcome};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// A listener's address could not be bound.
+    #[error(
+        "cannot listen on {addr}: {source} (is another process using the port? ports below 1024 need privileges)"
+    )]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    /// A TLS certificate or key could not be used.
+    #[error("TLS file {path}: {message}")]
+    Tls { path: PathBuf, message: String },
+    /// The admin token could not be read or created.
+    #[error("admin token: {message}")]
+    AdminToken { message: String },
+    /// The data directory or the event log could not be opened.
+    #[error("event log: {0}")]
+    EventLog(String),
+}
+
+/// A running server.
+pub struct Started {
+    /// The addresses the public listeners are bound to, in config order (useful with port 0).
+    pub listen_addrs: Vec<SocketAddr>,
+    /// The admin listener's address (`None` when the admin API is disabled).
+    pub admin_addr: Option<SocketAddr>,
+    /// The shared state (config snapshot, metrics, event log).
+    pub gateway: Arc<Gateway>,
+    shutdown: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl Started {
+    /// Asks the server to stop: listeners close at once, in-flight requests may finish.
+    pub fn shutdown(&self) {
+        self.shutdown.cancel();
+    }
+
+    /// Waits until the server has stopped and the event log is flushed.
+    pub async fn wait(self) {
+        let _ = self.task.await;
+    }
+}
+
+/// Binds everything and starts serving. `config_path` enables reloads.
+pub async fn start(config: Config, config_path: Option<PathBuf>) -> Result<Started, ServerError> {
+    let loaded_stamp = config_path.as_deref().and_then(reload::stamp);
+    let s = &config.server;
+    std::fs::create_dir_all(&s.data_dir).map_err(|e| {
+        ServerError::EventLog(format!(
+            "cannot create data_dir {}: {e}",
+            s.data_dir.display()
+        ))
+    })?;
+    let token: Option<Arc<str>> = match &s.admin {
+        Some(a) => Some(Arc::from(admin::load_token(&a.token, &s.data_dir)?)),
+        None => None,
+    };
+
+    let mut listeners = Vec::with_capacity(s.listeners.len());
+    let mut listen_addrs = Vec::with_capacity(s.listeners.len());
+    for l in &s.listeners {
+        let tcp = TcpListener::bind(l.addr)
+            .await
+            .map_err(|source| ServerError::Bind {
+                addr: l.addr,
+                source,
+            })?;
+        let tls = match &l.tls {
+            Some(files) => Some(tls::acceptor(&files.cert_file, &files.key_file)?),
+            None => None,
+        };
+        listen_addrs.push(tcp.local_addr().map_err(|source| ServerError::Bind {
+            addr: l.addr,
+            source,
+        })?);
+        listeners.push(listener::Listener {
+            tcp,
+            settings: l.clone(),
+            tls,
+        });
+    }
+    let admin_tcp = match &s.admin {
+        Some(a) => Some(
+            TcpListener::bind(a.addr)
+                .await
+                .map_err(|source| ServerError::Bind {
+                    addr: a.addr,
+                    source,
+                })?,
+        ),
+        None => None,
+    };
+    let admin_addr = match (&admin_tcp, &s.admin) {
+        (Some(tcp), Some(a)) => Some(tcp.local_addr().map_err(|source| ServerError::Bind {
+            addr: a.addr,
+            source,
+        })?),
+        _ => None,
+    };
+
+    let ev = &s.events;
+    let events = EventLog::open(
+        &s.data_dir,
+        EventLogSettings {
+            queue_capacity: ev.queue_capacity,
+            batch_size: ev.batch_size,
+            retention_days: ev
+                .retention_days
+                .map_or(0, |d| u32::try_from(d).unwrap_or(u32::MAX)),
+            retention_rows: ev.retention_rows.unwrap_or(0),
+        },
+    )
+    .map_err(|e| ServerError::EventLog(e.to_string()))?;
+
+    let grace = s.shutdown_grace;
+    let max_connections = s.limits.max_connections;
+    let watch = s.watch_config;
+    let gw = Arc::new(Gateway::new(config, config_path, events));
+    let shutdown = CancellationToken::new();
+    let connections = TaskTracker::new();
+    let permits = Arc::new(Semaphore::new(max_connections.max(1)));
+    let mut accept_tasks = Vec::new();
+    for l in listeners {
+        accept_tasks.push(tokio::spawn(listener::accept_loop(
+            gw.clone(),
+            l,
+            permits.clone(),
+            connections.clone(),
+            shutdown.clone(),
+        )));
+    }
+    if let (Some(tcp), Some(token)) = (admin_tcp, token) {
+        tokio::spawn(admin::serve(gw.clone(), tcp, token, shutdown.clone()));
+    }
+    if watch {
+        tokio::spawn(reload::watch_file(
+            gw.clone(),
+            loaded_stamp,
+            shutdown.clone(),
+        ));
+    }
+
+    let task = {
+        let gw = gw.clone();
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            shutdown.cancelled().await;
+            for t in accept_tasks {
+                let _ = t.await;
+            }
+            drain(&gw, &connections, grace).await;
+            // The writer thread is joined here; that blocks, so not on a runtime worker.
+            let events = gw.events.clone();
+            match tokio::task::spawn_blocking(move || events.shutdown()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!("event log did not flush cleanly: {e}"),
+                Err(e) => tracing::error!("event log shutdown panicked: {e}"),
+            }
+        })
+    };
+    Ok(Started {
+        listen_addrs,
+        admin_addr,
+        gateway: gw,
+        shutdown,
+        task,
+    })
+}
+
+/// Waits for in-flight requests (streams and tunnels included) to finish, at most `grace`.
+async fn drain(gw: &Gateway, connections: &TaskTracker, grace: Duration) {
+    connections.close();
+    gw.tunnels.close();
+    let open = connections.len();
+    if open > 0 {
+        tracing::info!("draining {open} connections (up to {} s)", grace.as_secs());
+    }
+    let all = async {
+        connections.wait().await;
+        gw.tunnels.wait().await;
+    };
+    if tokio::time::timeout(grace, all).await.is_err() {
+        tracing::warn!(
+            "shutdown grace of {} s ran out with {} connections and {} tunnels still open; closing them",
+            grace.as_secs(),
+            connections.len(),
+            gw.tunnels.len()
+        );
+    }
+}
+
+/// Runs a server until SIGTERM or SIGINT, reloading on SIGHUP. Prints where it listens.
+pub async fn serve(config: Config, config_path: Option<PathBuf>) -> Result<(), ServerError> {
+    let started = start(config, config_path).await?;
+    for addr in &started.listen_addrs {
+        tracing::info!("listening on {addr}");
+    }
+    if let Some(admin) = started.admin_addr {
+        tracing::info!("admin API on {admin}");
+    }
+    reload::run_signals(started.gateway.clone(), started.shutdown.clone()).await;
+    started.wait().await;
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,140 @@
+//! Prometheus metrics, served on the admin listener at `/metrics`. Counters are updated on the
+//! request path with atomic adds; nothing here blocks.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub route: String,
+    pub status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CodeLabels {
+    pub code: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct UpstreamLabels {
+    pub upstream: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    pub outcome: &'static str,
+}
+
+fn latency_histogram() -> Histogram {
+    // 0.5 ms … ~33 s: origins for chat completions can take long.
+    Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
+        0.0005, 2.0, 17,
+    ))
+}
+
+/// All of the gateway's metrics.
+pub struct Metrics {
+    registry: Registry,
+    pub requests: Family<RequestLabels, Counter>,
+    pub decisions: Family<CodeLabels, Counter>,
+    pub upstream_latency: Family<UpstreamLabels, Histogram, fn() -> Histogram>,
+    pub connections_open: Gauge,
+    pub connections_refused: Counter,
+    pub reloads: Family<OutcomeLabels, Counter>,
+    pub event_log_dropped: Gauge,
+    pub event_log_recorded: Gauge,
+    pub event_log_write_errors: Gauge,
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("doorman");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "requests",
+            "Requests answered, by route and HTTP status",
+            requests.clone(),
+        );
+        let decisions = Family::<CodeLabels, Counter>::default();
+        registry.register(
+            "decisions",
+            "Non-allow answers, by Doorman code",
+            decisions.clone(),
+        );
+        let upstream_latency =
+            Family::<UpstreamLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+                latency_histogram,
+            );
+        registry.register(
+            "upstream_response_seconds",
+            "Time from sending a request upstream to receiving its response head",
+            upstream_latency.clone(),
+        );
+        let connections_open = Gauge::default();
+        registry.register(
+            "connections_open",
+            "Client connections currently open",
+            connections_open.clone(),
+        );
+        let connections_refused = Counter::default();
+        registry.register(
+            "connections_refused",
+            "Connections closed before HTTP (TLS handshake or PROXY header failed)",
+            connections_refused.clone(),
+        );
+        let reloads = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "config_reloads",
+            "Configuration reloads, by outcome",
+            reloads.clone(),
+        );
+        let event_log_dropped = Gauge::default();
+        registry.register(
+            "event_log_dropped",
+            "Events dropped because the event log queue was full",
+            event_log_dropped.clone(),
+        );
+        let event_log_recorded = Gauge::default();
+        registry.register(
+            "event_log_recorded",
+            "Events written to the event log",
+            event_log_recorded.clone(),
+        );
+        let event_log_write_errors = Gauge::default();
+        registry.register(
+            "event_log_write_errors",
+            "Event log batches that failed to write",
+            event_log_write_errors.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            decisions,
+            upstream_latency,
+            connections_open,
+            connections_refused,
+            reloads,
+            event_log_dropped,
+            event_log_recorded,
+            event_log_write_errors,
+        }
+    }
+
+    /// The Prometheus text exposition.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,440 @@
+//! One request's path through the gateway, top to bottom:
+//!
+//! ```text
+//! protocol limits (431, 413) → facts → core::decide → deny: receipt + event
+//!                                                   → allow: forward → origin response streamed back
+//!                                                                    → origin failure: receipt (502/504) + event
+//! ```
+//! Every response, proxied or made here, carries the Ray ID header; every receipt is recorded in
+//! the event log.
+
+use std::convert::Infallible;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use doorman_core::client_ip;
+use doorman_core::decision::Verdict;
+use doorman_core::facts::request_host;
+use doorman_core::pipeline::receipt_for;
+use doorman_core::{Code, PhaseName, RayId, Receipt, RequestFacts, Scheme, TlsFacts, TraceStep};
+use doorman_store::{Action, EventContext, EventRecord};
+use http::header::{self, HeaderValue};
+use http::uri::{Authority, PathAndQuery};
+use http::{Request, Response, Uri, Version};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+
+use crate::body::{self, ProxyBody};
+use crate::gateway::{Gateway, Runtime};
+use crate::head_timeout::HeadSignal;
+use crate::headers;
+use crate::metrics::{CodeLabels, RequestLabels, UpstreamLabels};
+use crate::respond::receipt_response;
+use crate::upstream::{self, UpstreamPool};
+
+/// What a connection knows about itself, shared by its requests.
+pub struct ConnInfo {
+    /// The socket peer, or the PROXY protocol source when that was accepted. Whether it is a
+    /// trusted proxy is decided per request, since a reload can change the list.
+    pub peer_ip: IpAddr,
+    /// How the client connected.
+    pub scheme: Scheme,
+    pub tls: Option<TlsFacts>,
+    pub head_signal: Option<HeadSignal>,
+}
+
+/// The hyper service function.
+pub async fn handle(
+    gw: Arc<Gateway>,
+    conn: Arc<ConnInfo>,
+    req: Request<Incoming>,
+) -> Result<Response<ProxyBody>, Infallible> {
+    if let Some(signal) = &conn.head_signal {
+        signal.head_received();
+    }
+    let rt = gw.runtime();
+    let ray = RayId::new(rand::random(), rt.config.policy.node.clone());
+    let now = SystemTime::now();
+    let (mut resp, route) = process(&gw, &rt, &conn, req, &ray, now).await;
+    if let Some(signal) = &conn.head_signal {
+        resp = resp.map(|b| b.finishing(signal.clone()));
+    }
+    if let Ok(v) = HeaderValue::from_str(&ray.to_string()) {
+        resp.headers_mut().insert(rt.ray_header.clone(), v);
+    }
+    gw.metrics
+        .requests
+        .get_or_create(&RequestLabels {
+            route,
+            status: resp.status().as_u16(),
+        })
+        .inc();
+    Ok(resp)
+}
+
+/// The bits of a request an event needs after the request itself has been consumed.
+struct RequestSummary {
+    method: String,
+    host: String,
+    path: String,
+    user_agent: String,
+    accept: Option<String>,
+}
+
+impl RequestSummary {
+    fn of(req: &Request<Incoming>, host: &str) -> Self {
+        let text = |name: header::HeaderName| {
+            req.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        RequestSummary {
+            method: req.method().as_str().to_owned(),
+            host: host.to_owned(),
+            path: req
+                .uri()
+                .path_and_query()
+                .map(|p| p.as_str().to_owned())
+                .unwrap_or_else(|| "/".to_owned()),
+            user_agent: text(header::USER_AGENT).unwrap_or_default(),
+            accept: text(header::ACCEPT),
+        }
+    }
+}
+
+async fn process(
+    gw: &Gateway,
+    rt: &Runtime,
+    conn: &ConnInfo,
+    req: Request<Incoming>,
+    ray: &RayId,
+    now: SystemTime,
+) -> (Response<ProxyBody>, String) {
+    let policy = &rt.config.policy;
+    let client_ip = client_ip::resolve(conn.peer_ip, req.headers(), &policy.client_ip);
+    let host = request_host(req.uri(), req.headers()).into_owned();
+    let facts = RequestFacts {
+        ray_id: ray,
+        now,
+        client_ip,
+        peer_ip: conn.peer_ip,
+        method: req.method(),
+        uri: req.uri(),
+        host: host.as_str().into(),
+        headers: req.headers(),
+        version: req.version(),
+        scheme: conn.scheme,
+        tls: conn.tls.as_ref(),
+    };
+
+    if let Some(receipt) = protocol_limits(&facts, rt) {
+        let summary = RequestSummary::of(&req, &host);
+        return (deny(gw, rt, receipt, &summary, None, &[]), "-".to_owned());
+    }
+
+    let decision = doorman_core::decide(&facts, policy);
+    let route_name = decision
+        .route
+        .map(|i| policy.routes[i].name.clone())
+        .unwrap_or_else(|| "-".to_owned());
+    match decision.verdict {
+        Verdict::Deny(ref receipt) => {
+            let summary = RequestSummary::of(&req, &host);
+            let resp = deny(
+                gw,
+                rt,
+                (**receipt).clone(),
+                &summary,
+                Some(&route_name),
+                &decision.trace,
+            );
+            (resp, route_name)
+        }
+        Verdict::Allow(ref permit) => {
+            let pool = &rt.pools[permit.upstream()];
+            let summary = RequestSummary::of(&req, &host);
+            match forward(gw, rt, conn, req, pool, ray).await {
+                Ok(resp) => (resp, route_name),
+                Err(failure) => {
+                    let mut receipt = bare_receipt(rt, ray, now, client_ip, failure.code);
+                    if failure.code == Code::BodyTooLarge {
+                        receipt = body_too_large(
+                            receipt,
+                            None,
+                            rt.config.server.limits.max_body_bytes.unwrap_or(0),
+                        );
+                    } else {
+                        fill_upstream_receipt(&mut receipt, rt, pool, &failure);
+                    }
+                    let resp = deny(
+                        gw,
+                        rt,
+                        receipt,
+                        &summary,
+                        Some(&route_name),
+                        &decision.trace,
+                    );
+                    (resp, route_name)
+                }
+            }
+        }
+    }
+}
+
+/// A receipt for a request that is already gone (sent upstream), so only its identity remains.
+fn bare_receipt(
+    rt: &Runtime,
+    ray: &RayId,
+    now: SystemTime,
+    client_ip: IpAddr,
+    code: Code,
+) -> Receipt {
+    let mut r = Receipt::new(ray.clone(), now, client_ip, code, PhaseName::Proxy);
+    r.support = rt.config.policy.site.support.clone();
+    r
+}
+
+/// Header size and count (431) and a declared body size over the cap (413), checked before any
+/// policy so that oversized requests never reach rule evaluation.
+fn protocol_limits(facts: &RequestFacts<'_>, rt: &Runtime) -> Option<Receipt> {
+    let limits = &rt.config.server.limits;
+    let policy = &rt.config.policy;
+    let count = facts.headers.len();
+    let size = headers::head_size(facts.headers);
+    if count > limits.max_headers || size > limits.max_header_bytes {
+        let (largest_name, largest_len) = facts
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), k.as_str().len() + v.len()))
+            .max_by_key(|(_, n)| *n)
+            .unwrap_or(("", 0));
+        let mut r = receipt_for(facts, policy, Code::HeadersTooLarge, PhaseName::Proxy)
+            .reason(if count > limits.max_headers {
+                format!("The request carried {count} headers; this site accepts at most {}.", limits.max_headers)
+            } else {
+                format!(
+                    "The request's headers add up to {size} bytes; this site accepts at most {} bytes. The largest is `{largest_name}` ({largest_len} bytes).",
+                    limits.max_header_bytes
+                )
+            })
+            .fact("header count", count.to_string())
+            .fact("header bytes", size.to_string())
+            .fact("largest header", format!("{largest_name} ({largest_len} bytes)"));
+        if largest_name == "cookie" {
+            r = r.remedy("Clear this site's cookies (your browser's site settings → clear data), then reload.");
+        } else {
+            r = r.remedy(format!(
+                "Send a smaller `{largest_name}` header, or fewer headers."
+            ));
+        }
+        return Some(r.remedy(
+            "If a browser extension adds headers, try a private window without extensions.",
+        ));
+    }
+    if let Some(max_body) = limits.max_body_bytes {
+        let declared = facts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if let Some(len) = declared.filter(|&len| len > max_body) {
+            return Some(body_too_large(
+                receipt_for(facts, policy, Code::BodyTooLarge, PhaseName::Proxy),
+                Some(len),
+                max_body,
+            ));
+        }
+    }
+    None
+}
+
+fn body_too_large(r: Receipt, declared: Option<u64>, max: u64) -> Receipt {
+    let reason = match declared {
+        Some(len) => {
+            format!("The request body is {len} bytes; this site accepts at most {max} bytes.")
+        }
+        None => format!("The request body grew past {max} bytes, the most this site accepts."),
+    };
+    r.reason(reason)
+        .fact("max body bytes", max.to_string())
+        .remedy(format!(
+            "Send a body of at most {max} bytes (split large uploads)."
+        ))
+}
+
+/// Answers with a receipt, counts it, and records it.
+fn deny(
+    gw: &Gateway,
+    rt: &Runtime,
+    receipt: Receipt,
+    req: &RequestSummary,
+    route: Option<&str>,
+    trace: &[TraceStep],
+) -> Response<ProxyBody> {
+    gw.metrics
+        .decisions
+        .get_or_create(&CodeLabels {
+            code: receipt.code.as_str(),
+        })
+        .inc();
+    let resp = receipt_response(&receipt, req.accept.as_deref(), &rt.ray_header);
+    let context = EventContext {
+        method: req.method.clone(),
+        host: req.host.clone(),
+        path: req.path.clone(),
+        user_agent: (!req.user_agent.is_empty()).then(|| req.user_agent.clone()),
+        route: route.map(str::to_owned),
+        action: Action::Deny,
+    };
+    gw.events
+        .record(EventRecord::from_receipt(&receipt, context, trace));
+    resp
+}
+
+fn fill_upstream_receipt(
+    r: &mut Receipt,
+    rt: &Runtime,
+    pool: &UpstreamPool,
+    failure: &upstream::UpstreamFailure,
+) {
+    let name = &pool.spec.name;
+    r.reason = match failure.code {
+        Code::UpstreamRefused => format!(
+            "The gateway could not reach the `{name}` service: the connection was refused. The service is probably down or restarting."
+        ),
+        Code::UpstreamTimeout => format!("The `{name}` service did not answer in time."),
+        Code::UpstreamReset => {
+            format!("The `{name}` service dropped the connection before answering.")
+        }
+        _ => format!("The `{name}` service sent an answer the gateway could not use."),
+    };
+    r.facts.push(("upstream".into(), name.clone()));
+    r.private_facts
+        .push(("target".into(), failure.what.clone()));
+    r.rule = Some(format!("upstream:{name}"));
+    r.remedies.push("Try again in a minute: the problem is on the site's side, not yours; nothing on your device needs changing.".into());
+    if let Some(url) = &rt.config.policy.site.status_page_url {
+        r.remedies
+            .push("Check the status page for a known outage.".into());
+        r.links.push(("Status page".into(), url.clone()));
+    }
+}
+
+/// Sends the request to the upstream and streams the response back.
+async fn forward(
+    gw: &Gateway,
+    rt: &Runtime,
+    conn: &ConnInfo,
+    req: Request<Incoming>,
+    pool: &UpstreamPool,
+    ray: &RayId,
+) -> Result<Response<ProxyBody>, upstream::UpstreamFailure> {
+    let target = pool.pick_target();
+    let (mut parts, body) = req.into_parts();
+    let upgrade = parts.version == Version::HTTP_11 && headers::is_upgrade_request(&parts.headers);
+    let client_upgrade = if upgrade {
+        parts.extensions.remove::<hyper::upgrade::OnUpgrade>()
+    } else {
+        None
+    };
+
+    // HTTP/2 requests carry the host in :authority; the origin speaks HTTP/1.1 and needs Host.
+    let original_host = parts.headers.get(header::HOST).cloned().or_else(|| {
+        parts
+            .uri
+            .authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+    });
+    headers::strip_hop_by_hop(&mut parts.headers, upgrade);
+    // The origin gets our Ray ID, never one the client made up.
+    parts.headers.remove(&rt.ray_header);
+    if let Ok(v) = HeaderValue::from_str(&ray.to_string()) {
+        parts.headers.insert(rt.ray_header.clone(), v);
+    }
+    let peer_trusted =
+        client_ip::is_trusted(conn.peer_ip, &rt.config.policy.client_ip.trusted_proxies);
+    headers::set_forwarding(
+        &mut parts.headers,
+        rt.forwarding,
+        conn.peer_ip,
+        peer_trusted,
+        conn.scheme.as_str(),
+        original_host.clone(),
+    );
+    if let Some(host) = original_host {
+        parts.headers.insert(header::HOST, host);
+    }
+    parts.uri = upstream_uri(target, parts.uri.path_and_query())?;
+    parts.version = Version::HTTP_11;
+
+    let limit = rt.config.server.limits.max_body_bytes;
+    let up_req = Request::from_parts(parts, upstream::limited_body(body, limit));
+    let started = Instant::now();
+    let sent = tokio::time::timeout(pool.response_timeout(), pool.client().request(up_req)).await;
+    let mut resp = match sent {
+        Err(_elapsed) => {
+            return Err(upstream::UpstreamFailure {
+                code: Code::UpstreamTimeout,
+                what: format!(
+                    "{target} sent no response head within {} ms (response_timeout_ms)",
+                    pool.response_timeout().as_millis()
+                ),
+            });
+        }
+        Ok(Err(e)) => {
+            if upstream::is_body_too_large(&e) {
+                return Err(upstream::UpstreamFailure {
+                    code: Code::BodyTooLarge,
+                    what: format!("request body over {} bytes", limit.unwrap_or(0)),
+                });
+            }
+            return Err(upstream::classify(&e, target));
+        }
+        Ok(Ok(resp)) => resp,
+    };
+    gw.metrics
+        .upstream_latency
+        .get_or_create(&UpstreamLabels {
+            upstream: pool.spec.name.clone(),
+        })
+        .observe(started.elapsed().as_secs_f64());
+
+    let switching = resp.status() == http::StatusCode::SWITCHING_PROTOCOLS;
+    headers::strip_hop_by_hop(resp.headers_mut(), switching && client_upgrade.is_some());
+    if switching && let Some(client_side) = client_upgrade {
+        let origin_side = hyper::upgrade::on(&mut resp);
+        gw.tunnels.spawn(async move {
+            match tokio::try_join!(client_side, origin_side) {
+                Ok((client, origin)) => {
+                    let mut client = TokioIo::new(client);
+                    let mut origin = TokioIo::new(origin);
+                    if let Err(e) = tokio::io::copy_bidirectional(&mut client, &mut origin).await {
+                        tracing::debug!("upgraded connection ended: {e}");
+                    }
+                }
+                Err(e) => tracing::debug!("protocol switch failed: {e}"),
+            }
+        });
+    }
+    Ok(resp.map(body::streamed))
+}
+
+fn upstream_uri(target: &str, pq: Option<&PathAndQuery>) -> Result<Uri, upstream::UpstreamFailure> {
+    let authority: Authority = target.parse().map_err(|_| upstream::UpstreamFailure {
+        code: Code::UpstreamError,
+        what: format!("target `{target}` is not a valid host:port"),
+    })?;
+    let mut parts = http::uri::Parts::default();
+    parts.scheme = Some(http::uri::Scheme::HTTP);
+    parts.authority = Some(authority);
+    parts.path_and_query = Some(
+        pq.cloned()
+            .unwrap_or_else(|| PathAndQuery::from_static("/")),
+    );
+    Uri::from_parts(parts).map_err(|e| upstream::UpstreamFailure {
+        code: Code::UpstreamError,
+        what: format!("could not build the upstream URI for {target}: {e}"),
+    })
+}

@@ -1,0 +1,81 @@
+//! Reload triggers: SIGHUP, and a poll of the config file's modification time and size (once a
+//! second), which also catches editors that replace the file instead of writing it in place.
+//! Either way the gateway compiles the new file first and keeps the old one if it is broken.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio_util::sync::CancellationToken;
+
+use crate::gateway::Gateway;
+
+/// What the watcher compares: modification time and size.
+pub type Stamp = Option<(SystemTime, u64)>;
+
+/// The file's current stamp.
+pub fn stamp(path: &std::path::Path) -> Stamp {
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.modified().ok()?, meta.len()))
+}
+
+/// Reloads whenever the config file changes from `loaded` (its stamp when it was read), until
+/// shutdown. The stamp is taken by the caller, not here, so that a change made before this task
+/// first runs is still seen.
+pub async fn watch_file(gw: Arc<Gateway>, loaded: Stamp, shutdown: CancellationToken) {
+    let Some(path) = gw.config_path().cloned() else {
+        return;
+    };
+    let mut last = loaded;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let now = stamp(&path);
+        if now != last && now.is_some() {
+            last = now;
+            // Give an editor a moment to finish writing before we read.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            last = stamp(&path).or(last);
+            let gw = gw.clone();
+            let _ = tokio::task::spawn_blocking(move || gw.reload()).await;
+        }
+    }
+}
+
+/// Waits for signals: SIGHUP reloads, SIGTERM/SIGINT start a graceful shutdown.
+#[cfg(unix)]
+pub async fn run_signals(gw: Arc<Gateway>, shutdown: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut hup), Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::hangup()),
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!(
+            "cannot install signal handlers; stop the server with the admin API or by killing it"
+        );
+        shutdown.cancelled().await;
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = hup.recv() => {
+                tracing::info!("SIGHUP: reloading configuration");
+                let gw = gw.clone();
+                let _ = tokio::task::spawn_blocking(move || gw.reload()).await;
+            }
+            _ = term.recv() => { tracing::info!("SIGTERM: shutting down gracefully"); break; }
+            _ = int.recv() => { tracing::info!("SIGINT: shutting down gracefully"); break; }
+            _ = shutdown.cancelled() => return,
+        }
+    }
+    shutdown.cancel();
+}
+
+#[cfg(not(unix))]
+pub async fn run_signals(_gw: Arc<Gateway>, shutdown: CancellationToken) {
+    let _ = tokio::signal::ctrl_c().await;
+    shutdown.cancel();
+}

@@ -1,0 +1,203 @@
+//! Connections to origins: one keep-alive pool per upstream, targets taken round robin, and the
+//! classification of what went wrong when an origin fails (refused, reset, timed out), so that the
+//! receipt can name it.
+
+use std::error::Error as StdError;
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use doorman_core::Code;
+use doorman_core::policy::UpstreamSpec;
+use http_body_util::Limited;
+use http_body_util::combinators::BoxBody;
+use hyper::body::Incoming;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+
+/// The body sent upstream: the client's body with the configured size cap, or an empty/full body
+/// the gateway made itself.
+pub type UpstreamBody = BoxBody<Bytes, Box<dyn StdError + Send + Sync>>;
+
+/// Wraps a client body with the configured cap (`None`: no cap).
+pub fn limited_body(body: Incoming, max_bytes: Option<u64>) -> UpstreamBody {
+    use http_body_util::BodyExt;
+    let limit = max_bytes.map_or(usize::MAX, |m| usize::try_from(m).unwrap_or(usize::MAX));
+    Limited::new(body, limit).boxed()
+}
+
+/// A pool of connections to one upstream's targets.
+#[derive(Clone)]
+pub struct UpstreamPool {
+    pub spec: Arc<UpstreamSpec>,
+    client: Client<HttpConnector, UpstreamBody>,
+    next: Arc<AtomicUsize>,
+}
+
+impl UpstreamPool {
+    /// Builds the pool (no connection is opened until the first request).
+    pub fn new(spec: UpstreamSpec) -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(spec.connect_timeout));
+        connector.set_nodelay(true);
+        connector.enforce_http(true);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(spec.idle_timeout)
+            .pool_max_idle_per_host(spec.max_idle_per_target)
+            .pool_timer(TokioTimer::new())
+            .timer(TokioTimer::new())
+            .build(connector);
+        UpstreamPool {
+            spec: Arc::new(spec),
+            client,
+            next: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// Whether this pool can keep serving `spec` after a reload (so its warm connections survive).
+    pub fn serves(&self, spec: &UpstreamSpec) -> bool {
+        let s = &self.spec;
+        s.name == spec.name
+            && s.targets == spec.targets
+            && s.connect_timeout == spec.connect_timeout
+            && s.idle_timeout == spec.idle_timeout
+            && s.max_idle_per_target == spec.max_idle_per_target
+            && s.response_timeout == spec.response_timeout
+    }
+
+    /// The next target, round robin.
+    pub fn pick_target(&self) -> &str {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        &self.spec.targets[n % self.spec.targets.len()]
+    }
+
+    /// The client to send requests with.
+    pub fn client(&self) -> &Client<HttpConnector, UpstreamBody> {
+        &self.client
+    }
+
+    /// Time allowed from sending a request to receiving the response head.
+    pub fn response_timeout(&self) -> Duration {
+        self.spec.response_timeout
+    }
+}
+
+/// What went wrong talking to an origin, in words a receipt can carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamFailure {
+    pub code: Code,
+    /// What happened, naming the target: "connection to 127.0.0.1:3000 was refused".
+    pub what: String,
+}
+
+/// Classifies a client error from sending a request to `target`.
+pub fn classify(err: &hyper_util::client::legacy::Error, target: &str) -> UpstreamFailure {
+    if let Some(io) = find_io_error(err) {
+        return match io.kind() {
+            io::ErrorKind::ConnectionRefused => UpstreamFailure {
+                code: Code::UpstreamRefused,
+                what: format!(
+                    "the connection to {target} was refused (nothing is listening there)"
+                ),
+            },
+            io::ErrorKind::TimedOut => UpstreamFailure {
+                code: Code::UpstreamTimeout,
+                what: format!("connecting to {target} timed out"),
+            },
+            io::ErrorKind::ConnectionReset
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::ConnectionAborted => UpstreamFailure {
+                code: Code::UpstreamReset,
+                what: format!("{target} reset the connection"),
+            },
+            _ => UpstreamFailure {
+                code: Code::UpstreamError,
+                what: format!("talking to {target} failed: {io}"),
+            },
+        };
+    }
+    if err.is_connect() {
+        // The connector reports its own timeout as a non-io error with this text.
+        let text = error_chain(err);
+        if text.contains("timed out") || text.contains("timeout") {
+            return UpstreamFailure {
+                code: Code::UpstreamTimeout,
+                what: format!("connecting to {target} timed out"),
+            };
+        }
+        return UpstreamFailure {
+            code: Code::UpstreamRefused,
+            what: format!("could not connect to {target}: {text}"),
+        };
+    }
+    if let Some(h) = find_hyper_error(err) {
+        if h.is_incomplete_message() || h.is_canceled() || h.is_closed() {
+            return UpstreamFailure {
+                code: Code::UpstreamReset,
+                what: format!("{target} closed the connection before sending a complete response"),
+            };
+        }
+        if h.is_parse() {
+            return UpstreamFailure {
+                code: Code::UpstreamError,
+                what: format!("{target} sent a response that is not valid HTTP"),
+            };
+        }
+    }
+    UpstreamFailure {
+        code: Code::UpstreamError,
+        what: format!("talking to {target} failed: {}", error_chain(err)),
+    }
+}
+
+fn find_io_error<'a>(err: &'a (dyn StdError + 'static)) -> Option<&'a io::Error> {
+    let mut cur: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(e) = cur {
+        if let Some(io) = e.downcast_ref::<io::Error>() {
+            return Some(io);
+        }
+        cur = e.source();
+    }
+    None
+}
+
+fn find_hyper_error<'a>(err: &'a (dyn StdError + 'static)) -> Option<&'a hyper::Error> {
+    let mut cur: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(e) = cur {
+        if let Some(h) = e.downcast_ref::<hyper::Error>() {
+            return Some(h);
+        }
+        cur = e.source();
+    }
+    None
+}
+
+/// Whether a client error was caused by the request body exceeding our cap.
+pub fn is_body_too_large(err: &(dyn StdError + 'static)) -> bool {
+    let mut cur: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(e) = cur {
+        if e.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        cur = e.source();
+    }
+    false
+}
+
+/// `a: b: c` for an error and its sources.
+pub fn error_chain(err: &(dyn StdError + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        let s = e.to_string();
+        if !out.contains(&s) {
+            out.push_str(": ");
+            out.push_str(&s);
+        }
+        cur = e.source();
+    }
+    out
+}
