@@ -155,7 +155,12 @@ async fn run_async(args: &DemoArgs) -> Result<()> {
     let started = doorman_server::start(loaded.config, Some(path.clone()))
         .await
         .context("starting the gateway")?;
-    print_guide(started.listen_addrs[0], args.admin, &path, &args.data_dir);
+    print_guide(
+        started.listen_addrs[0],
+        started.admin_addr.unwrap_or(args.admin),
+        &path,
+        &args.data_dir,
+    );
     let gateway = started.gateway.clone();
     let stop = tokio::spawn(async move {
         let _ = tokio::signal::ctrl_c().await;
@@ -218,8 +223,8 @@ Passes:
 
 Denials (each answer has a Ray ID; try -H 'Accept: application/json' or a browser too):
   curl -i {u}/admin/                                   # ROUTE_CLOSED 403, the operator's reason
-  curl -i {u}/internal/                                # NETWORK_NOT_ALLOWED 403: you are not on 10.0.0.0/8
-  curl -i -H 'X-Forwarded-For: 10.1.2.3' {u}/internal/ # passes: the demo trusts XFF from localhost
+  curl -i {u}/internal/stats                           # NETWORK_NOT_ALLOWED 403: you are not on 10.0.0.0/8
+  curl -H 'X-Forwarded-For: 10.1.2.3' {u}/internal/stats  # passes: the demo trusts XFF from localhost
   curl -i {u}/secret/                                  # a private rule: only the Ray ID is shown
   curl -i {u}/billing/invoices                         # UPSTREAM_REFUSED 502: nothing listens there
   curl -i '{u}/debug/sleep?ms=5000'                    # UPSTREAM_TIMEOUT 504 after 2 s

@@ -31,6 +31,11 @@ pub(crate) async fn handle(req: Request<Incoming>, ctx: ConnCtx) -> Response<Bod
     let mut response = match req.uri().path() {
         "/" if is_get => page::response(),
         "/healthz" if is_get => text(StatusCode::OK, "ok"),
+        // An operators-only page, for the demo's network allowlist: the gateway guards it.
+        "/internal/stats" if is_get => text(
+            StatusCode::OK,
+            "internal stats: 3 conversations today, 0 errors (only the office network sees this)\n",
+        ),
         // Browsers ask for it on every page view; an empty answer keeps the gateway's logs free of 404 noise.
         "/favicon.ico" if is_get => status_only(StatusCode::NO_CONTENT),
         "/v1/chat/completions" if method == Method::POST => chat::completions(req, &ctx).await,
@@ -47,8 +52,8 @@ pub(crate) async fn handle(req: Request<Incoming>, ctx: ConnCtx) -> Response<Bod
             // then nothing must be written.
             std::future::pending::<Response<Body>>().await
         }
-        "/" | "/healthz" | "/favicon.ico" | "/plugins/weather" | "/debug/sleep"
-        | "/debug/status" | "/debug/drip" => method_not_allowed("GET, HEAD"),
+        "/" | "/healthz" | "/internal/stats" | "/favicon.ico" | "/plugins/weather"
+        | "/debug/sleep" | "/debug/status" | "/debug/drip" => method_not_allowed("GET, HEAD"),
         "/ws/echo" => method_not_allowed("GET"),
         _ => error(
             StatusCode::NOT_FOUND,

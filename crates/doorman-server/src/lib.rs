@@ -118,8 +118,10 @@ pub async fn start(config: Config, config_path: Option<PathBuf>) -> Result<Start
         })?);
         listeners.push(listener::Listener {
             tcp,
-            settings: l.clone(),
-            tls,
+            serves: Arc::new(listener::Serves {
+                settings: l.clone(),
+                tls,
+            }),
         });
     }
     let admin_tcp = match &s.admin {

@@ -35,6 +35,12 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// One bound listener and what it serves.
 pub struct Listener {
     pub tcp: TcpListener,
+    pub serves: Arc<Serves>,
+}
+
+/// What a listener's connections need. Kept apart from the socket so that connections still in
+/// flight do not keep the listening socket open after shutdown.
+pub struct Serves {
     pub settings: ListenerSettings,
     pub tls: Option<TlsAcceptor>,
 }
@@ -47,7 +53,6 @@ pub async fn accept_loop(
     connections: TaskTracker,
     shutdown: CancellationToken,
 ) {
-    let listener = Arc::new(listener);
     loop {
         // Waiting for a permit first keeps excess connections in the kernel's backlog instead of
         // accepting and dropping them.
@@ -64,7 +69,7 @@ pub async fn accept_loop(
                 Ok(a) => a,
                 Err(e) => {
                     // EMFILE and friends: back off instead of spinning.
-                    tracing::warn!("accept failed on {}: {e}", listener.settings.addr);
+                    tracing::warn!("accept failed on {}: {e}", listener.serves.settings.addr);
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
@@ -72,11 +77,11 @@ pub async fn accept_loop(
         };
         let _ = stream.set_nodelay(true);
         let gw = gw.clone();
-        let listener = listener.clone();
+        let serves = listener.serves.clone();
         let shutdown = shutdown.clone();
         connections.spawn(async move {
             gw.metrics.connections_open.inc();
-            if let Err(why) = serve_connection(&gw, &listener, stream, peer, shutdown).await {
+            if let Err(why) = serve_connection(&gw, &serves, stream, peer, shutdown).await {
                 gw.metrics.connections_refused.inc();
                 tracing::debug!("connection from {peer} closed before HTTP: {why}");
             }
@@ -88,7 +93,7 @@ pub async fn accept_loop(
 
 async fn serve_connection(
     gw: &Arc<Gateway>,
-    listener: &Listener,
+    listener: &Serves,
     mut stream: TcpStream,
     peer: SocketAddr,
     shutdown: CancellationToken,

@@ -1,0 +1,304 @@
+//! The `doorman` binary as a user runs it: real processes, real signals, real sockets on
+//! 127.0.0.1.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_doorman");
+
+/// Kills the child if a test fails half-way.
+struct Reaper(Child);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Reads a child's output on a thread and hands lines over a channel.
+fn lines(stream: impl Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Waits for a line containing `marker` and returns the text after it.
+fn wait_for(rx: &mpsc::Receiver<String>, marker: &str, seen: &mut Vec<String>) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
+            seen.push(line.clone());
+            if let Some(pos) = line.find(marker) {
+                return line[pos + marker.len()..].trim().to_string();
+            }
+        }
+    }
+    panic!(
+        "no line with {marker:?}; output so far:\n{}",
+        seen.join("\n")
+    );
+}
+
+/// A raw HTTP/1.1 GET; returns the whole answer (status line, headers, body).
+fn http_get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut req = format!("GET {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
+fn header_value(answer: &str, name: &str) -> String {
+    answer
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+        })
+        .unwrap_or_else(|| panic!("no {name} in {answer}"))
+}
+
+#[test]
+fn check_prints_every_error_with_its_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("doorman.toml");
+    std::fs::write(
+        &file,
+        r#"[[listeners]]
+addr = "127.0.0.1:8080"
+
+[limits]
+max_body_bytes = "10MB"
+
+[[upstreams]]
+name = "chat"
+targets = ["127.0.0.1:3000"]
+
+[[routes]]
+name = "chat"
+path_prefix = "/"
+uptsream = "chat"
+"#,
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["check", "--config"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("doorman.toml:5:18: error: invalid value for `max_body_bytes`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("doorman.toml:14:1: error: unknown key `uptsream`"),
+        "{err}"
+    );
+    assert!(err.contains("did you mean `upstream`?"), "{err}");
+
+    std::fs::write(
+        &file,
+        "[[listeners]]\naddr = \"127.0.0.1:8080\"\n\n[[upstreams]]\nname = \"chat\"\ntargets = [\"127.0.0.1:3000\"]\n\n[[routes]]\nname = \"chat\"\npath_prefix = \"/\"\nupstream = \"chat\"\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["check", "--config"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ok: 1 route, 1 upstream, 1 listener"));
+}
+
+#[test]
+fn sigterm_drains_a_streaming_response_then_exits() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (origin, _origin_handle) = runtime
+        .block_on(doorman_demo::spawn("127.0.0.1:0".parse().unwrap()))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("doorman.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"[server]
+node_name = "drain"
+data_dir = "data"
+shutdown_grace_secs = 10
+
+[[listeners]]
+addr = "127.0.0.1:0"
+
+[admin]
+addr = "127.0.0.1:0"
+
+[[upstreams]]
+name = "origin"
+targets = ["{origin}"]
+
+[[routes]]
+name = "all"
+path_prefix = "/"
+upstream = "origin"
+"#
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(&config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = lines(child.stderr.take().unwrap());
+    let pid = child.id();
+    let mut child = Reaper(child);
+    let mut seen = Vec::new();
+    let addr: SocketAddr = wait_for(&stderr, "listening on ", &mut seen)
+        .parse()
+        .unwrap();
+
+    // A response that takes ~2 s to stream: 10 chunks, 200 ms apart.
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.write_all(b"GET /debug/drip?chunks=10&interval_ms=200 HTTP/1.1\r\nhost: x\r\n\r\n")
+        .unwrap();
+    let mut first = [0u8; 64];
+    let n = s.read(&mut first).unwrap();
+    assert!(String::from_utf8_lossy(&first[..n]).starts_with("HTTP/1.1 200"));
+
+    let signalled = Instant::now();
+    let status = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    wait_for(&stderr, "SIGTERM", &mut seen);
+
+    // New connections are refused once the listener has closed.
+    let mut refused = false;
+    for _ in 0..50 {
+        if TcpStream::connect(addr).is_err() {
+            refused = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(refused, "the listener still accepts after SIGTERM");
+
+    // The stream in flight still completes: chunked encoding ends with 0\r\n\r\n.
+    let mut rest = Vec::new();
+    let mut buf = [0u8; 1024];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                rest.extend_from_slice(&buf[..n]);
+                if rest.ends_with(b"0\r\n\r\n") {
+                    break;
+                }
+            }
+            Err(e) => panic!(
+                "stream cut during drain: {e}; got {:?}",
+                String::from_utf8_lossy(&rest)
+            ),
+        }
+    }
+    let text = String::from_utf8_lossy(&rest);
+    assert!(
+        text.ends_with("0\r\n\r\n"),
+        "stream did not finish: {text:?}"
+    );
+    drop(s);
+
+    let exit = loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            signalled.elapsed() < Duration::from_secs(15),
+            "did not exit after draining"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(exit.success(), "exit status {exit:?}");
+}
+
+#[test]
+fn the_demo_serves_the_chat_and_explains_a_denial() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut child = Command::new(BIN)
+        .args([
+            "demo",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(&data)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = lines(child.stdout.take().unwrap());
+    let _child = Reaper(child);
+    let mut seen = Vec::new();
+    let url = wait_for(&stdout, "Chat page (open in a browser):", &mut seen);
+    let addr: SocketAddr = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()
+        .unwrap();
+
+    let page = http_get(addr, "/", &[("accept", "text/html")]);
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(page.contains("<html"));
+
+    let denied = http_get(addr, "/admin/", &[("accept", "application/json")]);
+    assert!(denied.starts_with("HTTP/1.1 403"), "{denied}");
+    assert!(denied.contains("\"code\":\"ROUTE_CLOSED\""));
+    let ray = header_value(&denied, "doorman-ray");
+
+    let mut explained = String::new();
+    for _ in 0..50 {
+        let out = Command::new(BIN)
+            .args(["explain", &ray, "--data-dir"])
+            .arg(&data)
+            .output()
+            .unwrap();
+        if out.status.success() {
+            explained = String::from_utf8_lossy(&out.stdout).into_owned();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(explained.contains(&ray), "explain never found {ray}");
+    assert!(explained.contains("ROUTE_CLOSED"));
+    assert!(explained.contains("route `admin` is closed"), "{explained}");
+}
