@@ -15,6 +15,7 @@ pub mod client_ip;
 pub mod code;
 pub mod decision;
 pub mod facts;
+pub mod intel;
 pub mod pipeline;
 pub mod policy;
 pub mod ray;
