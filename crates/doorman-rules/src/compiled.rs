@@ -9,7 +9,7 @@
 use std::fmt;
 
 use crate::error::RuleError;
-use crate::expr::{EvalContext, LogicOp, Node, ValueNode};
+use crate::expr::{CmpOp, Compare, EvalContext, LogicOp, Node, Texts, ValueNode};
 use crate::lists::ListRegistry;
 use crate::parser::Parser;
 use crate::scheme::{Field, Scheme};
@@ -253,8 +253,10 @@ pub(crate) fn describe(n: &Node) -> String {
 /// Constant folding and flattening. Array-shaped subtrees (under any/all) are left alone.
 fn fold(n: Node) -> Node {
     match n {
+        Node::IsTrue(ValueNode::Call(call), text) => specialize_call(*call, text),
         Node::IsTrue(ValueNode::Lit(Value::Bool(b)), _) => Node::Const(b),
         Node::Compare(c) => {
+            let c = specialize_lower_eq(c);
             if let ValueNode::Lit(v) = &c.lhs
                 && !matches!(v, Value::Array(_))
                 && !has_dynamic_rhs(&c.op)
@@ -325,6 +327,73 @@ fn collect_value_fields(v: &ValueNode, out: &mut Vec<Field>) {
         }
         ValueNode::Call(c) => c.args.iter().for_each(|a| collect_value_fields(a, out)),
         ValueNode::Cond(n, _) => collect_fields(n, out),
+    }
+}
+
+/// `starts_with(x, "lit")` and `ends_with(x, "lit")` become comparisons on `x`, skipping the
+/// generic call machinery on the hot path.
+fn specialize_call(call: crate::expr::Call, text: std::sync::Arc<str>) -> Node {
+    use crate::functions::Func;
+    let lit = match call.args.get(1) {
+        Some(ValueNode::Lit(Value::Bytes(b))) => Some(b.to_vec().into_boxed_slice()),
+        _ => None,
+    };
+    match (&call.func, lit, call.mapped, call.args.len()) {
+        (Func::StartsWith | Func::EndsWith, Some(lit), false, 2) => {
+            let op = if matches!(call.func, Func::StartsWith) {
+                CmpOp::StartsWith(lit)
+            } else {
+                CmpOp::EndsWith(lit)
+            };
+            let lhs_text = call.arg0.to_string();
+            let lhs = call
+                .args
+                .into_iter()
+                .next()
+                .unwrap_or(ValueNode::Lit(Value::Missing));
+            Node::Compare(Compare {
+                lhs,
+                op,
+                texts: Box::new(Texts {
+                    full: text.to_string(),
+                    lhs: lhs_text,
+                }),
+            })
+        }
+        _ => Node::IsTrue(ValueNode::Call(Box::new(call)), text),
+    }
+}
+
+/// `lower(x) eq "lit"` / `ne` with a lowercase literal: compare `x` case-insensitively.
+fn specialize_lower_eq(c: Compare) -> Compare {
+    use crate::expr::{OrdOp, Scalar};
+    use crate::functions::Func;
+    let Compare { lhs, op, texts } = c;
+    match (lhs, op) {
+        (
+            ValueNode::Call(call),
+            CmpOp::Order(ord @ (OrdOp::Eq | OrdOp::Ne), Scalar::Bytes(lit)),
+        ) if matches!(call.func, Func::Lower)
+            && !call.mapped
+            && call.args.len() == 1
+            && !lit.iter().any(u8::is_ascii_uppercase) =>
+        {
+            let arg0 = call.arg0.to_string();
+            let lhs = call
+                .args
+                .into_iter()
+                .next()
+                .unwrap_or(ValueNode::Lit(Value::Missing));
+            Compare {
+                lhs,
+                op: CmpOp::EqFold(lit, ord == OrdOp::Ne),
+                texts: Box::new(Texts {
+                    full: texts.full,
+                    lhs: arg0,
+                }),
+            }
+        }
+        (lhs, op) => Compare { lhs, op, texts },
     }
 }
 

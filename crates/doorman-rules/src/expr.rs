@@ -142,7 +142,13 @@ pub(crate) enum CmpOp {
     OrderDyn(OrdOp, ValueNode),
     /// Substring search with a searcher built once at compile time.
     Contains(Box<memchr::memmem::Finder<'static>>),
-    Matches(Regex),
+    Matches(Box<RegexTest>),
+    /// `starts_with(x, "lit")` / `ends_with(x, "lit")`, turned into comparisons at compile time.
+    StartsWith(Box<[u8]>),
+    EndsWith(Box<[u8]>),
+    /// `lower(x) eq "lit"` (lit without uppercase) as an ASCII case-insensitive test; `true`
+    /// for `ne`. Saves building the lowered copy.
+    EqFold(Box<[u8]>, bool),
     Wildcard(Wildcard),
     InStrings(Arc<StringSet>),
     InInts(Arc<IntSet>),
@@ -183,6 +189,8 @@ pub(crate) enum Step {
 pub(crate) struct Call {
     pub func: Func,
     pub args: Vec<ValueNode>,
+    /// Normalized text of the first argument (for explanations of rewritten calls).
+    pub arg0: Box<str>,
     /// The first argument is mapped: call once per element.
     pub mapped: bool,
 }
@@ -297,8 +305,8 @@ impl CmpOp {
     #[inline]
     pub(crate) fn test(&self, v: &Value<'_>, ctx: &EvalContext<'_>) -> bool {
         match (self, v) {
-            (CmpOp::Order(OrdOp::Eq, Scalar::Bytes(b)), Value::Bytes(a)) => **a == **b,
-            (CmpOp::Order(OrdOp::Ne, Scalar::Bytes(b)), Value::Bytes(a)) => **a != **b,
+            (CmpOp::Order(OrdOp::Eq, Scalar::Bytes(b)), Value::Bytes(a)) => bytes_eq(a, b),
+            (CmpOp::Order(OrdOp::Ne, Scalar::Bytes(b)), Value::Bytes(a)) => !bytes_eq(a, b),
             (CmpOp::Order(op, Scalar::Int(b)), Value::Int(a)) => ord_result(*op, a.cmp(b)),
             (CmpOp::InIps(set), Value::Ip(ip)) => set.contains(*ip),
             (CmpOp::InStrings(set), Value::Bytes(b)) => set.contains(b),
@@ -314,7 +322,12 @@ impl CmpOp {
             CmpOp::Order(op, rhs) => order_scalar(*op, v, rhs),
             CmpOp::OrderDyn(op, rhs) => order_values(*op, v, &rhs.eval(ctx)),
             CmpOp::Contains(finder) => v.as_bytes().is_some_and(|h| finder.find(h).is_some()),
-            CmpOp::Matches(re) => v.as_bytes().is_some_and(|h| re.is_match(h)),
+            CmpOp::Matches(t) => v.as_bytes().is_some_and(|h| t.is_match(h)),
+            CmpOp::StartsWith(p) => v.as_bytes().is_some_and(|h| h.starts_with(p)),
+            CmpOp::EndsWith(p) => v.as_bytes().is_some_and(|h| h.ends_with(p)),
+            CmpOp::EqFold(lit, ne) => v
+                .as_bytes()
+                .is_some_and(|h| h.eq_ignore_ascii_case(lit) != *ne),
             CmpOp::Wildcard(w) => v.as_bytes().is_some_and(|h| w.is_match(h)),
             CmpOp::InStrings(set) => v.as_bytes().is_some_and(|h| set.contains(h)),
             CmpOp::InInts(set) => v.as_int().is_some_and(|i| set.contains(i)),
@@ -498,5 +511,64 @@ impl Call {
         } else {
             self.func.apply(&args)
         }
+    }
+}
+
+/// A compiled `matches` regex, with a literal prefix that anchored patterns (`^/admin/…`) must
+/// start with: checking it first rejects most values without entering the regex engine.
+#[derive(Clone, Debug)]
+pub(crate) struct RegexTest {
+    pub re: Regex,
+    pub prefix: Box<[u8]>,
+}
+
+impl RegexTest {
+    pub(crate) fn new(re: Regex, pattern: &str) -> RegexTest {
+        RegexTest {
+            re,
+            prefix: anchored_prefix(pattern).into(),
+        }
+    }
+
+    #[inline]
+    fn is_match(&self, h: &[u8]) -> bool {
+        h.starts_with(&self.prefix) && self.re.is_match(h)
+    }
+}
+
+/// The literal text every match of `pattern` must start with, when the pattern is anchored
+/// with `^` and has no alternation or flags (which could make the prefix optional).
+fn anchored_prefix(pattern: &str) -> Vec<u8> {
+    let Some(rest) = pattern.strip_prefix('^') else {
+        return Vec::new();
+    };
+    if pattern.contains('|') || rest.starts_with("(?") {
+        return Vec::new();
+    }
+    let mut out: Vec<char> = Vec::new();
+    for c in rest.chars() {
+        if "\\.+*?()[]{}|^$".contains(c) {
+            // A quantifier makes the preceding character optional or repeatable.
+            if matches!(c, '?' | '*' | '{') {
+                out.pop();
+            }
+            break;
+        }
+        out.push(c);
+    }
+    out.into_iter().collect::<String>().into_bytes()
+}
+
+/// Byte-string equality without a `memcmp` call for the short strings rules mostly compare
+/// (methods, country codes, header names), where the call costs more than the comparison.
+#[inline]
+pub(crate) fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    if a.len() <= 16 {
+        a.iter().zip(b).all(|(x, y)| x == y)
+    } else {
+        a == b
     }
 }

@@ -723,6 +723,9 @@ impl Func {
         self.apply_opt(args).unwrap_or(Value::Missing)
     }
 
+    /// The cheap, common functions, kept small so the call stays cheap; the rest are in
+    /// `apply_heavy`, whose larger frame (hash states, buffers) only they pay for.
+    #[inline]
     fn apply_opt(&self, args: &[Cow<'_, Value<'_>>]) -> Option<Value<'static>> {
         Some(match self {
             Func::Lower => owned(bytes(args, 0)?.to_ascii_lowercase()),
@@ -732,6 +735,15 @@ impl Func {
                 Value::Array(a) => Value::Int(a.len() as i64),
                 _ => return None,
             },
+            Func::StartsWith => Value::Bool(bytes(args, 0)?.starts_with(bytes(args, 1)?)),
+            Func::EndsWith => Value::Bool(bytes(args, 0)?.ends_with(bytes(args, 1)?)),
+            _ => return self.apply_heavy(args),
+        })
+    }
+
+    #[inline(never)]
+    fn apply_heavy(&self, args: &[Cow<'_, Value<'_>>]) -> Option<Value<'static>> {
+        Some(match self {
             Func::Concat(false) => {
                 let mut out = Vec::new();
                 for a in args {
@@ -751,8 +763,6 @@ impl Func {
                 }
                 Value::Array(out)
             }
-            Func::StartsWith => Value::Bool(bytes(args, 0)?.starts_with(bytes(args, 1)?)),
-            Func::EndsWith => Value::Bool(bytes(args, 0)?.ends_with(bytes(args, 1)?)),
             Func::Substring => {
                 let s = bytes(args, 0)?;
                 let len = s.len() as i64;
@@ -949,6 +959,10 @@ impl Func {
                     &hex[16..20],
                     &hex[20..32]
                 ))
+            }
+            // Served by `apply_opt`; listed so the match stays exhaustive.
+            Func::Lower | Func::Upper | Func::Len | Func::StartsWith | Func::EndsWith => {
+                return self.apply_opt(args);
             }
         })
     }

@@ -2,7 +2,7 @@
 //!
 //! It backs inline sets (`ip.src in {192.0.2.0/24 2001:db8::/32}`), named IP lists, and the
 //! firewall's large block lists, so building must be fast (one sort of the input) and a lookup
-//! is a binary search over a flat array. It is not a routing table: it answers membership only,
+//! is a binary search over a flat array (for large IPv4 sets, within one /16 bucket). It is not a routing table: it answers membership only,
 //! not which prefix matched.
 
 use std::fmt;

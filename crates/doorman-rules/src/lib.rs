@@ -34,7 +34,10 @@
 //! let m = rules.first_match(&ctx).unwrap();
 //! assert_eq!(*m.data, "block-admin");
 //! let why = m.explain(&ctx);
-//! assert_eq!(why[0].to_string(), "starts_with(http.request.uri.path, \"/admin\")");
+//! assert_eq!(
+//!     why[0].to_string(),
+//!     r#"starts_with(http.request.uri.path, "/admin") (http.request.uri.path = "/admin/users")"#
+//! );
 //! ```
 //!
 //! # Map of the crate

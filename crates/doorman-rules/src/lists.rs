@@ -147,7 +147,7 @@ impl StringSet {
     #[inline]
     pub fn contains(&self, s: &[u8]) -> bool {
         if self.hashed.is_empty() {
-            self.small.iter().any(|x| **x == *s)
+            self.small.iter().any(|x| crate::expr::bytes_eq(x, s))
         } else {
             self.hashed.contains(s)
         }

@@ -819,7 +819,10 @@ impl<'s, 'l> Parser<'s, 'l> {
                 )?;
                 let (pat, at) = self.lex_regex_literal()?;
                 let re = self.compile_regex(&pat, at, self.pos - at)?;
-                (CmpOp::Matches(re), quote_regex(&pat))
+                (
+                    CmpOp::Matches(Box::new(crate::expr::RegexTest::new(re, &pat))),
+                    quote_regex(&pat),
+                )
             }
             Cmp::Wildcard(strict) => {
                 let name = if strict {
@@ -1746,6 +1749,7 @@ impl<'s, 'l> Parser<'s, 'l> {
         };
         self.add_regexes(regexes, start, name.len())?;
         let mapped = args.first().is_some_and(|a| a.mapped);
+        let arg0_text = args.first().map(|a| a.text.clone()).unwrap_or_default();
         let ret = built.ret.clone();
         let mut kept = Vec::with_capacity(built.keep.len());
         for (i, a) in args.into_iter().enumerate() {
@@ -1758,6 +1762,7 @@ impl<'s, 'l> Parser<'s, 'l> {
             func: built.func,
             args: kept,
             mapped,
+            arg0: arg0_text.into(),
         };
         // Constant folding: a call on literals is computed once, here.
         let node = if all_lit {

@@ -180,6 +180,7 @@ impl<'a> Value<'a> {
                     .iter()
                     .map(|(h, k, v)| (*h, Cow::Borrowed(k.as_ref()), v.reborrow()))
                     .collect(),
+                hashes: m.hashes.clone(),
             }),
         }
     }
@@ -199,6 +200,7 @@ impl<'a> Value<'a> {
                     .into_iter()
                     .map(|(h, k, v)| (h, Cow::Owned(k.into_owned()), v.into_owned()))
                     .collect(),
+                hashes: m.hashes,
             }),
         }
     }
@@ -260,6 +262,9 @@ impl fmt::Display for Value<'_> {
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Map<'a> {
     entries: Vec<(u64, Cow<'a, str>, Value<'a>)>,
+    /// The entries' key hashes again, densely packed: a lookup scans or searches these
+    /// (two cache lines for a typical header map) and touches one entry.
+    hashes: Vec<u64>,
 }
 
 impl<'a> Map<'a> {
@@ -272,7 +277,7 @@ impl<'a> Map<'a> {
         // Stable sort then dedup keeps the first of equal keys, as documented.
         entries.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
         entries.dedup_by(|later, earlier| later.1 == earlier.1);
-        Map { entries }
+        Map::from_sorted(entries)
     }
 
     /// Builds a `Map<Array<String>>` by grouping `(name, value)` pairs, keeping value order.
@@ -298,7 +303,7 @@ impl<'a> Map<'a> {
                 _ => entries.push((h, k, Value::Array(vec![v]))),
             }
         }
-        Map { entries }
+        Map::from_sorted(entries)
     }
 
     /// The value under `key`.
@@ -310,11 +315,23 @@ impl<'a> Map<'a> {
     /// The value under `key`, whose [`key_hash`] is `hash`.
     #[inline]
     pub(crate) fn get_hashed(&self, hash: u64, key: &[u8]) -> Option<&Value<'a>> {
+        let first = if self.hashes.len() <= 32 {
+            self.hashes.iter().position(|&h| h == hash)?
+        } else {
+            self.hashes.partition_point(|&h| h < hash)
+        };
+        // Equal hashes are adjacent; different keys may share one.
         self.entries
-            .binary_search_by(|(h, k, _)| h.cmp(&hash).then_with(|| k.as_bytes().cmp(key)))
-            .ok()
-            .and_then(|i| self.entries.get(i))
+            .get(first..)?
+            .iter()
+            .take_while(|(h, _, _)| *h == hash)
+            .find(|(_, k, _)| crate::expr::bytes_eq(k.as_bytes(), key))
             .map(|(_, _, v)| v)
+    }
+
+    fn from_sorted(entries: Vec<(u64, Cow<'a, str>, Value<'a>)>) -> Map<'a> {
+        let hashes = entries.iter().map(|(h, _, _)| *h).collect();
+        Map { entries, hashes }
     }
 
     /// Entries in the map's internal order (stable, but not alphabetical).
