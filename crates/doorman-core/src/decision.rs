@@ -15,25 +15,38 @@ pub enum PhaseName {
     Routing,
     /// Route-level access: closed routes and network allowlists.
     RouteAccess,
+    /// IP access rules: by address, list, ASN or country.
+    AccessRules,
+    /// Custom firewall rules in the rules language.
+    CustomRules,
     /// The proxy itself: limits, timeouts, origin failures (decided by the server, not the core).
     Proxy,
 }
 
 impl PhaseName {
+    /// Every phase, in the order they run.
+    pub const ALL: &'static [PhaseName] = &[
+        PhaseName::Routing,
+        PhaseName::RouteAccess,
+        PhaseName::AccessRules,
+        PhaseName::CustomRules,
+        PhaseName::Proxy,
+    ];
+
     /// The phase's name in logs and events.
     pub fn as_str(self) -> &'static str {
         match self {
             PhaseName::Routing => "routing",
             PhaseName::RouteAccess => "route_access",
+            PhaseName::AccessRules => "access_rules",
+            PhaseName::CustomRules => "custom_rules",
             PhaseName::Proxy => "proxy",
         }
     }
 
     /// Parses [`PhaseName::as_str`]'s spelling.
     pub fn parse(text: &str) -> Option<PhaseName> {
-        [PhaseName::Routing, PhaseName::RouteAccess, PhaseName::Proxy]
-            .into_iter()
-            .find(|p| p.as_str() == text)
+        PhaseName::ALL.iter().copied().find(|p| p.as_str() == text)
     }
 }
 
@@ -78,6 +91,24 @@ pub struct TraceStep {
     pub outcome: Cow<'static, str>,
 }
 
+/// Why a match was recorded without acting on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogMode {
+    /// The rule's action is `log`.
+    Log,
+    /// The rule is in shadow mode: the receipt says what it would have done.
+    Shadow,
+}
+
+/// A match that was recorded but changed nothing.
+#[derive(Debug, Clone)]
+pub struct Logged {
+    /// Log or shadow.
+    pub mode: LogMode,
+    /// What the rule would have answered (for `log`, what it matched).
+    pub receipt: Receipt,
+}
+
 /// The core's answer for one request.
 #[derive(Debug, Clone)]
 pub struct Decision {
@@ -87,6 +118,8 @@ pub struct Decision {
     pub route: Option<usize>,
     /// How the phases concluded, in order.
     pub trace: Vec<TraceStep>,
+    /// Log and shadow matches, to be recorded whatever the verdict.
+    pub logged: Vec<Logged>,
 }
 
 impl Decision {

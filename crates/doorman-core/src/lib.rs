@@ -15,6 +15,8 @@ pub mod client_ip;
 pub mod code;
 pub mod decision;
 pub mod facts;
+pub mod fields;
+pub mod firewall;
 pub mod intel;
 pub mod pipeline;
 pub mod policy;
@@ -24,7 +26,7 @@ pub mod render;
 pub mod timefmt;
 
 pub use code::Code;
-pub use decision::{Decision, Permit, PhaseName, TraceStep, Verdict};
+pub use decision::{Decision, LogMode, Logged, Permit, PhaseName, TraceStep, Verdict};
 pub use facts::{RequestFacts, Scheme, TlsFacts};
 pub use pipeline::decide;
 pub use policy::Policy;

@@ -1,22 +1,40 @@
 //! The phase pipeline: runs the phases in their fixed order over one request's facts.
 //!
-//! Order (DESIGN.md §1): routing → route access → (later: network access rules → custom firewall
-//! rules → rate limiting → bot checks / challenge → authorization) → proxy. Each phase may end the
-//! request with a receipt, or let it continue. Adding a phase means adding a function here and a
-//! [`PhaseName`]; the server does not change.
+//! Order (DESIGN.md §1): routing → route access → IP access rules → custom firewall rules →
+//! (later: rate limiting → bot checks / challenge → authorization) → proxy. Each phase may end the
+//! request with a receipt, let it continue, or allow it outright (skipping the later security
+//! phases). Adding a phase means adding a function here and a [`PhaseName`]; the server does not
+//! change.
 
 use std::borrow::Cow;
 
+use doorman_rules::{EvalContext, MatchedCondition};
+
 use crate::code::Code;
-use crate::decision::{Decision, Permit, PhaseName, TraceStep, Verdict};
+use crate::decision::{Decision, LogMode, Logged, Permit, PhaseName, TraceStep, Verdict};
 use crate::facts::RequestFacts;
+use crate::fields::{ClientIpFacts, RequestFields};
+use crate::firewall::{
+    AccessAction, AccessRule, AccessTarget, CustomRule, IpClass, RuleAction, rule_matches,
+};
 use crate::policy::{Notice, Policy, Route};
 use crate::receipt::Receipt;
+
+/// How a security phase ended.
+enum Flow {
+    /// On to the next phase.
+    Continue,
+    /// Allowed: skip every later security phase.
+    AllowAll,
+    /// Denied with this receipt.
+    Deny(Box<Receipt>),
+}
 
 /// Decides what happens to one request. Pure: the same facts and policy always give the same
 /// decision.
 pub fn decide(facts: &RequestFacts<'_>, policy: &Policy) -> Decision {
-    let mut trace = Vec::with_capacity(2);
+    let mut trace = Vec::with_capacity(4);
+    let mut logged = Vec::new();
 
     let Some(route_idx) = policy.route_for(&facts.host, facts.path()) else {
         trace.push(TraceStep {
@@ -31,6 +49,7 @@ pub fn decide(facts: &RequestFacts<'_>, policy: &Policy) -> Decision {
             verdict: Verdict::Deny(Box::new(no_route(facts, policy))),
             route: None,
             trace,
+            logged,
         };
     };
     let route = &policy.routes[route_idx];
@@ -38,19 +57,33 @@ pub fn decide(facts: &RequestFacts<'_>, policy: &Policy) -> Decision {
         phase: PhaseName::Routing,
         outcome: Cow::Owned(format!("matched route `{}`", route.name)),
     });
+    let deny = |receipt: Receipt, trace, logged| Decision {
+        verdict: Verdict::Deny(Box::new(receipt)),
+        route: Some(route_idx),
+        trace,
+        logged,
+    };
 
     if let Some(receipt) = route_access(facts, policy, route, &mut trace) {
-        return Decision {
-            verdict: Verdict::Deny(Box::new(receipt)),
-            route: Some(route_idx),
-            trace,
-        };
+        return deny(receipt, trace, logged);
+    }
+
+    let ip = ClientIpFacts::new(facts.client_ip, &policy.firewall);
+    let fields = RequestFields::new(facts, &ip, Some(route.name.as_str()));
+    let ctx = EvalContext::new(&fields);
+    let mut flow = access_rules(facts, policy, &ip, &mut trace, &mut logged);
+    if let Flow::Continue = flow {
+        flow = custom_rules(facts, policy, &ip, &ctx, &mut trace, &mut logged);
+    }
+    if let Flow::Deny(receipt) = flow {
+        return deny(*receipt, trace, logged);
     }
 
     Decision {
         verdict: Verdict::Allow(Permit::new(route_idx, route.upstream)),
         route: Some(route_idx),
         trace,
+        logged,
     }
 }
 
@@ -144,6 +177,337 @@ fn route_access(
     None
 }
 
+fn access_target_matches(rule: &AccessRule, ip: &ClientIpFacts<'_>, policy: &Policy) -> bool {
+    match &rule.target {
+        AccessTarget::Ips { set, .. } => set.contains(ip.ip()),
+        AccessTarget::List(i) => {
+            let list = &policy.firewall.lists[*i];
+            list.contains_ip(ip.ip()) || ip.info().asn.is_some_and(|asn| list.contains_asn(asn))
+        }
+        AccessTarget::Asn(asn) => ip.info().asn == Some(*asn),
+        AccessTarget::Country(code) => ip
+            .info()
+            .country
+            .as_deref()
+            .unwrap_or("XX")
+            .eq_ignore_ascii_case(code),
+    }
+}
+
+fn access_rules(
+    facts: &RequestFacts<'_>,
+    policy: &Policy,
+    ip: &ClientIpFacts<'_>,
+    trace: &mut Vec<TraceStep>,
+    logged: &mut Vec<Logged>,
+) -> Flow {
+    let rules = &policy.firewall.access_rules;
+    if rules.is_empty() {
+        return Flow::Continue;
+    }
+    let mut allow: Option<&AccessRule> = None;
+    let mut deny: Option<&AccessRule> = None;
+    for rule in rules {
+        if !access_target_matches(rule, ip, policy) {
+            continue;
+        }
+        if rule.shadow || rule.action == AccessAction::Log {
+            let mode = if rule.shadow {
+                LogMode::Shadow
+            } else {
+                LogMode::Log
+            };
+            trace.push(TraceStep {
+                phase: PhaseName::AccessRules,
+                outcome: Cow::Owned(format!(
+                    "access rule `{}` matched ({}, not enforced)",
+                    rule.id,
+                    mode_word(mode)
+                )),
+            });
+            logged.push(Logged {
+                mode,
+                receipt: access_receipt(facts, policy, ip, rule),
+            });
+            continue;
+        }
+        match rule.action {
+            AccessAction::Allow => {
+                allow.get_or_insert(rule);
+            }
+            AccessAction::Block | AccessAction::Challenge => {
+                if deny.is_none_or(|d| rule.target.specificity() < d.target.specificity()) {
+                    deny = Some(rule);
+                }
+            }
+            AccessAction::Log => {}
+        }
+    }
+    if let Some(rule) = allow {
+        trace.push(TraceStep {
+            phase: PhaseName::AccessRules,
+            outcome: Cow::Owned(format!(
+                "access rule `{}` allows {}; later security phases are skipped",
+                rule.id,
+                ip.ip()
+            )),
+        });
+        return Flow::AllowAll;
+    }
+    if let Some(rule) = deny {
+        trace.push(TraceStep {
+            phase: PhaseName::AccessRules,
+            outcome: Cow::Owned(format!(
+                "access rule `{}` matched: {}",
+                rule.id,
+                target_words(rule, policy)
+            )),
+        });
+        return Flow::Deny(Box::new(access_receipt(facts, policy, ip, rule)));
+    }
+    trace.push(TraceStep {
+        phase: PhaseName::AccessRules,
+        outcome: Cow::Owned(format!("{} access rules, none matched", rules.len())),
+    });
+    Flow::Continue
+}
+
+fn mode_word(mode: LogMode) -> &'static str {
+    match mode {
+        LogMode::Log => "log only",
+        LogMode::Shadow => "shadow mode",
+    }
+}
+
+fn target_words(rule: &AccessRule, policy: &Policy) -> String {
+    match &rule.target {
+        AccessTarget::Ips { written, .. } => format!("IP {written}"),
+        AccessTarget::List(i) => format!("list `{}`", policy.firewall.lists[*i].name),
+        AccessTarget::Asn(asn) => format!("AS{asn}"),
+        AccessTarget::Country(c) => format!("country {c}"),
+    }
+}
+
+/// "AS9009 (M247 Europe SRL)", or "AS9009", or None.
+fn network_words(ip: &ClientIpFacts<'_>) -> Option<String> {
+    let info = ip.info();
+    info.asn.map(|asn| match &info.as_org {
+        Some(org) => format!("AS{asn} ({org})"),
+        None => format!("AS{asn}"),
+    })
+}
+
+/// Adds what a classification list says about the client's network, if it says anything.
+fn explain_class(mut r: Receipt, ip: &ClientIpFacts<'_>) -> Receipt {
+    for class in [IpClass::Vpn, IpClass::Tor, IpClass::Proxy, IpClass::Hosting] {
+        if let Some(list) = ip.class(class) {
+            let via = network_words(ip)
+                .map(|n| format!(" through {n}"))
+                .unwrap_or_default();
+            r.reason.push_str(&format!(
+                " You appear to connect{via}, which the list {} names as {}.",
+                list.cited(),
+                class.described()
+            ));
+            r.remedies.insert(0, class.remedy().to_string());
+            r.facts
+                .push((format!("doorman.ip.{}", class.as_str()), "true".to_string()));
+            break;
+        }
+    }
+    r
+}
+
+fn ip_facts(mut r: Receipt, ip: &ClientIpFacts<'_>) -> Receipt {
+    r.facts.push(("ip.src".into(), ip.ip().to_string()));
+    if let Some(n) = network_words(ip) {
+        r.facts.push(("ip.src.asnum".into(), n));
+    }
+    if let Some(c) = &ip.info().country {
+        r.facts.push(("ip.src.country".into(), c.clone()));
+    }
+    r
+}
+
+fn access_receipt(
+    facts: &RequestFacts<'_>,
+    policy: &Policy,
+    ip: &ClientIpFacts<'_>,
+    rule: &AccessRule,
+) -> Receipt {
+    let fw = &policy.firewall;
+    let (code, reason) = match &rule.target {
+        AccessTarget::Ips { written, .. } => (
+            Code::IpBlocked,
+            format!("Your IP address {} is blocked by this site (access rule for {written}).", ip.ip()),
+        ),
+        AccessTarget::List(i) => {
+            let list = &fw.lists[*i];
+            if list.contains_ip(ip.ip()) {
+                (Code::IpBlocked, format!("Your IP address {} is on the list {}.", ip.ip(), list.cited()))
+            } else {
+                let net = network_words(ip).unwrap_or_else(|| "Your network".into());
+                (Code::AsnBlocked, format!("Your network {net} is on the list {}.", list.cited()))
+            }
+        }
+        AccessTarget::Asn(_) => {
+            let net = network_words(ip).unwrap_or_else(|| "unknown".into());
+            (Code::AsnBlocked, format!("Requests from your network {net} are blocked by this site."))
+        }
+        AccessTarget::Country(c) => (
+            Code::CountryBlocked,
+            match c.as_str() {
+                "T1" => "Requests through the Tor network are blocked by this site.".to_string(),
+                "XX" => "Requests from addresses whose country cannot be determined are blocked by this site.".to_string(),
+                _ => {
+                    let name = ip.info().country_name.clone().unwrap_or_else(|| c.clone());
+                    format!("Requests from {name} ({c}) are blocked by this site.")
+                }
+            },
+        ),
+    };
+    let code = if rule.action == AccessAction::Challenge {
+        Code::Challenge
+    } else {
+        code
+    };
+    let mut r = receipt_for(facts, policy, code, PhaseName::AccessRules)
+        .reason(reason)
+        .rule(format!("access:{}", rule.id));
+    r.disclosure = rule.disclosure;
+    r = ip_facts(r, ip);
+    if let AccessTarget::List(i) = &rule.target {
+        r.facts.push(("list".into(), fw.lists[*i].name.clone()));
+        if let Some(d) = &fw.lists[*i].description {
+            r.reason.push_str(&format!(" That list holds {d}."));
+        }
+    }
+    if let Some(note) = &rule.note {
+        r.remedies.push(note.clone());
+    }
+    r = explain_class(r, ip);
+    if code == Code::Challenge {
+        r.remedies.push("Open this address in a regular web browser with JavaScript and cookies enabled to pass the check.".into());
+    }
+    if code == Code::CountryBlocked {
+        r.remedies.push("If you are travelling or your address is placed in the wrong country, contact support with the Ray ID.".into());
+    }
+    r.remedy("If you think this is a mistake, send the Ray ID below to the site's support.")
+}
+
+fn custom_rules(
+    facts: &RequestFacts<'_>,
+    policy: &Policy,
+    ip: &ClientIpFacts<'_>,
+    ctx: &EvalContext<'_>,
+    trace: &mut Vec<TraceStep>,
+    logged: &mut Vec<Logged>,
+) -> Flow {
+    let rules = &policy.firewall.rules;
+    if rules.is_empty() {
+        return Flow::Continue;
+    }
+    let mut evaluated = 0usize;
+    for (rule, expr) in rules.iter() {
+        evaluated += 1;
+        let Some(why) = rule_matches(expr, ctx) else {
+            continue;
+        };
+        let conditions = why
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ");
+        let enforced = !(rule.shadow || rule.action == RuleAction::Log);
+        trace.push(TraceStep {
+            phase: PhaseName::CustomRules,
+            outcome: Cow::Owned(format!(
+                "rule `{}` ({}{}) matched: {conditions}",
+                rule.id,
+                rule.action.as_str(),
+                if rule.shadow { ", shadow mode" } else { "" }
+            )),
+        });
+        if !enforced {
+            let mode = if rule.shadow {
+                LogMode::Shadow
+            } else {
+                LogMode::Log
+            };
+            logged.push(Logged {
+                mode,
+                receipt: custom_receipt(facts, policy, ip, rule, &why),
+            });
+            continue;
+        }
+        match &rule.action {
+            RuleAction::Block | RuleAction::Challenge => {
+                return Flow::Deny(Box::new(custom_receipt(facts, policy, ip, rule, &why)));
+            }
+            RuleAction::Allow => return Flow::AllowAll,
+            RuleAction::Skip { .. } => {
+                trace.push(TraceStep {
+                    phase: PhaseName::CustomRules,
+                    outcome: Cow::Owned(format!("remaining custom rules skipped by `{}`", rule.id)),
+                });
+                return Flow::Continue;
+            }
+            RuleAction::Log => {}
+        }
+    }
+    trace.push(TraceStep {
+        phase: PhaseName::CustomRules,
+        outcome: Cow::Owned(format!("{evaluated} custom rules evaluated, none blocked")),
+    });
+    Flow::Continue
+}
+
+fn custom_receipt(
+    facts: &RequestFacts<'_>,
+    policy: &Policy,
+    ip: &ClientIpFacts<'_>,
+    rule: &CustomRule,
+    why: &[MatchedCondition],
+) -> Receipt {
+    let code = if rule.action == RuleAction::Challenge {
+        Code::Challenge
+    } else {
+        rule.code
+    };
+    let mut r = receipt_for(facts, policy, code, PhaseName::CustomRules)
+        .reason(format!(
+            "The request matched this site's firewall rule \u{201c}{}\u{201d}.",
+            rule.title
+        ))
+        .rule(format!("rule:{}", rule.id));
+    if rule.action == RuleAction::Block {
+        r.status = rule.status;
+    }
+    r.title = Some(rule.title.clone());
+    r.disclosure = rule.disclosure;
+    for c in why {
+        match (&c.subject, &c.seen) {
+            (Some(subject), Some(seen)) => r.facts.push((subject.clone(), seen.clone())),
+            _ => r.facts.push(("condition".into(), c.condition.clone())),
+        }
+    }
+    r.private_facts.extend(
+        why.iter()
+            .map(|c| ("matched".to_string(), c.condition.clone())),
+    );
+    r.remedies.extend(rule.remedies.iter().cloned());
+    let about_network = why
+        .iter()
+        .any(|c| c.condition.contains("doorman.ip.") || c.condition.contains("ip.src in $"));
+    if about_network {
+        r = explain_class(r, ip);
+    }
+    if code == Code::Challenge {
+        r.remedies.push("Open this address in a regular web browser with JavaScript and cookies enabled to pass the check.".into());
+    }
+    r.remedy("If you think this is a mistake, send the Ray ID below to the site's support.")
+}
+
 fn with_notice(mut r: Receipt, notice: &Notice) -> Receipt {
     r.title = notice.title.clone();
     r.reason = notice.reason.clone();
@@ -217,6 +581,7 @@ mod tests {
             route_order: Policy::route_order_for(&routes),
             routes,
             upstreams: vec![],
+            firewall: Default::default(),
         }
     }
 

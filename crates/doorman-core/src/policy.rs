@@ -24,6 +24,8 @@ pub struct Policy {
     pub route_order: Vec<usize>,
     /// Named origins, referenced by index from routes.
     pub upstreams: Vec<UpstreamSpec>,
+    /// IP access rules, lists, network intelligence and custom rules.
+    pub firewall: crate::firewall::Firewall,
 }
 
 /// Public facts about the site, shown on receipts.
@@ -209,6 +211,7 @@ mod tests {
             route_order: Policy::route_order_for(&routes),
             routes,
             upstreams: vec![],
+            firewall: Default::default(),
         }
     }
 
