@@ -834,3 +834,45 @@ fn docs_list_every_field_and_alias_with_its_type() {
         );
     }
 }
+
+#[test]
+fn compile_time_specialisations_keep_their_meaning() {
+    let f = r#"{"http.host":"Www.Example.com","http.request.uri.path":"/Admin/x"}"#;
+    assert!(eval(r#"lower(http.host) eq "www.example.com""#, f));
+    assert!(!eval(r#"lower(http.host) ne "www.example.com""#, f));
+    // A literal with uppercase can never equal a lowered value.
+    assert!(!eval(r#"lower(http.host) eq "Www.example.com""#, f));
+    assert!(eval(r#"lower(http.host) ne "Www.example.com""#, f));
+    assert!(!eval(r#"lower(http.host) eq "x""#, "{}"));
+    assert!(!eval(r#"lower(http.host) ne "x""#, "{}"));
+    assert!(eval(r#"starts_with(http.request.uri.path, "/Admin")"#, f));
+    assert!(!eval(r#"starts_with(http.request.uri.path, "/admin")"#, f));
+    assert!(eval(r#"not ends_with(http.request.uri.path, "/y")"#, f));
+    assert!(!eval(r#"ends_with(http.request.uri.path, "/y")"#, "{}"));
+    assert!(eval(r#"not ends_with(http.request.uri.path, "/y")"#, "{}"));
+    // Anchored regexes are pre-checked against their literal prefix; optional or
+    // alternative prefixes must not be required.
+    for (pat, val, want) in [
+        ("^a?b", "b", true),
+        ("^ab*c", "ac", true),
+        ("^a{2}", "aa", true),
+        ("^/api|/x", "/x", true),
+        ("^(?i)abc", "ABC", true),
+        (r"^\.x", ".x", true),
+        ("^/admin/", "/Admin/", false),
+        ("^/admin/", "/admin/users", true),
+        ("^é", "é!", true),
+    ] {
+        let expr = format!("http.request.uri.path matches r\"{pat}\"");
+        let json = serde_json::json!({ "http.request.uri.path": val }).to_string();
+        assert_eq!(eval(&expr, &json), want, "{pat} on {val}");
+    }
+    // Explanations of rewritten calls still name the call and show the tested value.
+    let e = c(r#"starts_with(http.request.uri.path, "/Admin")"#);
+    let fields = JsonFields::parse(f).unwrap();
+    let why = e.explain(&EvalContext::new(&fields)).unwrap();
+    assert_eq!(
+        why[0].to_string(),
+        r#"starts_with(http.request.uri.path, "/Admin") (http.request.uri.path = "/Admin/x")"#
+    );
+}
