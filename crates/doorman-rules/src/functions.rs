@@ -1158,7 +1158,8 @@ impl HmacSpec {
                 .zip(expect.iter())
                 .fold(0u8, |acc, (a, b)| acc | (a ^ b))
                 == 0;
-        same && now >= ts.saturating_sub(0) && now.saturating_sub(ts) <= self.ttl
+        // Cloudflare's formula: valid while `now < issued + ttl`.
+        same && now < ts.saturating_add(self.ttl)
     }
 }
 
