@@ -37,8 +37,13 @@ use crate::values::{self, Invalid};
 /// Below this, ordinary browsers with a few cookies get 431s.
 const SMALL_HEADER_LIMIT: u64 = 4096;
 
-/// Compiles `parsed`; `None` when any error was reported.
-pub(crate) fn compile(parsed: Parsed, config_path: &Path, sink: &mut Sink<'_>) -> Option<Config> {
+/// Compiles `parsed` into the configuration and the files besides the config it was built from
+/// (see [`crate::Loaded::watched_files`]); `None` when any error was reported.
+pub(crate) fn compile(
+    parsed: Parsed,
+    config_path: &Path,
+    sink: &mut Sink<'_>,
+) -> Option<(Config, Vec<PathBuf>)> {
     let config_dir = match config_path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -67,6 +72,7 @@ pub(crate) fn compile(parsed: Parsed, config_path: &Path, sink: &mut Sink<'_>) -
     let (upstreams, upstream_index, names_complete) = c.upstreams(&raw.upstreams);
     let routes = c.routes(&raw.routes, &upstream_index, names_complete);
     c.unused_upstreams(&upstreams);
+    let firewall = c.firewall(&raw);
 
     if c.sink.has_errors() {
         return None;
@@ -91,15 +97,16 @@ pub(crate) fn compile(parsed: Parsed, config_path: &Path, sink: &mut Sink<'_>) -
         route_order: Policy::route_order_for(&routes),
         routes,
         upstreams,
+        firewall: firewall.firewall,
     };
-    Some(Config { server, policy })
+    Some((Config { server, policy }, firewall.watched_files))
 }
 
-struct Compiler<'a, 't> {
-    index: &'a SpanIndex,
-    reported: &'a HashSet<String>,
-    sink: &'a mut Sink<'t>,
-    config_dir: PathBuf,
+pub(crate) struct Compiler<'a, 't> {
+    pub(crate) index: &'a SpanIndex,
+    pub(crate) reported: &'a HashSet<String>,
+    pub(crate) sink: &'a mut Sink<'t>,
+    pub(crate) config_dir: PathBuf,
     /// Upstreams some route resolved to.
     used_upstreams: HashSet<usize>,
     /// Whether some route's upstream is missing or unknown.
@@ -107,16 +114,26 @@ struct Compiler<'a, 't> {
 }
 
 impl Compiler<'_, '_> {
-    fn error(&mut self, span: Range<usize>, message: impl Into<String>, hint: Option<String>) {
+    pub(crate) fn error(
+        &mut self,
+        span: Range<usize>,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) {
         self.sink.error(span, message, hint);
     }
 
-    fn warn(&mut self, span: Range<usize>, message: impl Into<String>, hint: Option<String>) {
+    pub(crate) fn warn(
+        &mut self,
+        span: Range<usize>,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) {
         self.sink.warn(span, message, hint);
     }
 
     /// "invalid value for `key`: …" at the value of `path`.
-    fn invalid(&mut self, path: &str, invalid: Invalid) {
+    pub(crate) fn invalid(&mut self, path: &str, invalid: Invalid) {
         let key = key_of(path);
         self.error(
             self.index.value(path),
@@ -127,7 +144,7 @@ impl Compiler<'_, '_> {
 
     /// A required key absent from a table, reported at the table (unless stage one already
     /// explained why it is absent).
-    fn missing(&mut self, table_path: &str, key: &str, section: &str, hint: String) {
+    pub(crate) fn missing(&mut self, table_path: &str, key: &str, section: &str, hint: String) {
         if self.reported.contains(&child(table_path, key)) {
             return;
         }
@@ -138,11 +155,11 @@ impl Compiler<'_, '_> {
         );
     }
 
-    fn line_of(&self, span: &Range<usize>) -> usize {
+    pub(crate) fn line_of(&self, span: &Range<usize>) -> usize {
         Position::of(self.sink.text(), span.start).line
     }
 
-    fn resolve(&self, base: &Path, path: &Path) -> PathBuf {
+    pub(crate) fn resolve(&self, base: &Path, path: &Path) -> PathBuf {
         if path.is_absolute() {
             path.to_path_buf()
         } else {
@@ -923,7 +940,7 @@ impl Compiler<'_, '_> {
 }
 
 /// The last key of a path, skipping array indexes: `routes.0.hosts.2` → `hosts`.
-fn key_of(path: &str) -> &str {
+pub(crate) fn key_of(path: &str) -> &str {
     path.rsplit('.')
         .find(|s| !s.bytes().all(|b| b.is_ascii_digit()))
         .unwrap_or(path)
@@ -962,7 +979,7 @@ fn example_tls(key: &str) -> &'static str {
 }
 
 /// Why `path` cannot be read as a file, if it cannot.
-fn readable(path: &Path) -> Result<(), String> {
+pub(crate) fn readable(path: &Path) -> Result<(), String> {
     match std::fs::metadata(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err("does not exist".into()),
         Err(e) => Err(format!("cannot be read ({e})")),

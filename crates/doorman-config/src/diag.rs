@@ -58,11 +58,13 @@ impl Position {
 pub struct Diagnostic {
     /// Error or warning.
     pub severity: Severity,
-    /// The file, as the caller named it.
+    /// The file the problem is in: the config file as the caller named it, or a file the config
+    /// names (a list file), joined to the config file's directory.
     pub file: String,
     /// Where in the file; `None` when the problem is the file as a whole (e.g. unreadable).
     pub position: Option<Position>,
-    /// The byte range in the file the problem is about, for tools that underline.
+    /// The byte range in the config file the problem is about, for tools that underline; `None`
+    /// for problems in other files.
     pub span: Option<Range<usize>>,
     /// What is wrong, in one line.
     pub message: String,
@@ -142,7 +144,9 @@ pub(crate) fn plural(n: usize, word: &str) -> String {
 pub(crate) struct Sink<'t> {
     file: String,
     text: &'t str,
-    items: Vec<Diagnostic>,
+    /// Each diagnostic with the config-file offset it sorts at: its own span's start, or, for a
+    /// problem in another file (a list file), the offset of the key that named that file.
+    items: Vec<(Option<usize>, Diagnostic)>,
     truncated: bool,
 }
 
@@ -167,14 +171,40 @@ impl<'t> Sink<'t> {
         message: impl Into<String>,
         hint: Option<String>,
     ) {
-        self.items.push(Diagnostic {
-            severity,
-            file: self.file.clone(),
-            position: span.as_ref().map(|s| Position::of(self.text, s.start)),
-            span,
-            message: message.into(),
-            hint,
-        });
+        self.items.push((
+            span.as_ref().map(|s| s.start),
+            Diagnostic {
+                severity,
+                file: self.file.clone(),
+                position: span.as_ref().map(|s| Position::of(self.text, s.start)),
+                span,
+                message: message.into(),
+                hint,
+            },
+        ));
+    }
+
+    /// A warning about another file (a list file's line), placed in file order where the config
+    /// names that file (`anchor`, a byte offset in the config).
+    pub(crate) fn warn_in(
+        &mut self,
+        anchor: usize,
+        file: String,
+        position: Option<Position>,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) {
+        self.items.push((
+            Some(anchor),
+            Diagnostic {
+                severity: Severity::Warning,
+                file,
+                position,
+                span: None,
+                message: message.into(),
+                hint,
+            },
+        ));
     }
 
     pub(crate) fn error(
@@ -201,15 +231,18 @@ impl<'t> Sink<'t> {
     }
 
     pub(crate) fn has_errors(&self) -> bool {
-        self.items.iter().any(|d| d.severity == Severity::Error)
+        self.items
+            .iter()
+            .any(|(_, d)| d.severity == Severity::Error)
     }
 
     /// All diagnostics in file order; among equals, the order they were found in.
     pub(crate) fn finish(mut self) -> Diagnostics {
-        self.items.sort_by_key(|d| d.span.as_ref().map(|s| s.start));
+        // A stable sort: diagnostics at one place stay in the order they were found.
+        self.items.sort_by_key(|(at, _)| *at);
         Diagnostics {
             file: self.file,
-            items: self.items,
+            items: self.items.into_iter().map(|(_, d)| d).collect(),
             truncated: self.truncated,
         }
     }

@@ -16,6 +16,8 @@
 
 mod compile;
 pub mod diag;
+mod firewall;
+mod literal;
 mod parse;
 pub mod raw;
 pub mod schema;
@@ -23,9 +25,10 @@ mod settings;
 mod suggest;
 pub mod values;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub use diag::{Diagnostic, Diagnostics, Position, Severity};
+pub use firewall::{LIST_PROBLEMS_SHOWN, MAX_LIST_NAME, SKIPPABLE_PHASES};
 pub use parse::MAX_ERRORS;
 pub use settings::{
     Admin, AdminToken, Config, Events, Forwarding, Limits, Listener, LogFormat, Logging,
@@ -37,8 +40,14 @@ pub use settings::{
 pub struct Loaded {
     /// The compiled configuration.
     pub config: Config,
-    /// Things that are allowed but probably not meant, in file order.
+    /// Things that are allowed but probably not meant, in file order. Includes the bad lines
+    /// of list files, each at its own `list-file:line:col`.
     pub warnings: Vec<Diagnostic>,
+    /// Every file the policy was built from besides the config file itself: list files and
+    /// `.mmdb` databases, resolved against the config file's directory, in file order, without
+    /// repeats. A configured database that is missing is listed too, so that the server, which
+    /// polls these for changes, reloads when it appears.
+    pub watched_files: Vec<PathBuf>,
 }
 
 /// Reads and compiles the config file at `path`.
@@ -84,9 +93,10 @@ pub fn load_str(text: &str, path: impl AsRef<Path>) -> Result<Loaded, Diagnostic
         parse::parse(&mut sink).and_then(|parsed| compile::compile(parsed, path, &mut sink));
     let diagnostics = sink.finish();
     match config {
-        Some(config) if diagnostics.errors().next().is_none() => Ok(Loaded {
+        Some((config, watched_files)) if diagnostics.errors().next().is_none() => Ok(Loaded {
             config,
             warnings: diagnostics.items,
+            watched_files,
         }),
         _ => Err(diagnostics),
     }
@@ -94,7 +104,8 @@ pub fn load_str(text: &str, path: impl AsRef<Path>) -> Result<Loaded, Diagnostic
 
 /// What `doorman check --config F` prints, and whether it succeeded (exit 0).
 ///
-/// On success: each warning, then `ok: N routes, M upstreams, K listeners` (print to stdout). On
+/// On success: each warning, then `ok: N routes, M upstreams, K listeners` followed by the
+/// counts of lists, access rules and rules when there are any (print to stdout). On
 /// failure: every diagnostic and a summary line (print to stderr, exit 1). The text has no
 /// trailing newline.
 pub fn check_report(path: impl AsRef<Path>) -> (String, bool) {
@@ -112,6 +123,17 @@ pub fn check_report(path: impl AsRef<Path>) -> (String, bool) {
                 diag::plural(p.upstreams.len(), "upstream"),
                 diag::plural(loaded.config.server.listeners.len(), "listener"),
             ));
+            // Firewall counts only when there is a firewall, so the line stays short otherwise.
+            let fw = &p.firewall;
+            for (n, what) in [
+                (fw.lists.len(), "list"),
+                (fw.access_rules.len(), "access rule"),
+                (fw.rules.len(), "rule"),
+            ] {
+                if n > 0 {
+                    out.push_str(&format!(", {}", diag::plural(n, what)));
+                }
+            }
             (out, true)
         }
         Err(d) => (d.to_string(), false),

@@ -13,6 +13,7 @@
 use std::path::PathBuf;
 
 use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
 
 /// Default `[server] data_dir`, relative to the config file's directory.
 pub const DEFAULT_DATA_DIR: &str = "./doorman-data";
@@ -83,6 +84,14 @@ pub struct RawConfig {
     pub upstreams: Vec<RawUpstream>,
     /// Which requests go where, and who may use them.
     pub routes: Vec<RawRoute>,
+    /// Country and AS databases.
+    pub intel: RawIntel,
+    /// Named lists of IPs, ASNs or strings, for access rules and expressions.
+    pub lists: Vec<RawList>,
+    /// IP access rules: allow, block, challenge or log by IP, list, ASN or country.
+    pub access_rules: Vec<RawAccessRule>,
+    /// Custom firewall rules in the rules language, in file order.
+    pub rules: Vec<RawRule>,
 }
 
 /// `[server]`.
@@ -421,4 +430,218 @@ pub enum RawDisclosure {
     Hint,
     /// Show only the Ray ID and generic text.
     Private,
+}
+
+/// `[intel]`: MaxMind-format (`.mmdb`) databases for `ip.src.country` and `ip.src.asnum`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawIntel {
+    /// One database that carries both country and AS data (e.g. IPinfo Lite); excludes the two
+    /// below.
+    pub db: Option<PathBuf>,
+    /// Country database (e.g. GeoLite2-Country); relative to the config file.
+    pub country_db: Option<PathBuf>,
+    /// AS database (e.g. GeoLite2-ASN); relative to the config file.
+    pub asn_db: Option<PathBuf>,
+}
+
+/// One `[[lists]]` entry.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawList {
+    /// `[a-z0-9_]+`; rules write `$name`. Required.
+    pub name: Option<String>,
+    /// What the list holds. Required.
+    pub kind: Option<RawListKind>,
+    /// A list file, relative to the config file; excludes `items`.
+    pub file: Option<PathBuf>,
+    /// The entries, written inline; excludes `file`.
+    pub items: Option<Vec<RawIntOrString>>,
+    /// How the file is written.
+    pub format: RawListFormat,
+    /// What the networks on an IP list are (sets `doorman.ip.vpn` and the like).
+    pub class: Option<RawIpClass>,
+    /// What the list is, shown on receipts with public disclosure.
+    pub description: Option<String>,
+}
+
+/// `[[lists]] kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawListKind {
+    /// IP addresses, CIDRs and ranges.
+    Ip,
+    /// Autonomous system numbers.
+    Asn,
+    /// Exact strings.
+    String,
+    /// Host names: strings compared lower-case, one trailing dot removed.
+    Hostname,
+}
+
+/// `[[lists]] format`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawListFormat {
+    /// Guess from the file's name and contents.
+    #[default]
+    Auto,
+    /// One entry per line, `#` comments.
+    Plain,
+    /// The first column of a CSV file.
+    Csv,
+    /// FireHOL `.netset` / `.ipset`.
+    Netset,
+}
+
+/// `[[lists]] class`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawIpClass {
+    /// Commercial VPN exits.
+    Vpn,
+    /// Hosting and data-centre ranges.
+    Hosting,
+    /// Tor exit nodes.
+    Tor,
+    /// Open proxies.
+    Proxy,
+}
+
+/// One `[[access_rules]]` entry. Exactly one of `ip`, `ips`, `list`, `asn`, `country`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawAccessRule {
+    /// Unique id, in logs and events. Required.
+    pub id: Option<String>,
+    /// One IP address or CIDR.
+    pub ip: Option<String>,
+    /// Several IP addresses or CIDRs.
+    pub ips: Option<Vec<String>>,
+    /// The name of an `ip` or `asn` list.
+    pub list: Option<String>,
+    /// An autonomous system: `64500` or `"AS64500"`.
+    pub asn: Option<RawIntOrString>,
+    /// An ISO 3166-1 alpha-2 code, `T1` (Tor) or `XX` (unknown).
+    pub country: Option<String>,
+    /// What to do with a match. Required.
+    pub action: Option<RawAccessAction>,
+    /// The operator's note, shown to the person per disclosure.
+    pub note: Option<String>,
+    /// How much the person sees.
+    pub disclosure: RawDisclosure,
+    /// Act, or only record what would have happened.
+    pub mode: RawMode,
+}
+
+/// `[[access_rules]] action`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawAccessAction {
+    /// Pass, skipping the later security phases.
+    Allow,
+    /// Deny (1006 IP, 1005 ASN, 1009 country).
+    Block,
+    /// Ask for a challenge.
+    Challenge,
+    /// Record and continue.
+    Log,
+}
+
+/// `mode` of access rules and custom rules.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawMode {
+    /// Do what the rule says.
+    #[default]
+    Enforce,
+    /// Record what the rule would have done; change nothing.
+    Shadow,
+}
+
+/// One `[[rules]]` entry: a custom firewall rule.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawRule {
+    /// Unique id, in logs and events. Required.
+    pub id: Option<String>,
+    /// Public title, shown per disclosure. Required.
+    pub title: Option<String>,
+    /// A rules-language expression. Required.
+    pub expression: Option<String>,
+    /// What to do with a match. Required.
+    pub action: Option<RawRuleAction>,
+    /// With `action = "skip"`: the later phases to skip.
+    pub skip_phases: Option<Vec<String>>,
+    /// How much the person sees.
+    pub disclosure: RawDisclosure,
+    /// What the person can do, most likely fix first.
+    pub remedies: Vec<String>,
+    /// HTTP status for `block` (400–499). Default 403.
+    pub status: Option<u64>,
+    /// Doorman code for `block` (a number or a name). Default 1020.
+    pub code: Option<RawIntOrString>,
+    /// Act, or only record what would have happened.
+    pub mode: RawMode,
+}
+
+/// `[[rules]] action`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawRuleAction {
+    /// Deny with the rule's code and status.
+    Block,
+    /// Ask for a challenge.
+    Challenge,
+    /// Pass, skipping the remaining rules and later security phases.
+    Allow,
+    /// Skip the phases named in `skip_phases`.
+    Skip,
+    /// Record and continue.
+    Log,
+}
+
+/// A value that may be written as an integer or a string: an ASN (`64500` or `"AS64500"`), a
+/// code (`1020` or `"1020"`), a list item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RawIntOrString {
+    /// Written as a TOML integer.
+    Int(i64),
+    /// Written as a TOML string.
+    Str(String),
+}
+
+impl std::fmt::Display for RawIntOrString {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RawIntOrString::Int(i) => write!(f, "{i}"),
+            RawIntOrString::Str(s) => f.write_str(s),
+        }
+    }
+}
+
+// Written by hand rather than `#[serde(untagged)]`, whose error ("data did not match any
+// variant") would name neither what was expected nor what was found.
+impl<'de> Deserialize<'de> for RawIntOrString {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = RawIntOrString;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string or an integer")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(RawIntOrString::Int(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                i64::try_from(v)
+                    .map(RawIntOrString::Int)
+                    .map_err(|_| E::invalid_value(de::Unexpected::Unsigned(v), &self))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(RawIntOrString::Str(v.to_owned()))
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
 }

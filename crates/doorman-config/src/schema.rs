@@ -9,9 +9,10 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
 use crate::raw::{
-    RawAccess, RawAdmin, RawClientIp, RawConfig, RawDisclosure, RawEvents, RawForwarding,
-    RawLimits, RawListener, RawLogFormat, RawLogging, RawRoute, RawServer, RawSite, RawSource,
-    RawTls, RawUpstream,
+    RawAccess, RawAccessAction, RawAccessRule, RawAdmin, RawClientIp, RawConfig, RawDisclosure,
+    RawEvents, RawForwarding, RawIntel, RawIpClass, RawLimits, RawList, RawListFormat, RawListKind,
+    RawListener, RawLogFormat, RawLogging, RawMode, RawRoute, RawRule, RawRuleAction, RawServer,
+    RawSite, RawSource, RawTls, RawUpstream,
 };
 
 /// One kind of table in the file.
@@ -41,6 +42,10 @@ pub fn sections() -> Vec<Section> {
         section::<RawEvents>("events", "[events]"),
         section::<RawUpstream>("upstreams.*", "[[upstreams]]"),
         section::<RawRoute>("routes.*", "[[routes]]"),
+        section::<RawIntel>("intel", "[intel]"),
+        section::<RawList>("lists.*", "[[lists]]"),
+        section::<RawAccessRule>("access_rules.*", "[[access_rules]]"),
+        section::<RawRule>("rules.*", "[[rules]]"),
     ]
 }
 
@@ -73,6 +78,13 @@ pub fn enum_key(pattern: &str) -> Option<&'static [&'static str]> {
         "routes.*.disclosure" => variants::<RawDisclosure>(),
         "client_ip.source" => variants::<RawSource>(),
         "logging.format" => variants::<RawLogFormat>(),
+        "lists.*.kind" => variants::<RawListKind>(),
+        "lists.*.format" => variants::<RawListFormat>(),
+        "lists.*.class" => variants::<RawIpClass>(),
+        "access_rules.*.action" => variants::<RawAccessAction>(),
+        "access_rules.*.disclosure" | "rules.*.disclosure" => variants::<RawDisclosure>(),
+        "access_rules.*.mode" | "rules.*.mode" => variants::<RawMode>(),
+        "rules.*.action" => variants::<RawRuleAction>(),
         _ => return None,
     })
 }

@@ -280,6 +280,98 @@ pub fn name(text: &str) -> Result<(), Invalid> {
     }
 }
 
+/// A list's name, as rules write it after `$`: lower-case letters, digits and `_` (Cloudflare's
+/// rule, so that expressions carry over both ways), at most `max` characters.
+pub fn list_name(text: &str, max: usize) -> Result<(), Invalid> {
+    if text.is_empty() {
+        return Err(invalid(
+            "an empty name",
+            Some("write a short name such as \"office\"".into()),
+        ));
+    }
+    let ok = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_';
+    if text.bytes().all(ok) && text.len() <= max {
+        return Ok(());
+    }
+    let bare = text.strip_prefix('$').unwrap_or(text);
+    let fixed: String = bare
+        .chars()
+        .map(|c| match c.to_ascii_lowercase() {
+            c if c.is_ascii_lowercase() || c.is_ascii_digit() => c,
+            _ => '_',
+        })
+        .collect();
+    let hint = if text.len() > max {
+        format!("list names are at most {max} characters")
+    } else if text.starts_with('$') {
+        format!("the `$` belongs in expressions only: name = \"{fixed}\"")
+    } else {
+        format!("use lower-case letters, digits and `_`: \"{fixed}\"")
+    };
+    Err(invalid(
+        format!("`{text}` is not a valid list name"),
+        Some(hint),
+    ))
+}
+
+/// An autonomous system number: `64500`, `"64500"` or `"AS64500"` (any case). AS0 is reserved
+/// (RFC 7607) and never announced, so a rule on it could never match.
+pub fn asn(written: &crate::raw::RawIntOrString) -> Result<u32, Invalid> {
+    use crate::raw::RawIntOrString;
+    let hint = || Some("write the number, e.g. asn = 64500 or asn = \"AS64500\"".to_owned());
+    let n: i64 = match written {
+        RawIntOrString::Int(n) => *n,
+        RawIntOrString::Str(s) => {
+            let t = s.trim();
+            let digits = t
+                .strip_prefix("AS")
+                .or_else(|| t.strip_prefix("as"))
+                .or_else(|| t.strip_prefix("As"))
+                .unwrap_or(t);
+            match digits.parse::<i64>() {
+                Ok(n) if digits.bytes().all(|b| b.is_ascii_digit()) => n,
+                _ => return Err(invalid(format!("`{s}` is not an AS number"), hint())),
+            }
+        }
+    };
+    match u32::try_from(n) {
+        Ok(0) => Err(invalid(
+            "AS0 is reserved and never announced",
+            Some("write the AS number of the network you mean".into()),
+        )),
+        Ok(n) => Ok(n),
+        Err(_) => Err(invalid(
+            format!("{n} is not an AS number (1 to 4294967295)"),
+            hint(),
+        )),
+    }
+}
+
+/// A country for an access rule: an ISO 3166-1 alpha-2 code in upper case, `T1` (Tor) or `XX`
+/// (unknown). Only the shape is checked (the list of codes changes, and the database decides),
+/// except for `UK`, which is not the United Kingdom's code and so would never match.
+pub fn country(text: &str) -> Result<String, Invalid> {
+    let t = text.trim();
+    if t == "UK" {
+        return Err(invalid(
+            "`UK` is not an ISO 3166-1 country code",
+            Some("the United Kingdom is \"GB\"".into()),
+        ));
+    }
+    if (t.len() == 2 && t.bytes().all(|b| b.is_ascii_uppercase())) || t == "T1" {
+        return Ok(t.to_owned());
+    }
+    let upper = t.to_ascii_uppercase();
+    let hint =
+        if upper.len() == 2 && (upper.bytes().all(|b| b.is_ascii_uppercase()) || upper == "T1") {
+            format!("country codes are upper case: \"{upper}\"")
+        } else {
+            "write a two-letter ISO 3166-1 code such as \"DE\", or \"T1\" (Tor) or \"XX\" (unknown)"
+                .to_owned()
+        };
+    Err(invalid(format!("`{t}` is not a country code"), Some(hint)))
+}
+
 /// `[server] node_name`, lower-cased; must be `[a-z0-9-]+` because it ends every Ray ID.
 pub fn node_name(text: &str) -> Result<String, Invalid> {
     let lower = text.to_ascii_lowercase();
@@ -558,6 +650,46 @@ mod tests {
         assert_eq!(header_name("Doorman-Ray").unwrap().as_str(), "doorman-ray");
         assert!(header_name("host").is_err());
         assert!(header_name("bad header").is_err());
+    }
+
+    #[test]
+    fn list_names_asns_and_countries() {
+        use crate::raw::RawIntOrString::{Int, Str};
+        assert!(list_name("abuse_feed_2", 50).is_ok());
+        assert_eq!(
+            list_name("Abuse-Feed", 50).unwrap_err().hint.unwrap(),
+            "use lower-case letters, digits and `_`: \"abuse_feed\""
+        );
+        assert!(
+            list_name("$office", 50)
+                .unwrap_err()
+                .hint
+                .unwrap()
+                .contains("name = \"office\"")
+        );
+        assert!(list_name(&"a".repeat(51), 50).is_err());
+        assert!(list_name("", 50).is_err());
+
+        assert_eq!(asn(&Int(64500)).unwrap(), 64500);
+        assert_eq!(asn(&Str("AS64500".into())).unwrap(), 64500);
+        assert_eq!(asn(&Str("as13335".into())).unwrap(), 13335);
+        assert_eq!(asn(&Str("4294967295".into())).unwrap(), u32::MAX);
+        assert!(asn(&Int(0)).is_err());
+        assert!(asn(&Int(-5)).is_err());
+        assert!(asn(&Int(4_294_967_296)).is_err());
+        assert!(asn(&Str("AS-1".into())).is_err());
+        assert!(asn(&Str("cloudflare".into())).is_err());
+
+        assert_eq!(country("DE").unwrap(), "DE");
+        assert_eq!(country("T1").unwrap(), "T1");
+        assert_eq!(country("XX").unwrap(), "XX");
+        assert_eq!(
+            country("de").unwrap_err().hint.unwrap(),
+            "country codes are upper case: \"DE\""
+        );
+        assert!(country("UK").unwrap_err().hint.unwrap().contains("GB"));
+        assert!(country("DEU").is_err());
+        assert!(country("Germany").is_err());
     }
 
     #[test]

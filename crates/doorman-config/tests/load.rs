@@ -453,7 +453,10 @@ ok: 1 route, 1 upstream, 1 listener",
     let example = repo_file("examples/doorman.toml");
     let (text, success) = doorman_config::check_report(&example);
     assert!(success);
-    assert_eq!(text, "ok: 3 routes, 2 upstreams, 1 listener");
+    assert_eq!(
+        text,
+        "ok: 3 routes, 2 upstreams, 1 listener, 2 lists, 2 access rules, 1 rule"
+    );
 
     let bad = dir.write("bad.toml", &BASE.replace("127.0.0.1:8080", "nowhere"));
     let (text, success) = doorman_config::check_report(&bad);
