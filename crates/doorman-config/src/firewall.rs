@@ -302,12 +302,10 @@ impl Compiler<'_, '_> {
         for (i, l) in raw.iter().enumerate() {
             let path = format!("lists.{i}");
             let name = self.list_name(&path, l.name.as_deref(), &mut seen);
-            match &name {
-                Some(_) => {}
-                // A duplicate still names a list that exists.
-                None => {
-                    table.names_complete &= l.name.as_ref().is_some_and(|n| seen.contains_key(n));
-                }
+            if name.is_none() {
+                // A duplicate still names a list that exists; a missing or invalid name leaves
+                // a list that rules may be referring to under some name we cannot see.
+                table.names_complete &= l.name.as_ref().is_some_and(|n| seen.contains_key(n));
             }
             if l.kind.is_none() {
                 self.missing(
@@ -503,8 +501,6 @@ impl Compiler<'_, '_> {
                     ListError::NotFound { .. } => "does not exist".to_owned(),
                     ListError::IsDirectory { .. } => "is a directory".to_owned(),
                     ListError::Read { source, .. } => format!("cannot be read ({source})"),
-                    #[allow(unreachable_patterns)]
-                    other => other.to_string(),
                 };
                 let dir = self.config_dir.display().to_string();
                 self.error(
@@ -1087,7 +1083,7 @@ impl Compiler<'_, '_> {
                         SKIPPABLE_PHASES.join(", ")
                     ),
                     None => format!(
-                        "phases that can be skipped: {} (later phases come first in docs/config.md)",
+                        "today only \"custom_rules\" (the rest of the custom rules) can be skipped; later phases add their names as they arrive (phases: {})",
                         SKIPPABLE_PHASES.join(", ")
                     ),
                 };

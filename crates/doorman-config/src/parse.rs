@@ -3,7 +3,8 @@
 //! serde stops at the first error, but an operator wants to see all of a file's problems in one
 //! run. So the file is parsed once into a tree that remembers where every key and value sits,
 //! then deserialized; when that fails, the error is recorded (with its position, rewritten into
-//! plain words), the key it is about is cut out of the tree, and deserialization is tried again,
+//! plain words), the key it is about (or the one bad element of an array of plain values) is cut
+//! out of the tree, and deserialization is tried again,
 //! up to [`MAX_ERRORS`] times. Cutting from the tree rather than the text keeps every other
 //! position exact. Because every raw key is either defaulted or an `Option`, removing a key never
 //! turns into a new "missing field" error of its own.
@@ -174,11 +175,12 @@ pub(crate) fn parse(sink: &mut Sink<'_>) -> Option<Parsed> {
     None
 }
 
-/// A key cut out of the tree because deserialization failed on it.
+/// A key (or one element of an array of plain values) cut out of the tree because
+/// deserialization failed on it.
 struct Cut {
-    /// Its full path.
+    /// Its full path (an element's ends in its index).
     path: String,
-    /// The key as written.
+    /// The key as written (for an element, its array's key).
     key: String,
     /// What the removed value was, in words (`integer 1`, `an array`).
     found: String,
@@ -241,10 +243,41 @@ fn cut_at<'i>(table: &mut DeTable<'i>, path: &str, span: &Range<usize>) -> Optio
 fn cut_inside<'i>(value: &mut DeValue<'i>, path: &str, span: &Range<usize>) -> Option<Cut> {
     match value {
         DeValue::Table(t) => cut_at(t, path, span),
-        DeValue::Array(items) => items
-            .iter_mut()
-            .enumerate()
-            .find_map(|(i, item)| cut_inside(item.get_mut(), &child(path, i), span)),
+        DeValue::Array(items) => {
+            // In an array of plain values, only the bad element goes, so that the others are
+            // still checked in this run (`items = [64500, "ASx", true]` reports both bad ones).
+            // The last element is not cut on its own: an array left empty would draw a second,
+            // misleading "is empty" error, so then the whole key goes. Arrays of tables are cut
+            // whole as before, because removing one would renumber the tables after it.
+            let scalars = items
+                .iter()
+                .all(|item| !matches!(item.get_ref(), DeValue::Array(_) | DeValue::Table(_)));
+            if scalars && items.len() > 1 {
+                let i = items.iter().position(|item| contains(&item.span(), span))?;
+                // `DeArray` has no `remove`; rebuild it without the element (an array of plain
+                // values, so the array-of-tables flag that a rebuild drops does not apply).
+                let old = std::mem::replace(items, toml::de::DeArray::new());
+                let mut removed = None;
+                for (j, item) in old.into_iter().enumerate() {
+                    if j == i {
+                        removed = Some(item);
+                    } else {
+                        items.push(item);
+                    }
+                }
+                let (found, shape) = describe(removed?.get_ref());
+                return Some(Cut {
+                    path: child(path, i),
+                    key: crate::compile::key_of(path).to_owned(),
+                    found,
+                    shape,
+                });
+            }
+            items
+                .iter_mut()
+                .enumerate()
+                .find_map(|(i, item)| cut_inside(item.get_mut(), &child(path, i), span))
+        }
         _ => None,
     }
 }

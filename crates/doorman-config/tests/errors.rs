@@ -652,3 +652,30 @@ fn dates_are_named_as_dates() {
         None,
     );
 }
+
+#[test]
+fn a_badly_typed_array_element_does_not_hide_the_others() {
+    // The element of the wrong type is cut out alone, so the bad target after it is still
+    // checked in the same run; the array is not then called empty or missing.
+    let text = BASE.replace(
+        "targets = [\"127.0.0.1:3000\"]",
+        "targets = [\"127.0.0.1:3000\", 8080, \"http://app:3000\"]",
+    );
+    let d = errors_of(&text);
+    let lines: Vec<(usize, usize)> = d.errors().map(at).collect();
+    assert_eq!(
+        lines,
+        vec![pos(&text, "8080,"), pos(&text, "\"http://app:3000\"")],
+        "{d}"
+    );
+    find(
+        &d.items,
+        Severity::Error,
+        "invalid value for `targets`: expected a string, found integer 8080",
+    );
+
+    // A lone bad element still takes the whole key, without a second "missing" error.
+    let text = BASE.replace("[\"127.0.0.1:3000\"]", "[8080]");
+    let d = errors_of(&text);
+    assert_eq!(d.errors().count(), 1, "{d}");
+}
