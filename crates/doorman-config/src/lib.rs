@@ -10,6 +10,14 @@
 //! whole `Config` or the [`Diagnostics`], which is what lets the server reload on SIGHUP and keep
 //! the working config when the new file is broken.
 //!
+//! The firewall sections (`[intel]`, `[[lists]]`, `[[access_rules]]`, `[[rules]]`) compile into
+//! [`doorman_core::firewall::Firewall`]: list files and `.mmdb` databases are read through
+//! `doorman-intel`, and rule expressions are compiled by `doorman-rules` against the lists, with
+//! their errors reported at their own place inside the TOML string. The files a policy was built
+//! from come back as [`Loaded::watched_files`], so that the server can reload when one changes.
+//! A bad line in a list file is a warning at that file's `line:col`; a missing database is a
+//! warning; an unreadable list file is an error.
+//!
 //! The file format is documented in `docs/config.md`, and `examples/doorman.toml` shows every
 //! key with its default.
 #![forbid(unsafe_code)]

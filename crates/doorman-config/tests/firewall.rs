@@ -1233,3 +1233,55 @@ fn the_example_netset_list_is_the_one_the_example_config_uses() {
     };
     assert_eq!(matching_rules(&l, &blocked), ["wordpress-probes"]);
 }
+
+#[test]
+fn country_rules_without_a_country_database() {
+    let text = format!(
+        r#"{BASE}
+[[access_rules]]
+id = "tor-without-list"
+country = "T1"
+action = "block"
+
+[[rules]]
+id = "eu"
+title = "EU"
+expression = 'ip.src.country in {{"DE" "FR"}}'
+action = "log"
+"#
+    );
+    let l = loaded(&text);
+    let w = find(
+        &l.warnings,
+        Severity::Warning,
+        "T1 (Tor) comes from an ip list",
+    );
+    assert_eq!(at(w), pos(&text, "\"T1\""));
+    let w = find(
+        &l.warnings,
+        Severity::Warning,
+        "rule `eu` uses ip.src.country, but no country database is configured, so it has no value",
+    );
+    assert_eq!(at(w), pos(&text, "'ip.src.country"));
+    assert_eq!(l.warnings.len(), 2, "{}", all(&l.warnings));
+
+    // With a Tor list, T1 is known without a database.
+    let text = format!(
+        "{BASE}\n[[lists]]\nname = \"tor\"\nkind = \"ip\"\nitems = [\"198.51.100.1\"]\nclass = \"tor\"\n\n[[access_rules]]\nid = \"tor\"\ncountry = \"T1\"\naction = \"challenge\"\n"
+    );
+    let l = loaded(&text);
+    assert!(l.warnings.is_empty(), "{}", all(&l.warnings));
+    assert_eq!(l.config.policy.firewall.lists[0].class, Some(IpClass::Tor));
+}
+
+#[test]
+fn a_list_of_unknown_kind_draws_no_type_errors_in_expressions() {
+    // The kind is reported once; whether `http.host in $hosts` fits it cannot be known.
+    let text = format!(
+        "{BASE}\n[[lists]]\nname = \"hosts\"\nkind = \"hostnames\"\nitems = [\"example.com\"]\n\n[[rules]]\nid = \"r\"\ntitle = \"R\"\nexpression = 'http.host in $hosts'\naction = \"block\"\n"
+    );
+    let d = errors_of(&text);
+    let e = find(&d.items, Severity::Error, "invalid value for `kind`");
+    assert_eq!(e.hint.as_deref(), Some("did you mean \"hostname\"?"));
+    assert_eq!(d.errors().count(), 1, "{d}");
+}
