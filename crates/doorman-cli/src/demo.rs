@@ -152,7 +152,7 @@ async fn run_async(args: &DemoArgs) -> Result<()> {
     let loaded = doorman_config::load(&path)
         .map_err(|d| anyhow::anyhow!("the demo policy does not compile:\n{d}"))?;
 
-    let started = doorman_server::start(loaded.config, Some(path.clone()))
+    let started = doorman_server::start(loaded, Some(path.clone()))
         .await
         .context("starting the gateway")?;
     print_guide(

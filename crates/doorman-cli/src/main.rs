@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod cmd_events;
+mod cmd_trace;
 mod demo;
 
 use std::path::PathBuf;
@@ -47,6 +48,8 @@ enum Command {
     Events(cmd_events::EventsArgs),
     /// Show everything recorded about one request, by Ray ID.
     Explain(cmd_events::ExplainArgs),
+    /// What-if: run a described request (JSON) through a config's policy.
+    Trace(cmd_trace::TraceArgs),
     /// Check or evaluate rules-language expressions.
     #[command(subcommand)]
     Rules(RulesCommand),
@@ -96,6 +99,7 @@ fn run(command: Command) -> Result<ExitCode> {
         }
         Command::Events(args) => cmd_events::run_events(&args),
         Command::Explain(args) => cmd_events::run_explain(&args),
+        Command::Trace(args) => cmd_trace::run(&args),
         Command::Rules(RulesCommand::Check { expr }) => {
             match doorman_rules::cli::check_command(&expr) {
                 Ok(normalized) => {
@@ -127,7 +131,7 @@ fn run(command: Command) -> Result<ExitCode> {
     }
 }
 
-fn read_input(path: &PathBuf) -> Result<String> {
+pub(crate) fn read_input(path: &PathBuf) -> Result<String> {
     if path.as_os_str() == "-" {
         let mut s = String::new();
         std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
@@ -166,7 +170,7 @@ fn serve(config: &PathBuf, workers: Option<usize>) -> Result<ExitCode> {
     }
     let runtime = builder.build().context("starting the async runtime")?;
     runtime
-        .block_on(doorman_server::serve(loaded.config, Some(config.clone())))
+        .block_on(doorman_server::serve(loaded, Some(config.clone())))
         .context("serving")?;
     Ok(ExitCode::SUCCESS)
 }

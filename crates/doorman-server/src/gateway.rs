@@ -21,6 +21,9 @@ use crate::upstream::UpstreamPool;
 /// One configuration snapshot, compiled, with what the server derives from it.
 pub struct Runtime {
     pub config: Config,
+    /// Files besides the config that the policy was built from (lists, databases): a change to
+    /// any of them reloads too.
+    pub watched_files: Vec<PathBuf>,
     /// Index-aligned with `config.policy.upstreams`.
     pub pools: Vec<UpstreamPool>,
     pub ray_header: HeaderName,
@@ -30,7 +33,11 @@ pub struct Runtime {
 
 impl Runtime {
     /// Builds a runtime, keeping the warm pools of `previous` whose upstream did not change.
-    pub fn build(config: Config, previous: Option<&Runtime>) -> Runtime {
+    pub fn build(
+        config: Config,
+        watched_files: Vec<PathBuf>,
+        previous: Option<&Runtime>,
+    ) -> Runtime {
         let pools = config
             .policy
             .upstreams
@@ -51,6 +58,7 @@ impl Runtime {
         };
         Runtime {
             config,
+            watched_files,
             pools,
             ray_header,
             forwarding,
@@ -85,10 +93,18 @@ pub enum ReloadOutcome {
 }
 
 impl Gateway {
-    pub fn new(config: Config, config_path: Option<PathBuf>, events: EventLog) -> Gateway {
+    pub fn new(
+        loaded: doorman_config::Loaded,
+        config_path: Option<PathBuf>,
+        events: EventLog,
+    ) -> Gateway {
         Gateway {
             config_path,
-            current: ArcSwap::from_pointee(Runtime::build(config, None)),
+            current: ArcSwap::from_pointee(Runtime::build(
+                loaded.config,
+                loaded.watched_files,
+                None,
+            )),
             metrics: Metrics::new(),
             events,
             tunnels: TaskTracker::new(),
@@ -119,8 +135,11 @@ impl Gateway {
                 }
                 let routes = loaded.config.policy.routes.len();
                 let upstreams = loaded.config.policy.upstreams.len();
-                self.current
-                    .store(Arc::new(Runtime::build(loaded.config, Some(&old))));
+                self.current.store(Arc::new(Runtime::build(
+                    loaded.config,
+                    loaded.watched_files,
+                    Some(&old),
+                )));
                 self.metrics
                     .reloads
                     .get_or_create(&OutcomeLabels { outcome: "applied" })

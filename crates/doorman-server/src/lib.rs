@@ -28,7 +28,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use doorman_config::Config;
+use doorman_config::Loaded;
 use doorman_store::{EventLog, EventLogSettings};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -84,10 +84,10 @@ impl Started {
     }
 }
 
-/// Binds everything and starts serving. `config_path` enables reloads.
-pub async fn start(config: Config, config_path: Option<PathBuf>) -> Result<Started, ServerError> {
-    let loaded_stamp = config_path.as_deref().and_then(reload::stamp);
-    let s = &config.server;
+/// Binds everything and starts serving `loaded` (the result of `doorman_config::load`).
+/// `config_path` enables reloads.
+pub async fn start(loaded: Loaded, config_path: Option<PathBuf>) -> Result<Started, ServerError> {
+    let s = &loaded.config.server;
     std::fs::create_dir_all(&s.data_dir).map_err(|e| {
         ServerError::EventLog(format!(
             "cannot create data_dir {}: {e}",
@@ -160,7 +160,9 @@ pub async fn start(config: Config, config_path: Option<PathBuf>) -> Result<Start
     let grace = s.shutdown_grace;
     let max_connections = s.limits.max_connections;
     let watch = s.watch_config;
-    let gw = Arc::new(Gateway::new(config, config_path, events));
+    let gw = Arc::new(Gateway::new(loaded, config_path, events));
+    // Taken now, before the watcher task runs, so an edit made in between is still noticed.
+    let loaded_stamps = reload::stamps(&gw);
     let shutdown = CancellationToken::new();
     let connections = TaskTracker::new();
     let permits = Arc::new(Semaphore::new(max_connections.max(1)));
@@ -178,9 +180,9 @@ pub async fn start(config: Config, config_path: Option<PathBuf>) -> Result<Start
         tokio::spawn(admin::serve(gw.clone(), tcp, token, shutdown.clone()));
     }
     if watch {
-        tokio::spawn(reload::watch_file(
+        tokio::spawn(reload::watch_files(
             gw.clone(),
-            loaded_stamp,
+            loaded_stamps,
             shutdown.clone(),
         ));
     }
@@ -235,8 +237,8 @@ async fn drain(gw: &Gateway, connections: &TaskTracker, grace: Duration) {
 }
 
 /// Runs a server until SIGTERM or SIGINT, reloading on SIGHUP. Prints where it listens.
-pub async fn serve(config: Config, config_path: Option<PathBuf>) -> Result<(), ServerError> {
-    let started = start(config, config_path).await?;
+pub async fn serve(loaded: Loaded, config_path: Option<PathBuf>) -> Result<(), ServerError> {
+    let started = start(loaded, config_path).await?;
     for addr in &started.listen_addrs {
         tracing::info!("listening on {addr}");
     }

@@ -256,6 +256,8 @@ fn request_timeout_response(gw: &Gateway, peer_ip: std::net::IpAddr, timeout: Du
         user_agent: None,
         route: None,
         action: Action::Deny,
+        asn: None,
+        country: None,
     };
     gw.events
         .record(EventRecord::from_receipt(&receipt, context, &[]));

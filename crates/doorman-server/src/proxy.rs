@@ -17,7 +17,9 @@ use doorman_core::client_ip;
 use doorman_core::decision::Verdict;
 use doorman_core::facts::request_host;
 use doorman_core::pipeline::receipt_for;
-use doorman_core::{Code, PhaseName, RayId, Receipt, RequestFacts, Scheme, TlsFacts, TraceStep};
+use doorman_core::{
+    Code, LogMode, PhaseName, RayId, Receipt, RequestFacts, Scheme, TlsFacts, TraceStep,
+};
 use doorman_store::{Action, EventContext, EventRecord};
 use http::header::{self, HeaderValue};
 use http::uri::{Authority, PathAndQuery};
@@ -139,6 +141,24 @@ async fn process(
         .route
         .map(|i| policy.routes[i].name.clone())
         .unwrap_or_else(|| "-".to_owned());
+    if !decision.logged.is_empty() {
+        let summary = RequestSummary::of(&req, &host);
+        for logged in &decision.logged {
+            let action = match logged.mode {
+                LogMode::Log => Action::Log,
+                LogMode::Shadow => Action::Shadow,
+            };
+            record(
+                gw,
+                rt,
+                &logged.receipt,
+                &summary,
+                Some(&route_name),
+                &decision.trace,
+                action,
+            );
+        }
+    }
     match decision.verdict {
         Verdict::Deny(ref receipt) => {
             let summary = RequestSummary::of(&req, &host);
@@ -264,6 +284,31 @@ fn body_too_large(r: Receipt, declared: Option<u64>, max: u64) -> Receipt {
         ))
 }
 
+/// Records a receipt in the event log, with the client's network as intelligence sees it.
+fn record(
+    gw: &Gateway,
+    rt: &Runtime,
+    receipt: &Receipt,
+    req: &RequestSummary,
+    route: Option<&str>,
+    trace: &[TraceStep],
+    action: Action,
+) {
+    let info = rt.config.policy.firewall.intel.lookup(receipt.client_ip);
+    let context = EventContext {
+        method: req.method.clone(),
+        host: req.host.clone(),
+        path: req.path.clone(),
+        user_agent: (!req.user_agent.is_empty()).then(|| req.user_agent.clone()),
+        route: route.map(str::to_owned),
+        action,
+        asn: info.asn,
+        country: info.country,
+    };
+    gw.events
+        .record(EventRecord::from_receipt(receipt, context, trace));
+}
+
 /// Answers with a receipt, counts it, and records it.
 fn deny(
     gw: &Gateway,
@@ -280,16 +325,12 @@ fn deny(
         })
         .inc();
     let resp = receipt_response(&receipt, req.accept.as_deref(), &rt.ray_header);
-    let context = EventContext {
-        method: req.method.clone(),
-        host: req.host.clone(),
-        path: req.path.clone(),
-        user_agent: (!req.user_agent.is_empty()).then(|| req.user_agent.clone()),
-        route: route.map(str::to_owned),
-        action: Action::Deny,
+    let action = if receipt.code == Code::Challenge {
+        Action::Challenge
+    } else {
+        Action::Deny
     };
-    gw.events
-        .record(EventRecord::from_receipt(&receipt, context, trace));
+    record(gw, rt, &receipt, req, route, trace, action);
     resp
 }
 

@@ -2,6 +2,7 @@
 //! second), which also catches editors that replace the file instead of writing it in place.
 //! Either way the gateway compiles the new file first and keeps the old one if it is broken.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -18,13 +19,29 @@ pub fn stamp(path: &std::path::Path) -> Stamp {
     Some((meta.modified().ok()?, meta.len()))
 }
 
-/// Reloads whenever the config file changes from `loaded` (its stamp when it was read), until
-/// shutdown. The stamp is taken by the caller, not here, so that a change made before this task
-/// first runs is still seen.
-pub async fn watch_file(gw: Arc<Gateway>, loaded: Stamp, shutdown: CancellationToken) {
-    let Some(path) = gw.config_path().cloned() else {
-        return;
+/// Stamps of the config file and every file the running policy was built from.
+pub fn stamps(gw: &Gateway) -> Vec<(PathBuf, Stamp)> {
+    let Some(config) = gw.config_path() else {
+        return Vec::new();
     };
+    let rt = gw.runtime();
+    std::iter::once(config.clone())
+        .chain(rt.watched_files.iter().cloned())
+        .map(|p| {
+            let s = stamp(&p);
+            (p, s)
+        })
+        .collect()
+}
+
+/// Reloads whenever the config file or a list/database it names changes from `loaded` (their
+/// stamps when they were read), until shutdown. The stamps are taken by the caller, not here, so
+/// that a change made before this task first runs is still seen.
+pub async fn watch_files(
+    gw: Arc<Gateway>,
+    loaded: Vec<(PathBuf, Stamp)>,
+    shutdown: CancellationToken,
+) {
     let mut last = loaded;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
@@ -32,14 +49,18 @@ pub async fn watch_file(gw: Arc<Gateway>, loaded: Stamp, shutdown: CancellationT
             _ = shutdown.cancelled() => return,
             _ = tick.tick() => {}
         }
-        let now = stamp(&path);
-        if now != last && now.is_some() {
-            last = now;
+        let changed = last
+            .iter()
+            .find(|(p, s)| stamp(p) != *s && stamp(p).is_some())
+            .map(|(p, _)| p.clone());
+        if let Some(path) = changed {
             // Give an editor a moment to finish writing before we read.
             tokio::time::sleep(Duration::from_millis(100)).await;
-            last = stamp(&path).or(last);
-            let gw = gw.clone();
-            let _ = tokio::task::spawn_blocking(move || gw.reload()).await;
+            tracing::info!(target: "doorman::config", "{} changed; reloading", path.display());
+            let g = gw.clone();
+            let _ = tokio::task::spawn_blocking(move || g.reload()).await;
+            // Whatever the outcome, wait for the next change: a broken file is reported once.
+            last = stamps(&gw);
         }
     }
 }

@@ -110,7 +110,7 @@ pub async fn start_with(make_config: impl FnOnce(&std::path::Path, SocketAddr) -
     std::fs::write(&config_path, &text).unwrap();
     let loaded = doorman_config::load(&config_path)
         .unwrap_or_else(|d| panic!("test config does not compile:\n{d}\n{text}"));
-    let gateway = doorman_server::start(loaded.config, Some(config_path.clone()))
+    let gateway = doorman_server::start(loaded, Some(config_path.clone()))
         .await
         .unwrap();
     let addr = gateway.listen_addrs[0];
