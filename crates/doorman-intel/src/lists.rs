@@ -402,9 +402,7 @@ pub fn list_from_items<S: AsRef<str>>(items: &[S], kind: ListKind) -> LoadedList
     }
     for (i, &start) in starts.iter().enumerate() {
         let end = starts.get(i + 1).map_or(text.len(), |&n| n) - 1;
-        let line = &text[start..end];
-        let line = line.strip_suffix('\r').unwrap_or(line);
-        b.item_line(i + 1, line, start);
+        b.item_line(i + 1, &text[start..end], start);
     }
     b.finish(&text)
 }
@@ -448,6 +446,7 @@ fn comment_start(line: &str, kind: ListKind) -> Option<usize> {
     }
 }
 
+/// Where `inner`, a slice of `outer`, starts in it (in bytes).
 fn offset_in(outer: &str, inner: &str) -> usize {
     inner.as_ptr() as usize - outer.as_ptr() as usize
 }
@@ -679,6 +678,15 @@ fn parse_item(item: Cow<'_, str>, kind: ListKind) -> Result<Parsed<'_>, String> 
         ListKind::Asn => parse_asn(&item).map(Parsed::Asn),
         ListKind::String => Ok(Parsed::Str(item)),
         ListKind::Hostname => {
+            if let Some(parent) = item.strip_prefix("*.") {
+                return Err(format!(
+                    "`{}`: host name lists match whole names, so a wildcard would only match \
+                     itself; list each name, or match the parent in a rule with \
+                     ends_with(http.host, \".{}\")",
+                    shorten(&item, 60),
+                    shorten(parent, 60)
+                ));
+            }
             if item.contains(char::is_whitespace) {
                 return Err(format!(
                     "`{}` is not a host name: host names have no spaces; put one per line",
@@ -805,7 +813,10 @@ struct Builder<'t> {
     kind: ListKind,
     format: ListFormat,
     file: Arc<str>,
-    ranges: Vec<IpRange>,
+    /// IPv4 and IPv6 apart: 8 bytes per IPv4 entry instead of an `IpRange`'s 48, which matters
+    /// at a million entries.
+    v4: Vec<(u32, u32)>,
+    v6: Vec<(u128, u128)>,
     ints: Vec<(i64, i64)>,
     strings: Vec<Cow<'t, str>>,
     entries: usize,
@@ -822,7 +833,8 @@ impl<'t> Builder<'t> {
             kind,
             format,
             file: Arc::from(source),
-            ranges: Vec::new(),
+            v4: Vec::new(),
+            v6: Vec::new(),
             ints: Vec::new(),
             strings: Vec::new(),
             entries: 0,
@@ -887,7 +899,10 @@ impl<'t> Builder<'t> {
         self.entries += 1;
         match parsed {
             Parsed::Ip(r) => {
-                self.ranges.push(r);
+                match r {
+                    IpRange::V4(a, b) => self.v4.push((a, b)),
+                    IpRange::V6(a, b) => self.v6.push((a, b)),
+                }
                 if let Some(p) = &mut self.pending {
                     if p.len() < ENTRY_INDEX_MAX {
                         p.push(Pending {
@@ -939,7 +954,11 @@ impl<'t> Builder<'t> {
             Arc::new(IpEntryIndex::build(entries))
         });
         let items = match kind {
-            ListKind::Ip => ListItems::Ip(Arc::new(IpRangeSet::from_ranges(self.ranges))),
+            ListKind::Ip => {
+                let v4 = self.v4.into_iter().map(|(a, b)| IpRange::V4(a, b));
+                let v6 = self.v6.into_iter().map(|(a, b)| IpRange::V6(a, b));
+                ListItems::Ip(Arc::new(IpRangeSet::from_ranges(v4.chain(v6))))
+            }
             ListKind::Asn => ListItems::Asn(Arc::new(IntSet::new(self.ints))),
             ListKind::String | ListKind::Hostname => ListItems::String(Arc::new(StringSet::new(
                 self.strings.iter().map(|s| s.as_bytes()),

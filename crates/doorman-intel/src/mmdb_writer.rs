@@ -16,7 +16,8 @@
 //!   `build_epoch`.
 //!
 //! Networks may nest: the most specific network wins wherever networks overlap, whatever the
-//! order of insertion (equal networks: the last insert wins).
+//! order of insertion (equal networks: the last insert wins). The `::ffff:0:0/96` alias is laid
+//! over whatever was inserted there; turn it off to insert IPv4-mapped networks yourself.
 //!
 //! ```
 //! use doorman_intel::mmdb_writer::{MmdbWriter, geolite2_country};

@@ -212,7 +212,7 @@ tag#1
     assert!(l.contains_str("tag#1"));
     assert!(!l.contains_str("curl/8.4.1"));
 
-    let text = "Example.COM\nwww.example.org.\nbad host\n# comment\nAPI.example.net # api\n";
+    let text = "Example.COM\nwww.example.org.\nbad host\n# comment\nAPI.example.net # api\n*.example.com\n";
     let l = parse_list(text, ListKind::Hostname, ListFormat::Plain, "hosts.txt");
     assert_eq!(l.entries, 3, "{:?}", problems(&l));
     assert!(l.contains_str("example.com"));
@@ -223,7 +223,10 @@ tag#1
         problems(&l),
         vec![
             "hosts.txt:3:1: `bad host` is not a host name: host names have no spaces; put one \
-             per line"
+             per line",
+            "hosts.txt:6:1: `*.example.com`: host name lists match whole names, so a wildcard \
+             would only match itself; list each name, or match the parent in a rule with \
+             ends_with(http.host, \".example.com\")"
         ]
     );
     assert!(matches!(l.to_rule_list(), List::String(_)));
