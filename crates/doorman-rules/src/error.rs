@@ -168,7 +168,7 @@ pub(crate) fn nearest<'c>(name: &str, candidates: impl Iterator<Item = &'c str>)
         .map(|c| (edit_distance(name, c), c))
         .filter(|(d, _)| *d <= limit)
         .collect();
-    // Also offer names that merely extend what was typed (`http.request.uri.pat` …).
+    // Closest first; ties in name order so the hint is stable.
     scored.sort();
     scored.dedup();
     scored.into_iter().take(3).map(|(_, c)| c).collect()
