@@ -302,3 +302,107 @@ fn the_demo_serves_the_chat_and_explains_a_denial() {
     assert!(explained.contains("ROUTE_CLOSED"));
     assert!(explained.contains("route `admin` is closed"), "{explained}");
 }
+
+#[test]
+fn trace_agrees_with_live_traffic() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (origin, _origin_handle) = runtime
+        .block_on(doorman_demo::spawn("127.0.0.1:0".parse().unwrap()))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("doorman.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"[server]
+node_name = "live"
+data_dir = "data"
+
+[[listeners]]
+addr = "127.0.0.1:0"
+
+[admin]
+addr = "127.0.0.1:0"
+
+[client_ip]
+trusted_proxies = ["127.0.0.1/32"]
+
+[[upstreams]]
+name = "origin"
+targets = ["{origin}"]
+
+[[routes]]
+name = "all"
+path_prefix = "/"
+upstream = "origin"
+
+[[lists]]
+name = "abuse_feed"
+kind = "ip"
+items = ["203.0.113.0/24"]
+
+[[access_rules]]
+id = "abuse"
+list = "abuse_feed"
+action = "block"
+
+[[rules]]
+id = "admin"
+title = "No admin"
+expression = 'starts_with(http.request.uri.path, "/admin")'
+action = "block"
+"#
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(&config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = lines(child.stderr.take().unwrap());
+    let _child = Reaper(child);
+    let mut seen = Vec::new();
+    let addr: SocketAddr = wait_for(&stderr, "listening on ", &mut seen).parse().unwrap();
+
+    let cases = [
+        ("/admin/users", "198.51.100.1"),
+        ("/plugins/weather?city=Oslo", "203.0.113.5"),
+        ("/plugins/weather?city=Oslo", "198.51.100.1"),
+    ];
+    for (path, client) in cases {
+        let live = http_get(addr, path, &[("x-forwarded-for", client)]);
+        let live_code = live
+            .lines()
+            .find_map(|l| l.strip_prefix("doorman-code: "))
+            .map(str::trim)
+            .unwrap_or("allow")
+            .to_string();
+
+        let request = dir.path().join("request.json");
+        std::fs::write(
+            &request,
+            serde_json::json!({
+                "peer": "127.0.0.1",
+                "url": format!("http://{addr}{path}"),
+                "headers": {"x-forwarded-for": client},
+            })
+            .to_string(),
+        )
+        .unwrap();
+        let out = Command::new(BIN)
+            .args(["trace", "--json", "--config"])
+            .arg(&config)
+            .arg("--request")
+            .arg(&request)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let traced: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let traced_code = traced["receipt"]["code"].as_str().unwrap_or("allow").to_string();
+        assert_eq!(traced_code, live_code, "{path} from {client}: trace says {traced}");
+        assert_eq!(traced["client_ip"], client);
+    }
+}
