@@ -2,8 +2,9 @@
 //! told in full). Both only read the database, so they are safe to run beside a live server.
 //!
 //! This module is glue: argument parsing and where output goes. What is printed, and how
-//! `--since`, `--ip` and Ray IDs are read, lives in `doorman_store::report` and
-//! `doorman_store::query`, where it is unit tested.
+//! `--since`, `--ip`, `--asn`, `--country`, `--action` and Ray IDs are read, lives in
+//! `doorman_store::report`, `doorman_store::query` and `doorman_store::record`, where it is unit
+//! tested.
 
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -11,7 +12,7 @@ use std::process::ExitCode;
 use std::time::SystemTime;
 
 use anyhow::Context;
-use doorman_store::{EventFilter, EventQuery, IpFilter, StoreError, report};
+use doorman_store::{Action, EventFilter, EventQuery, IpFilter, StoreError, report};
 
 /// Where the server keeps its state unless told otherwise.
 const DEFAULT_DATA_DIR: &str = "./doorman-data";
@@ -38,6 +39,16 @@ pub struct EventsArgs {
     /// Only events decided by this rule; a trailing '*' matches a prefix (route:*).
     #[arg(long)]
     pub rule: Option<String>,
+    /// Only events from clients in this autonomous system (9009 or AS9009).
+    #[arg(long, value_name = "ASN", value_parser = report::parse_asn)]
+    pub asn: Option<u32>,
+    /// Only events from clients in this country (ISO code: NL, us, T1 for Tor).
+    #[arg(long, value_name = "CC", value_parser = report::parse_country)]
+    pub country: Option<String>,
+    /// Only events where the gateway did this: deny, challenge, log or shadow (log and shadow
+    /// are matches that were recorded but not enforced).
+    #[arg(long, value_name = "ACTION")]
+    pub action: Option<Action>,
     /// Show at most this many events (0 = all).
     #[arg(long, default_value_t = 50)]
     pub limit: usize,
@@ -73,6 +84,9 @@ pub fn run_events(args: &EventsArgs) -> anyhow::Result<ExitCode> {
         ip: args.ip,
         code: args.code.clone(),
         rule: args.rule.clone(),
+        asn: args.asn,
+        country: args.country.clone(),
+        action: args.action,
         limit: args.limit,
     };
     let events = query
@@ -94,6 +108,9 @@ pub fn run_events(args: &EventsArgs) -> anyhow::Result<ExitCode> {
             "{}",
             report::table_footer(events.len(), args.limit, query.path())
         );
+        if let Some(note) = report::forwarded_note(&events) {
+            eprintln!("{note}");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -160,5 +177,56 @@ fn print(text: &str) -> anyhow::Result<()> {
             Err(err).context("writing to standard output")
         }
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, clap::Parser)]
+    struct Events {
+        #[command(flatten)]
+        args: EventsArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<EventsArgs, clap::Error> {
+        Events::try_parse_from(std::iter::once("events").chain(args.iter().copied()))
+            .map(|e| e.args)
+    }
+
+    #[test]
+    fn network_and_action_filters_are_read() {
+        let args = parse(&["--asn", "AS9009", "--country", "nl", "--action", "shadow"]).unwrap();
+        assert_eq!(args.asn, Some(9009));
+        assert_eq!(args.country.as_deref(), Some("NL"));
+        assert_eq!(args.action, Some(Action::Shadow));
+        assert_eq!(parse(&["--asn", "9009"]).unwrap().asn, Some(9009));
+        let none = parse(&[]).unwrap();
+        assert_eq!((none.asn, none.country, none.action), (None, None, None));
+    }
+
+    #[test]
+    fn bad_filter_values_say_what_is_expected() {
+        for (args, expected) in [
+            (
+                ["--asn", "M247"],
+                "--asn expects a number like 9009 or AS9009",
+            ),
+            (
+                ["--country", "NLD"],
+                "--country expects a two-letter ISO 3166 code like NL",
+            ),
+            (
+                ["--action", "allow"],
+                "expected deny, challenge, log or shadow",
+            ),
+        ] {
+            let err = parse(&args).unwrap_err();
+            assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation);
+            assert!(err.to_string().contains(expected), "{args:?}: {err}");
+        }
     }
 }

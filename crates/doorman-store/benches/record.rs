@@ -52,6 +52,8 @@ fn event(n: u64) -> EventRecord {
                 outcome: "rule block-scrapers matched".into(),
             },
         ],
+        asn: Some(9009),
+        country: Some("NL".into()),
     }
 }
 

@@ -539,9 +539,9 @@ fn insert_batch(conn: &mut Connection, batch: &[EventRecord]) -> Result<(), Stor
         let mut stmt = tx.prepare_cached(
             "INSERT INTO events (ray_id, time_ms, client_ip, ip_key, method, host, path,
                  user_agent, status, code, phase, rule, reason, disclosure, facts,
-                 private_facts, route, action, trace)
+                 private_facts, route, action, trace, asn, country)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                 ?17, ?18, ?19)",
+                 ?17, ?18, ?19, ?20, ?21)",
         )?;
         for r in batch {
             let facts = facts_json(&r.facts)?;
@@ -567,6 +567,8 @@ fn insert_batch(conn: &mut Connection, batch: &[EventRecord]) -> Result<(), Stor
                 r.route.as_deref().map(clip),
                 r.action.as_str(),
                 trace,
+                r.asn,
+                r.country.as_deref().map(clip),
             ])?;
         }
     }

@@ -87,6 +87,13 @@ pub struct EventFilter {
     /// Only events decided by this rule; a trailing `*` matches any rule starting with the rest
     /// (`route:*`).
     pub rule: Option<String>,
+    /// Only events from clients in this autonomous system.
+    pub asn: Option<u32>,
+    /// Only events from clients in this country (ISO code such as `NL`; case does not matter).
+    pub country: Option<String>,
+    /// Only events where the gateway did this; `log` and `shadow` select the matches that were
+    /// recorded but not enforced.
+    pub action: Option<Action>,
     /// At most this many events, newest first; 0 means no limit.
     pub limit: usize,
 }
@@ -98,6 +105,9 @@ impl Default for EventFilter {
             ip: None,
             code: None,
             rule: None,
+            asn: None,
+            country: None,
+            action: None,
             limit: 50,
         }
     }
@@ -117,18 +127,34 @@ pub struct Retention {
 pub struct EventQuery {
     conn: Connection,
     path: PathBuf,
+    /// The columns to select: [`COLUMNS`] or, for a database not yet migrated to the network
+    /// columns, [`COLUMNS_V1`].
+    columns: &'static str,
+    /// Whether `events.asn` and `events.country` exist.
+    network_columns: bool,
 }
 
+/// Every column a record is read from.
 const COLUMNS: &str = "ray_id, time_ms, client_ip, method, host, path, user_agent, status, code,
-     phase, rule, reason, disclosure, facts, private_facts, route, action, trace";
+     phase, rule, reason, disclosure, facts, private_facts, route, action, trace, asn, country";
+
+/// The same for a version 1 database, which a reader cannot migrate (it opens the file
+/// read-only, and the server that owns it may be an older build still running).
+const COLUMNS_V1: &str = "ray_id, time_ms, client_ip, method, host, path, user_agent, status,
+     code, phase, rule, reason, disclosure, facts, private_facts, route, action, trace,
+     NULL AS asn, NULL AS country";
 
 impl EventQuery {
     /// Opens `<data_dir>/doorman.db` read-only. Fails with [`StoreError::Missing`] when no
     /// database is there yet.
     pub fn open(data_dir: &Path) -> Result<EventQuery, StoreError> {
+        let conn = db::open_reader(data_dir)?;
+        let network_columns = db::user_version(&conn)? >= db::NETWORK_COLUMNS_SINCE;
         Ok(EventQuery {
-            conn: db::open_reader(data_dir)?,
+            conn,
             path: db::db_path(data_dir),
+            columns: if network_columns { COLUMNS } else { COLUMNS_V1 },
+            network_columns,
         })
     }
 
@@ -139,7 +165,19 @@ impl EventQuery {
 
     /// The events matching `filter`, newest first.
     pub fn list(&self, filter: &EventFilter) -> Result<Vec<EventRecord>, StoreError> {
-        let mut sql = format!("SELECT {COLUMNS} FROM events WHERE 1 = 1");
+        let (sql, args) = self.select(filter);
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(args), read_row)?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(row??);
+        }
+        Ok(out)
+    }
+
+    /// The statement [`list`](Self::list) runs for `filter`, and its arguments.
+    fn select(&self, filter: &EventFilter) -> (String, Vec<Value>) {
+        let mut sql = format!("SELECT {} FROM events WHERE 1 = 1", self.columns);
         let mut args: Vec<Value> = Vec::new();
         if let Some(since) = filter.since {
             sql.push_str(" AND time_ms >= ?");
@@ -157,16 +195,42 @@ impl EventQuery {
         }
         if let Some(rule) = &filter.rule {
             match rule.strip_suffix('*') {
+                // A range rather than `substr`, so that the rule index finds the rows.
                 Some(prefix) => {
-                    sql.push_str(" AND substr(rule, 1, ?) = ?");
-                    args.push(Value::Integer(prefix.chars().count() as i64));
+                    sql.push_str(" AND rule >= ?");
                     args.push(Value::Text(prefix.to_owned()));
+                    if let Some(end) = prefix_end(prefix) {
+                        sql.push_str(" AND rule < ?");
+                        args.push(Value::Text(end));
+                    }
                 }
                 None => {
                     sql.push_str(" AND rule = ?");
                     args.push(Value::Text(rule.clone()));
                 }
             }
+        }
+        if let Some(asn) = filter.asn {
+            if self.network_columns {
+                sql.push_str(" AND asn = ?");
+                args.push(Value::Integer(i64::from(asn)));
+            } else {
+                // No event of a version 1 database knows its network.
+                sql.push_str(" AND 0");
+            }
+        }
+        if let Some(country) = &filter.country {
+            if self.network_columns {
+                // NOCASE, like the index on the column, which it can therefore use.
+                sql.push_str(" AND country = ? COLLATE NOCASE");
+                args.push(Value::Text(country.trim().to_owned()));
+            } else {
+                sql.push_str(" AND 0");
+            }
+        }
+        if let Some(action) = filter.action {
+            sql.push_str(" AND action = ?");
+            args.push(Value::Text(action.as_str().to_owned()));
         }
         // `id` breaks ties between events of the same millisecond: the later insert is newer.
         sql.push_str(" ORDER BY time_ms DESC, id DESC");
@@ -176,19 +240,14 @@ impl EventQuery {
                 i64::try_from(filter.limit).unwrap_or(i64::MAX),
             ));
         }
-        let mut stmt = self.conn.prepare(&sql)?;
-        let rows = stmt.query_map(rusqlite::params_from_iter(args), read_row)?;
-        let mut out = Vec::new();
-        for row in rows {
-            out.push(row??);
-        }
-        Ok(out)
+        (sql, args)
     }
 
     /// The event with this Ray ID (the newest, should one request have been recorded twice).
     pub fn get(&self, ray_id: &str) -> Result<Option<EventRecord>, StoreError> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM events WHERE ray_id = ?1 ORDER BY time_ms DESC, id DESC LIMIT 1"
+            "SELECT {} FROM events WHERE ray_id = ?1 ORDER BY time_ms DESC, id DESC LIMIT 1",
+            self.columns
         );
         match self.conn.query_row(&sql, [ray_id], read_row).optional()? {
             Some(record) => Ok(Some(record?)),
@@ -225,6 +284,25 @@ impl EventQuery {
     }
 }
 
+/// The smallest string greater than every string that starts with `prefix`, so that
+/// `prefix <= s < end` holds exactly for the strings `s` starting with `prefix` (SQLite compares
+/// text as UTF-8 bytes, whose order is code point order). `None` when there is no such string
+/// (an empty prefix, or one of nothing but `char::MAX`): then every string from `prefix` up
+/// qualifies.
+fn prefix_end(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        // The next code point, jumping the surrogate gap; `char::MAX` has none, so the one
+        // before it is incremented instead.
+        let next = (u32::from(last) + 1..=u32::from(char::MAX)).find_map(char::from_u32);
+        if let Some(next) = next {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
 /// The stored spelling of a code as an operator may type it: known codes in their canonical
 /// form (`route_closed` → `ROUTE_CLOSED`), others upper-cased, as all named codes are.
 fn canonical_code(text: &str) -> String {
@@ -244,6 +322,7 @@ fn read_row(row: &Row<'_>) -> rusqlite::Result<Result<EventRecord, StoreError>> 
     let private_facts: String = row.get("private_facts")?;
     let trace: String = row.get("trace")?;
     let action: String = row.get("action")?;
+    let asn: Option<i64> = row.get("asn")?;
     let corrupt = |detail: String| StoreError::Corrupt {
         ray_id: ray_id.clone(),
         detail,
@@ -268,6 +347,10 @@ fn read_row(row: &Row<'_>) -> rusqlite::Result<Result<EventRecord, StoreError>> 
         Ok(action) => action,
         Err(e) => return Ok(Err(corrupt(e.to_string()))),
     };
+    let asn = match asn.map(u32::try_from).transpose() {
+        Ok(asn) => asn,
+        Err(_) => return Ok(Err(corrupt(format!("asn {}", asn.unwrap_or_default())))),
+    };
     Ok(Ok(EventRecord {
         time_ms: row.get("time_ms")?,
         client_ip,
@@ -286,6 +369,8 @@ fn read_row(row: &Row<'_>) -> rusqlite::Result<Result<EventRecord, StoreError>> 
         route: row.get("route")?,
         action,
         trace,
+        asn,
+        country: row.get("country")?,
         ray_id,
     }))
 }
@@ -308,6 +393,95 @@ mod tests {
         assert!(!v6.contains("203.0.113.1".parse().unwrap()));
         assert!("example.com".parse::<IpFilter>().is_err());
         assert!("10.0.0.0/33".parse::<IpFilter>().is_err());
+    }
+
+    /// What SQLite plans to do for `filter`, one line per step.
+    fn plan(query: &EventQuery, filter: &EventFilter) -> String {
+        let (sql, args) = query.select(filter);
+        let mut stmt = query
+            .conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap();
+        let steps = stmt
+            .query_map(rusqlite::params_from_iter(args), |row| {
+                row.get::<_, String>("detail")
+            })
+            .unwrap();
+        steps.map(Result::unwrap).collect::<Vec<_>>().join("\n")
+    }
+
+    #[test]
+    fn the_new_filters_are_served_by_their_indexes() {
+        let tmp = tempfile::tempdir().unwrap();
+        drop(db::open_writer(tmp.path()).unwrap());
+        let query = EventQuery::open(tmp.path()).unwrap();
+        let base = EventFilter::default();
+        let cases = [
+            (
+                EventFilter {
+                    asn: Some(9009),
+                    ..base.clone()
+                },
+                "events_asn (asn=?)",
+            ),
+            (
+                EventFilter {
+                    country: Some("nl".into()),
+                    ..base.clone()
+                },
+                "events_country (country=?)",
+            ),
+            (
+                EventFilter {
+                    action: Some(Action::Shadow),
+                    ..base.clone()
+                },
+                "events_action (action=?)",
+            ),
+            (
+                EventFilter {
+                    rule: Some("rule:no-scrapers".into()),
+                    ..base.clone()
+                },
+                "events_rule (rule=?)",
+            ),
+            (
+                EventFilter {
+                    rule: Some("route:*".into()),
+                    ..base.clone()
+                },
+                "events_rule (rule>? AND rule<?)",
+            ),
+        ];
+        for (filter, index) in cases {
+            let plan = plan(&query, &filter);
+            assert!(plan.contains(index), "{filter:?}: {plan}");
+            // The index hands rows over newest first; a range over rules is the exception.
+            if filter.rule.as_deref() != Some("route:*") {
+                assert!(!plan.contains("TEMP B-TREE"), "{filter:?}: {plan}");
+            }
+        }
+    }
+
+    #[test]
+    fn prefix_ends_bound_exactly_the_strings_with_the_prefix() {
+        assert_eq!(prefix_end("route:").as_deref(), Some("route;"));
+        assert_eq!(prefix_end("a").as_deref(), Some("b"));
+        assert_eq!(prefix_end("é").as_deref(), Some("ê"));
+        assert_eq!(prefix_end("x\u{d7ff}").as_deref(), Some("x\u{e000}"));
+        assert_eq!(prefix_end("ab\u{10ffff}").as_deref(), Some("ac"));
+        assert_eq!(prefix_end(""), None);
+        assert_eq!(prefix_end("\u{10ffff}"), None);
+        let end = prefix_end("route:").unwrap();
+        for inside in ["route:", "route:admin", "route:\u{10ffff}\u{10ffff}"] {
+            assert!("route:" <= inside && inside < end.as_str(), "{inside}");
+        }
+        for outside in ["route", "route;", "routf", "rout:"] {
+            assert!(
+                !("route:" <= outside && outside < end.as_str()),
+                "{outside}"
+            );
+        }
     }
 
     #[test]

@@ -118,6 +118,11 @@ pub struct EventContext {
     pub route: Option<String>,
     /// What the gateway did.
     pub action: Action,
+    /// The client's autonomous system number, as the gateway's network intelligence saw it.
+    pub asn: Option<u32>,
+    /// The client's ISO 3166-1 alpha-2 country (`NL`; `T1` for Tor), as the gateway's network
+    /// intelligence saw it.
+    pub country: Option<String>,
 }
 
 /// One recorded non-allow decision. Owned and serializable: it crosses the writer thread's queue,
@@ -162,6 +167,14 @@ pub struct EventRecord {
     pub action: Action,
     /// How each phase concluded, in order.
     pub trace: Vec<TraceLine>,
+    /// The client's autonomous system number, when network intelligence knew it. Always `None`
+    /// for events recorded before Doorman stored it (schema version 1).
+    #[serde(default)]
+    pub asn: Option<u32>,
+    /// The client's ISO country code (`NL`), when network intelligence knew it; `None` for
+    /// events recorded before Doorman stored it.
+    #[serde(default)]
+    pub country: Option<String>,
 }
 
 impl EventRecord {
@@ -187,6 +200,8 @@ impl EventRecord {
             route: context.route,
             action: context.action,
             trace: trace.iter().map(TraceLine::from).collect(),
+            asn: context.asn,
+            country: context.country,
         }
     }
 
@@ -244,6 +259,8 @@ mod tests {
             user_agent: Some("curl/8.5".into()),
             route: Some("admin".into()),
             action: Action::Deny,
+            asn: Some(9009),
+            country: Some("NL".into()),
         };
 
         let record = EventRecord::from_receipt(&receipt, context, &trace);
@@ -277,6 +294,20 @@ mod tests {
         assert_eq!(record.trace[0].outcome, "matched route admin");
         assert_eq!(record.route.as_deref(), Some("admin"));
         assert_eq!(record.user_agent.as_deref(), Some("curl/8.5"));
+        assert_eq!(record.asn, Some(9009));
+        assert_eq!(record.country.as_deref(), Some("NL"));
+    }
+
+    #[test]
+    fn json_written_before_the_network_fields_still_reads() {
+        let old = r#"{"ray_id":"4a807f60ca5727a4-edge1","time_ms":1,"client_ip":"203.0.113.7",
+            "method":"GET","host":"h","path":"/","user_agent":null,"status":403,"code":"1020",
+            "phase":"custom_rules","rule":null,"reason":"","disclosure":"public","facts":[],
+            "route":null,"action":"shadow","trace":[]}"#;
+        let record: EventRecord = serde_json::from_str(old).unwrap();
+        assert_eq!(record.asn, None);
+        assert_eq!(record.country, None);
+        assert_eq!(record.action, Action::Shadow);
     }
 
     #[test]

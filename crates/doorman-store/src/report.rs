@@ -186,6 +186,45 @@ pub fn normalize_ray(text: &str) -> Result<String, BadRay> {
         .ok_or_else(bad)
 }
 
+/// An `--asn` value that is not an AS number.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not an AS number: --asn expects a number like 9009 or AS9009")]
+pub struct BadAsn(pub String);
+
+/// Reads an autonomous system number as operators write it: `9009`, `AS9009` or `as9009`.
+pub fn parse_asn(text: &str) -> Result<u32, BadAsn> {
+    let text = text.trim();
+    let bad = || BadAsn(text.to_owned());
+    let digits = match text.get(..2) {
+        Some(prefix) if prefix.eq_ignore_ascii_case("as") => &text[2..],
+        _ => text,
+    };
+    // `u32::from_str` would accept a sign; an AS number has none.
+    if digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()) {
+        return Err(bad());
+    }
+    digits.parse().map_err(|_| bad())
+}
+
+/// A `--country` value that is not a country code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "`{0}` is not a country code: --country expects a two-letter ISO 3166 code like NL \
+     (or T1 for Tor)"
+)]
+pub struct BadCountry(pub String);
+
+/// Reads a country code (`NL`, `nl`, `T1`) and returns it upper-cased, as network intelligence
+/// spells it.
+pub fn parse_country(text: &str) -> Result<String, BadCountry> {
+    let text = text.trim();
+    if text.len() == 2 && text.bytes().all(|c| c.is_ascii_alphanumeric()) {
+        Ok(text.to_ascii_uppercase())
+    } else {
+        Err(BadCountry(text.to_owned()))
+    }
+}
+
 /// `2026-11-22 21:44:11`, UTC (the table's header says so).
 fn short_utc(time_ms: i64) -> String {
     let (y, mo, d, h, mi, s) = civil_from_unix(time_ms.div_euclid(1_000));
@@ -228,17 +267,23 @@ fn ellipsize(text: &str, max: usize) -> String {
 const REQUEST_WIDTH: usize = 60;
 
 /// The `doorman events` table: one line per event, aligned columns, a header.
+///
+/// The status of every event that is not a plain denial carries its action, `403 (shadow)`,
+/// `403 (log)`, `403 (challenge)`: a `log` or `shadow` row was recorded only, and its request was
+/// forwarded (see [`forwarded_note`]). `ASN` and `COUNTRY` columns appear when some event shown
+/// has them (`-` in the others).
 pub fn format_table(records: &[EventRecord]) -> String {
-    let header = [
-        "TIME (UTC)",
-        "RAY",
-        "IP",
-        "STATUS",
-        "CODE",
-        "REQUEST",
-        "RULE",
-    ];
-    let rows: Vec<[String; 7]> = records
+    let with_asn = records.iter().any(|r| r.asn.is_some());
+    let with_country = records.iter().any(|r| r.country.is_some());
+    let mut header = vec!["TIME (UTC)", "RAY", "IP"];
+    if with_asn {
+        header.push("ASN");
+    }
+    if with_country {
+        header.push("COUNTRY");
+    }
+    header.extend(["STATUS", "CODE", "REQUEST", "RULE"]);
+    let rows: Vec<Vec<String>> = records
         .iter()
         .map(|r| {
             let action = if r.action == Action::Deny {
@@ -246,10 +291,25 @@ pub fn format_table(records: &[EventRecord]) -> String {
             } else {
                 format!(" ({})", r.action)
             };
-            [
+            let mut row = vec![
                 short_utc(r.time_ms),
                 sanitize(&r.ray_id),
                 r.client_ip.to_string(),
+            ];
+            if with_asn {
+                row.push(
+                    r.asn
+                        .map_or_else(|| "-".to_owned(), |asn| format!("AS{asn}")),
+                );
+            }
+            if with_country {
+                row.push(
+                    r.country
+                        .as_deref()
+                        .map_or_else(|| "-".to_owned(), sanitize),
+                );
+            }
+            row.extend([
                 format!("{}{action}", r.status),
                 sanitize(&r.code),
                 ellipsize(
@@ -257,10 +317,11 @@ pub fn format_table(records: &[EventRecord]) -> String {
                     REQUEST_WIDTH,
                 ),
                 sanitize(r.rule.as_deref().unwrap_or("-")),
-            ]
+            ]);
+            row
         })
         .collect();
-    let mut widths = header.map(|h| h.chars().count());
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
@@ -285,6 +346,25 @@ pub fn format_table(records: &[EventRecord]) -> String {
         line(&mut row.iter().map(String::as_str));
     }
     out
+}
+
+/// A line for under the table when some events shown were recorded only (`log` or `shadow`), so
+/// that nobody reads their status as an answer the client got; `None` otherwise.
+pub fn forwarded_note(records: &[EventRecord]) -> Option<String> {
+    let forwarded = records.iter().filter(|r| r.action.forwarded()).count();
+    if forwarded == 0 {
+        return None;
+    }
+    Some(if forwarded == 1 {
+        "1 event marked (log) or (shadow) was recorded only: its request was NOT blocked but \
+         forwarded, and the status shown was never sent"
+            .to_owned()
+    } else {
+        format!(
+            "{forwarded} events marked (log) or (shadow) were recorded only: their requests were \
+             NOT blocked but forwarded, and the statuses shown were never sent"
+        )
+    })
 }
 
 /// The line under the table: how many were shown and whether more may exist.
@@ -330,7 +410,15 @@ pub fn json_pretty(record: &EventRecord) -> String {
     .expect("an event record always serializes")
 }
 
+/// The `What` paragraph of `doorman explain`: one line, or for a match that was recorded but not
+/// enforced, a second one (indented to the first's text) saying what the rule would have answered.
 fn describe_action(record: &EventRecord) -> String {
+    let answer = || {
+        let title = Code::parse(&record.code)
+            .map(|c| format!(" ({})", c.title()))
+            .unwrap_or_default();
+        format!("{}, code {}{title}", record.status, sanitize(&record.code))
+    };
     match record.action {
         Action::Deny => format!(
             "denied: Doorman answered {} itself; the request was not forwarded",
@@ -340,13 +428,32 @@ fn describe_action(record: &EventRecord) -> String {
             "challenged: Doorman answered {} with a challenge to pass first",
             record.status
         ),
-        Action::Log => {
-            "logged: a rule asked for this request to be recorded; it was forwarded".to_owned()
-        }
-        Action::Shadow => format!(
-            "shadow: a rule in dry-run mode would have answered {}; the request was forwarded",
-            record.status
+        Action::Log => format!(
+            "recorded only: the rule's action is log; the request was forwarded, NOT blocked\n\
+             {EXPLAIN_INDENT}the receipt it recorded (never sent) says {}",
+            answer()
         ),
+        Action::Shadow => format!(
+            "recorded only: the rule is in shadow mode; the request was forwarded, NOT blocked\n\
+             {EXPLAIN_INDENT}had the rule been enforced, Doorman would have answered {}",
+            answer()
+        ),
+    }
+}
+
+/// Where the values of `doorman explain`'s top lines (`Ray ID   …`) start.
+const EXPLAIN_INDENT: &str = "         ";
+
+/// `AS9009, country NL`, saying which part is unknown.
+fn describe_network(record: &EventRecord) -> String {
+    let country = record.country.as_deref().map(sanitize);
+    match (record.asn, country) {
+        (Some(asn), Some(country)) => format!("AS{asn}, country {country}"),
+        (Some(asn), None) => format!("AS{asn}, country unknown"),
+        (None, Some(country)) => format!("AS unknown, country {country}"),
+        (None, None) => "(unknown: network intelligence knew nothing, or the event predates \
+                         network details in the log)"
+            .to_owned(),
     }
 }
 
@@ -376,6 +483,7 @@ pub fn format_explain(record: &EventRecord) -> String {
     let _ = writeln!(out);
     let _ = writeln!(out, "Client");
     let _ = writeln!(out, "  ip          {}", record.client_ip);
+    let _ = writeln!(out, "  network     {}", describe_network(record));
     let _ = writeln!(
         out,
         "  user agent  {}",
@@ -405,8 +513,27 @@ pub fn format_explain(record: &EventRecord) -> String {
     );
     let _ = writeln!(out);
     let _ = writeln!(out, "Decision");
-    let _ = writeln!(out, "  action      {}", record.action);
-    let _ = writeln!(out, "  status      {}", record.status);
+    let forwarded = record.action.forwarded();
+    if forwarded {
+        let _ = writeln!(
+            out,
+            "  action      {} (recorded only; the request was forwarded)",
+            record.action
+        );
+        let _ = writeln!(
+            out,
+            "  status      {} (not sent: {})",
+            record.status,
+            if record.action == Action::Shadow {
+                "what the rule would have answered"
+            } else {
+                "what its receipt records"
+            }
+        );
+    } else {
+        let _ = writeln!(out, "  action      {}", record.action);
+        let _ = writeln!(out, "  status      {}", record.status);
+    }
     let _ = writeln!(out, "  code        {}{code_title}", sanitize(&record.code));
     let _ = writeln!(out, "  phase       {}", sanitize(&record.phase));
     let _ = writeln!(
@@ -418,14 +545,27 @@ pub fn format_explain(record: &EventRecord) -> String {
             .map(sanitize)
             .unwrap_or_else(|| "-".to_owned())
     );
-    let _ = writeln!(
-        out,
-        "  shown       {} ({})",
-        sanitize(&record.disclosure),
-        describe_disclosure(&record.disclosure)
-    );
+    if forwarded {
+        let _ = writeln!(
+            out,
+            "  shown       nothing, the request was forwarded (enforced: {}, {})",
+            sanitize(&record.disclosure),
+            describe_disclosure(&record.disclosure)
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "  shown       {} ({})",
+            sanitize(&record.disclosure),
+            describe_disclosure(&record.disclosure)
+        );
+    }
     let _ = writeln!(out);
-    let _ = writeln!(out, "Reason (full, whatever the client was shown)");
+    if forwarded {
+        let _ = writeln!(out, "Reason (full; the client saw none of it)");
+    } else {
+        let _ = writeln!(out, "Reason (full, whatever the client was shown)");
+    }
     let reason = if record.reason.is_empty() {
         "(none given)".to_owned()
     } else {
@@ -648,6 +788,23 @@ mod tests {
                     outcome: "route is closed".into(),
                 },
             ],
+            asn: Some(9009),
+            country: Some("NL".into()),
+        }
+    }
+
+    /// A custom rule's match, enforced or not per `action`.
+    fn firewall_event(action: Action) -> EventRecord {
+        EventRecord {
+            status: 403,
+            code: "1020".into(),
+            phase: "custom_rules".into(),
+            rule: Some("rule:no-scrapers".into()),
+            reason: "The request matched this site's firewall rule \u{201c}No scrapers\u{201d}."
+                .into(),
+            disclosure: "public".into(),
+            action,
+            ..sample()
         }
     }
 
@@ -749,5 +906,170 @@ mod tests {
         assert!(msg.contains("only non-allow decisions are recorded"));
         let forever = not_found_message("r", db, Some(Retention { days: 0, rows: 0 }), None);
         assert!(forever.contains("kept forever"));
+    }
+
+    #[test]
+    fn asn_accepts_numbers_with_or_without_as() {
+        assert_eq!(parse_asn("9009"), Ok(9009));
+        assert_eq!(parse_asn("AS9009"), Ok(9009));
+        assert_eq!(parse_asn(" as9009 "), Ok(9009));
+        assert_eq!(parse_asn("As4294967295"), Ok(u32::MAX));
+        for bad in [
+            "",
+            "AS",
+            "ASN9009",
+            "AS-1",
+            "+9009",
+            "-9009",
+            "9009a",
+            "AS 9009",
+            "4294967296",
+            "M247",
+        ] {
+            let err = parse_asn(bad).unwrap_err();
+            assert!(
+                err.to_string()
+                    .contains("--asn expects a number like 9009 or AS9009"),
+                "{bad}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn countries_are_two_letter_codes_upper_cased() {
+        assert_eq!(parse_country("NL"), Ok("NL".to_owned()));
+        assert_eq!(parse_country(" nl "), Ok("NL".to_owned()));
+        assert_eq!(parse_country("t1"), Ok("T1".to_owned()));
+        for bad in ["", "N", "NLD", "Netherlands", "N-", "ÑL"] {
+            let err = parse_country(bad).unwrap_err();
+            assert!(
+                err.to_string().contains("two-letter ISO 3166 code like NL"),
+                "{bad}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn table_shows_network_columns_only_when_known() {
+        let mut unknown = sample();
+        unknown.asn = None;
+        unknown.country = None;
+        let table = format_table(std::slice::from_ref(&unknown));
+        assert!(!table.contains("ASN"), "{table}");
+        assert!(!table.contains("COUNTRY"), "{table}");
+
+        let mut asn_only = unknown.clone();
+        asn_only.asn = Some(13335);
+        let table = format_table(&[sample(), asn_only, unknown]);
+        let lines: Vec<&str> = table.lines().collect();
+        let asn_col = lines[0].find("ASN").unwrap();
+        let country_col = lines[0].find("COUNTRY").unwrap();
+        assert!(lines[0].find("IP").unwrap() < asn_col);
+        assert!(country_col < lines[0].find("STATUS").unwrap());
+        assert_eq!(lines[1].find("AS9009"), Some(asn_col));
+        assert_eq!(lines[1][country_col..].split(' ').next(), Some("NL"));
+        assert_eq!(lines[2].find("AS13335"), Some(asn_col));
+        assert_eq!(lines[2][country_col..].split(' ').next(), Some("-"));
+        assert_eq!(lines[3][asn_col..].split(' ').next(), Some("-"));
+
+        let mut hostile = sample();
+        hostile.country = Some("\u{1b}[2J".into());
+        assert!(!format_table(&[hostile]).contains('\u{1b}'));
+    }
+
+    #[test]
+    fn table_marks_what_was_recorded_only() {
+        let rows = [
+            firewall_event(Action::Deny),
+            firewall_event(Action::Challenge),
+            firewall_event(Action::Log),
+            firewall_event(Action::Shadow),
+        ];
+        let table = format_table(&rows);
+        let lines: Vec<&str> = table.lines().collect();
+        let status_col = lines[0].find("STATUS").unwrap();
+        let status = |line: &str| line[status_col..].split("  ").next().unwrap().to_owned();
+        assert_eq!(status(lines[1]), "403");
+        assert_eq!(status(lines[2]), "403 (challenge)");
+        assert_eq!(status(lines[3]), "403 (log)");
+        assert_eq!(status(lines[4]), "403 (shadow)");
+
+        let note = forwarded_note(&rows).unwrap();
+        assert!(note.starts_with("2 events marked (log) or (shadow) were recorded only"));
+        assert!(note.contains("their requests were NOT blocked but forwarded"));
+        assert!(
+            forwarded_note(&[firewall_event(Action::Shadow)])
+                .unwrap()
+                .starts_with("1 event marked (log) or (shadow) was recorded only")
+        );
+        assert_eq!(forwarded_note(&rows[..2]), None);
+        assert_eq!(forwarded_note(&[]), None);
+    }
+
+    #[test]
+    fn explain_shows_the_network() {
+        let text = format_explain(&sample());
+        assert!(
+            text.contains("  network     AS9009, country NL\n"),
+            "{text}"
+        );
+        let mut record = sample();
+        record.country = None;
+        assert!(format_explain(&record).contains("network     AS9009, country unknown"));
+        record.asn = None;
+        record.country = Some("DE".into());
+        assert!(format_explain(&record).contains("network     AS unknown, country DE"));
+        record.country = None;
+        assert!(format_explain(&record).contains("network     (unknown: "));
+    }
+
+    #[test]
+    fn explain_says_a_shadow_match_was_not_blocked() {
+        let text = format_explain(&firewall_event(Action::Shadow));
+        for expected in [
+            "What     recorded only: the rule is in shadow mode; the request was forwarded, \
+             NOT blocked\n",
+            "         had the rule been enforced, Doorman would have answered 403, code 1020 \
+             (Blocked by a firewall rule)\n",
+            "action      shadow (recorded only; the request was forwarded)",
+            "status      403 (not sent: what the rule would have answered)",
+            "shown       nothing, the request was forwarded (enforced: public, ",
+            "Reason (full; the client saw none of it)",
+            "rule        rule:no-scrapers",
+        ] {
+            assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+        }
+        assert!(!text.contains("denied"), "{text}");
+        assert!(!text.contains("whatever the client was shown"), "{text}");
+    }
+
+    #[test]
+    fn explain_says_a_logged_match_was_not_blocked() {
+        let text = format_explain(&firewall_event(Action::Log));
+        for expected in [
+            "What     recorded only: the rule's action is log; the request was forwarded, \
+             NOT blocked\n",
+            "         the receipt it recorded (never sent) says 403, code 1020 (Blocked by a firewall rule)\n",
+            "action      log (recorded only; the request was forwarded)",
+            "status      403 (not sent: what its receipt records)",
+            "Reason (full; the client saw none of it)",
+        ] {
+            assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+        }
+        assert!(!text.contains("denied:"), "{text}");
+    }
+
+    #[test]
+    fn explain_of_an_enforced_rule_says_it_answered() {
+        let deny = format_explain(&firewall_event(Action::Deny));
+        assert!(deny.contains("What     denied: Doorman answered 403 itself"));
+        assert!(
+            deny.contains("  action      deny\n  status      403\n"),
+            "{deny}"
+        );
+        assert!(!deny.contains("recorded only"));
+        let challenge = format_explain(&firewall_event(Action::Challenge));
+        assert!(challenge.contains("What     challenged: Doorman answered 403"));
+        assert!(!challenge.contains("recorded only"));
     }
 }

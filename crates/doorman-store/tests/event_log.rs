@@ -45,6 +45,8 @@ fn event(n: u64, time_ms: i64) -> EventRecord {
             phase: "firewall".into(),
             outcome: "rule block-bots matched".into(),
         }],
+        asn: Some(9009),
+        country: Some("NL".into()),
     }
 }
 
@@ -109,6 +111,8 @@ fn a_record_round_trips_every_field() {
                 outcome: "over the limit (shadow)".into(),
             },
         ],
+        asn: Some(4_294_967_295),
+        country: Some("T1".into()),
     };
     let sparse = EventRecord {
         user_agent: None,
@@ -117,6 +121,8 @@ fn a_record_round_trips_every_field() {
         facts: Vec::new(),
         trace: Vec::new(),
         reason: String::new(),
+        asn: None,
+        country: None,
         ..event(2, 1_000)
     };
 
@@ -441,6 +447,302 @@ fn filters_select_by_time_ip_code_and_rule() {
         })
         .is_empty()
     );
+}
+
+#[test]
+fn filters_select_by_asn_country_and_action() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t0 = now_ms() - 3_600_000;
+    let log = EventLog::open(tmp.path(), settings()).unwrap();
+    // (asn, country, action, rule)
+    type Spec = (
+        Option<u32>,
+        Option<&'static str>,
+        Action,
+        Option<&'static str>,
+    );
+    let specs: [Spec; 7] = [
+        (Some(9009), Some("NL"), Action::Deny, Some("rule:no-vpn")),
+        (Some(9009), Some("RO"), Action::Shadow, Some("rule:no-vpn")),
+        (Some(13335), Some("nl"), Action::Log, Some("rule:watch")),
+        (None, Some("DE"), Action::Challenge, Some("access:de")),
+        (Some(16509), None, Action::Shadow, Some("rule:no-hosting")),
+        (None, None, Action::Deny, None),
+        (Some(9009), Some("NL"), Action::Log, Some("rule:watch")),
+    ];
+    for (n, (asn, country, action, rule)) in specs.iter().enumerate() {
+        log.record(EventRecord {
+            asn: *asn,
+            country: country.map(Into::into),
+            action: *action,
+            rule: rule.map(Into::into),
+            ..event(n as u64, t0 + n as i64 * 60_000)
+        });
+    }
+    log.shutdown().unwrap();
+    let query = EventQuery::open(tmp.path()).unwrap();
+    let ids = |filter: EventFilter| -> Vec<u64> {
+        query
+            .list(&filter)
+            .unwrap()
+            .iter()
+            .map(|r| u64::from_str_radix(&r.ray_id[..16], 16).unwrap())
+            .collect()
+    };
+    let base = EventFilter {
+        limit: 0,
+        ..EventFilter::default()
+    };
+
+    // Stored and read back as given, unknowns as None.
+    let all = query.list(&base).unwrap();
+    assert_eq!(all[1].asn, None);
+    assert_eq!(all[1].country, None);
+    assert_eq!(all[4].country.as_deref(), Some("nl"));
+
+    let asn = |asn| EventFilter {
+        asn: Some(asn),
+        ..base.clone()
+    };
+    assert_eq!(ids(asn(9009)), [6, 1, 0]);
+    assert_eq!(ids(asn(16509)), [4]);
+    assert!(ids(asn(1)).is_empty());
+
+    // Case does not matter, either way round.
+    let country = |text: &str| EventFilter {
+        country: Some(text.into()),
+        ..base.clone()
+    };
+    assert_eq!(ids(country("NL")), [6, 2, 0]);
+    assert_eq!(ids(country("nl")), [6, 2, 0]);
+    assert_eq!(ids(country(" de ")), [3]);
+    assert!(ids(country("FR")).is_empty());
+
+    let action = |action| EventFilter {
+        action: Some(action),
+        ..base.clone()
+    };
+    assert_eq!(ids(action(Action::Deny)), [5, 0]);
+    assert_eq!(ids(action(Action::Challenge)), [3]);
+    assert_eq!(ids(action(Action::Log)), [6, 2]);
+    assert_eq!(ids(action(Action::Shadow)), [4, 1]);
+
+    // Combined with each other and with the older filters.
+    assert_eq!(
+        ids(EventFilter {
+            asn: Some(9009),
+            country: Some("nl".into()),
+            ..base.clone()
+        }),
+        [6, 0]
+    );
+    assert_eq!(
+        ids(EventFilter {
+            asn: Some(9009),
+            action: Some(Action::Shadow),
+            ..base.clone()
+        }),
+        [1]
+    );
+    assert_eq!(
+        ids(EventFilter {
+            rule: Some("rule:*".into()),
+            action: Some(Action::Shadow),
+            ..base.clone()
+        }),
+        [4, 1]
+    );
+    assert_eq!(
+        ids(EventFilter {
+            rule: Some("rule:watch".into()),
+            country: Some("NL".into()),
+            since: Some(from_unix_millis(t0 + 3 * 60_000)),
+            ..base.clone()
+        }),
+        [6]
+    );
+    assert_eq!(
+        ids(EventFilter {
+            action: Some(Action::Log),
+            limit: 1,
+            ..base.clone()
+        }),
+        [6]
+    );
+    // Prefix filters find exactly the rules with the prefix, now that they use a range.
+    assert_eq!(
+        ids(EventFilter {
+            rule: Some("rule:no-*".into()),
+            ..base.clone()
+        }),
+        [4, 1, 0]
+    );
+    assert_eq!(
+        ids(EventFilter {
+            rule: Some("*".into()),
+            ..base
+        }),
+        [6, 4, 3, 2, 1, 0]
+    );
+}
+
+/// The schema as version 1 of Doorman created it, with one event in it, the way that version
+/// wrote events.
+fn version_1_database(dir: &Path) {
+    let conn = rusqlite::Connection::open(doorman_store::db_path(dir)).unwrap();
+    conn.execute_batch(doorman_store::db::MIGRATIONS[0])
+        .unwrap();
+    conn.pragma_update(None, "user_version", 1).unwrap();
+    conn.execute(
+        "INSERT INTO events (ray_id, time_ms, client_ip, ip_key, method, host, path,
+             user_agent, status, code, phase, rule, reason, disclosure, facts,
+             private_facts, route, action, trace)
+         VALUES ('00000000000000aa-old', 1795383851123, '203.0.113.7',
+             X'00000000000000000000ffffcb007107', 'GET', 'example.com', '/admin', NULL, 403,
+             'ROUTE_CLOSED', 'route_access', 'route:admin', 'closed', 'public',
+             '[{\"name\":\"ip.src\",\"value\":\"203.0.113.7\"}]', '[]', 'admin', 'shadow',
+             '[{\"phase\":\"routing\",\"outcome\":\"matched route admin\"}]')",
+        [],
+    )
+    .unwrap();
+}
+
+fn the_old_event() -> EventRecord {
+    EventRecord {
+        ray_id: "00000000000000aa-old".into(),
+        time_ms: 1_795_383_851_123,
+        client_ip: "203.0.113.7".parse().unwrap(),
+        method: "GET".into(),
+        host: "example.com".into(),
+        path: "/admin".into(),
+        user_agent: None,
+        status: 403,
+        code: "ROUTE_CLOSED".into(),
+        phase: "route_access".into(),
+        rule: Some("route:admin".into()),
+        reason: "closed".into(),
+        disclosure: "public".into(),
+        facts: vec![Fact {
+            name: "ip.src".into(),
+            value: "203.0.113.7".into(),
+        }],
+        private_facts: Vec::new(),
+        route: Some("admin".into()),
+        action: Action::Shadow,
+        trace: vec![TraceLine {
+            phase: "routing".into(),
+            outcome: "matched route admin".into(),
+        }],
+        asn: None,
+        country: None,
+    }
+}
+
+fn schema_version(dir: &Path) -> u32 {
+    rusqlite::Connection::open(doorman_store::db_path(dir))
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .unwrap()
+}
+
+#[test]
+fn a_version_1_database_migrates_in_place() {
+    let tmp = tempfile::tempdir().unwrap();
+    version_1_database(tmp.path());
+    assert_eq!(schema_version(tmp.path()), 1);
+
+    let log = EventLog::open(tmp.path(), settings()).unwrap();
+    assert_eq!(
+        schema_version(tmp.path()),
+        doorman_store::db::MIGRATIONS.len() as u32
+    );
+    // New events carry their network; the old one is untouched.
+    log.record(event(1, now_ms()));
+    log.shutdown().unwrap();
+
+    let query = EventQuery::open(tmp.path()).unwrap();
+    assert_eq!(
+        query.get("00000000000000aa-old").unwrap(),
+        Some(the_old_event())
+    );
+    let new = query.get(&event(1, 0).ray_id).unwrap().unwrap();
+    assert_eq!(new.asn, Some(9009));
+    assert_eq!(new.country.as_deref(), Some("NL"));
+    assert_eq!(query.count().unwrap(), 2);
+    // The old event has no network, so network filters pass it by; others still find it.
+    let filter = |f: EventFilter| -> Vec<String> {
+        query
+            .list(&EventFilter { limit: 0, ..f })
+            .unwrap()
+            .into_iter()
+            .map(|r| r.ray_id)
+            .collect()
+    };
+    assert_eq!(
+        filter(EventFilter {
+            asn: Some(9009),
+            ..EventFilter::default()
+        }),
+        [event(1, 0).ray_id]
+    );
+    assert_eq!(
+        filter(EventFilter {
+            action: Some(Action::Shadow),
+            rule: Some("route:*".into()),
+            ..EventFilter::default()
+        }),
+        ["00000000000000aa-old"]
+    );
+
+    // Opening again applies nothing twice (a second ADD COLUMN would fail).
+    drop(query);
+    EventLog::open(tmp.path(), settings())
+        .unwrap()
+        .shutdown()
+        .unwrap();
+    assert_eq!(EventQuery::open(tmp.path()).unwrap().count().unwrap(), 2);
+}
+
+#[test]
+fn a_reader_reads_a_version_1_database_it_cannot_migrate() {
+    // A new `doorman events` beside an old server that still owns the file.
+    let tmp = tempfile::tempdir().unwrap();
+    version_1_database(tmp.path());
+    let query = EventQuery::open(tmp.path()).unwrap();
+    assert_eq!(
+        query.get("00000000000000aa-old").unwrap(),
+        Some(the_old_event())
+    );
+    let base = EventFilter {
+        limit: 0,
+        ..EventFilter::default()
+    };
+    assert_eq!(query.list(&base).unwrap(), [the_old_event()]);
+    assert_eq!(
+        query
+            .list(&EventFilter {
+                action: Some(Action::Shadow),
+                ..base.clone()
+            })
+            .unwrap()
+            .len(),
+        1
+    );
+    for filter in [
+        EventFilter {
+            asn: Some(9009),
+            ..base.clone()
+        },
+        EventFilter {
+            country: Some("NL".into()),
+            ..base
+        },
+    ] {
+        assert!(query.list(&filter).unwrap().is_empty(), "{filter:?}");
+    }
+    // Reading changed nothing.
+    drop(query);
+    assert_eq!(schema_version(tmp.path()), 1);
 }
 
 #[test]
