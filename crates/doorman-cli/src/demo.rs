@@ -113,7 +113,88 @@ upstream = "chat"
 access = "closed"
 disclosure = "private"
 reason = "Honeypot path for scanners."
+
+# --- Firewall -----------------------------------------------------------------------------
+# A tiny country/ASN database made by `doorman demo` for the documentation address ranges
+# (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24). In production point this at GeoLite2,
+# DB-IP Lite or IPinfo Lite files.
+[intel]
+db = "demo-geo.mmdb"
+
+[[lists]]
+name = "abuse_feed"
+kind = "ip"
+items = ["203.0.113.0/25"]
+description = "addresses reported for credential stuffing (demo data)"
+
+[[lists]]
+name = "vpn_exits"
+kind = "ip"
+class = "vpn"
+items = ["198.51.100.0/24"]
+description = "exit addresses of commercial VPN services (demo data)"
+
+[[access_rules]]
+id = "abuse"
+list = "abuse_feed"
+action = "block"
+
+[[access_rules]]
+id = "sanctions"
+country = "KP"
+action = "block"
+note = "This service may not be offered in your country or region."
+
+[[rules]]
+id = "no-vpn-plugins"
+title = "Plugins are not available through VPNs"
+expression = 'starts_with(http.request.uri.path, "/plugins") and doorman.ip.vpn'
+action = "block"
+
+[[rules]]
+id = "scanners"
+title = "Requests for software this site does not run"
+expression = 'http.request.uri.path contains "/wp-" or http.request.uri.path.extension in {"php" "asp"}'
+action = "block"
+disclosure = "hint"
+
+[[rules]]
+id = "trial-python-clients"
+title = "Scripted clients (trial)"
+expression = 'lower(http.user_agent) contains "python-requests"'
+action = "block"
+mode = "shadow"
 "#;
+
+/// Writes the demo's country/ASN database: documentation ranges only.
+fn write_demo_geo(path: &Path) -> Result<()> {
+    use doorman_intel::mmdb_writer::{MmdbWriter, ipinfo_lite};
+    let mut w = MmdbWriter::new("ipinfo lite (doorman demo)");
+    let nets = [
+        (
+            "192.0.2.0/25",
+            ipinfo_lite("DE", "Germany", "EU", 64502, "Office ISP GmbH"),
+        ),
+        (
+            "192.0.2.128/25",
+            ipinfo_lite("KP", "North Korea", "AS", 64511, "Example Telecom KP"),
+        ),
+        (
+            "198.51.100.0/24",
+            ipinfo_lite("NL", "Netherlands", "EU", 9009, "M247 Europe SRL"),
+        ),
+        (
+            "203.0.113.0/24",
+            ipinfo_lite("US", "United States", "NA", 64500, "Example Hosting LLC"),
+        ),
+    ];
+    for (net, value) in nets {
+        w.insert(net, value)
+            .map_err(|e| anyhow::anyhow!("demo database: {e}"))?;
+    }
+    w.write_to(path)
+        .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))
+}
 
 /// Runs the demo until Ctrl-C.
 pub fn run(args: &DemoArgs) -> Result<()> {
@@ -140,6 +221,7 @@ async fn run_async(args: &DemoArgs) -> Result<()> {
     .context("starting the demo origin")?;
     let closed = closed_port().context("finding a free port for the 502 example")?;
 
+    write_demo_geo(&args.data_dir.join("demo-geo.mmdb"))?;
     let path = args.data_dir.join("demo.toml");
     let data_dir = std::path::absolute(&args.data_dir).unwrap_or_else(|_| args.data_dir.clone());
     let text = DEMO_POLICY
@@ -229,6 +311,15 @@ Denials (each answer has a Ray ID; try -H 'Accept: application/json' or a browse
   curl -i {u}/billing/invoices                         # UPSTREAM_REFUSED 502: nothing listens there
   curl -i '{u}/debug/sleep?ms=5000'                    # UPSTREAM_TIMEOUT 504 after 2 s
   curl -i -H "X-Big: $(head -c 20000 /dev/zero | tr '\0' a)" {u}/  # HEADERS_TOO_LARGE 431
+
+Firewall (the demo trusts X-Forwarded-For from localhost, so you can play any client):
+  curl -i -H 'X-Forwarded-For: 203.0.113.7' {u}/             # 1006: on the list abuse_feed
+  curl -i -H 'X-Forwarded-For: 192.0.2.200' {u}/             # 1009: a country rule (KP in the demo database)
+  curl -i -H 'X-Forwarded-For: 198.51.100.7' '{u}/plugins/weather?city=Oslo'  # 1020: a VPN range, named
+  curl -i {u}/wp-login.php                                   # 1020 with disclosure = "hint"
+  curl -s -A python-requests/2.32 -o /dev/null -w '%{{http_code}}\n' '{u}/plugins/weather?city=Oslo'
+                                                             # 200: a shadow rule only records it
+  echo '{{"ip":"203.0.113.7","url":"/"}}' | doorman trace --config {policy} --request -
 
 Then, for any Ray ID you got:
   doorman explain <ray-id> --data-dir {data}

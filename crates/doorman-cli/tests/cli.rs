@@ -365,7 +365,9 @@ action = "block"
     let stderr = lines(child.stderr.take().unwrap());
     let _child = Reaper(child);
     let mut seen = Vec::new();
-    let addr: SocketAddr = wait_for(&stderr, "listening on ", &mut seen).parse().unwrap();
+    let addr: SocketAddr = wait_for(&stderr, "listening on ", &mut seen)
+        .parse()
+        .unwrap();
 
     let cases = [
         ("/admin/users", "198.51.100.1"),
@@ -399,10 +401,20 @@ action = "block"
             .arg(&request)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let traced: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        let traced_code = traced["receipt"]["code"].as_str().unwrap_or("allow").to_string();
-        assert_eq!(traced_code, live_code, "{path} from {client}: trace says {traced}");
+        let traced_code = traced["receipt"]["code"]
+            .as_str()
+            .unwrap_or("allow")
+            .to_string();
+        assert_eq!(
+            traced_code, live_code,
+            "{path} from {client}: trace says {traced}"
+        );
         assert_eq!(traced["client_ip"], client);
     }
 }
