@@ -90,7 +90,12 @@ impl CompiledExpr {
     /// Evaluates against one request.
     #[inline]
     pub fn matches(&self, ctx: &EvalContext<'_>) -> bool {
-        self.root.eval(ctx)
+        // Most rules are one comparison: evaluate it inline in the caller's loop instead of
+        // through the recursive tree walk.
+        match &self.root {
+            Node::Compare(c) => c.eval_scalar(ctx),
+            root => root.eval(ctx),
+        }
     }
 
     /// The normalized expression (see docs/rules.md, "Normalized form").
