@@ -528,3 +528,59 @@ fn entry_index_is_kept_only_for_small_lists() {
     assert!(index.len() > 50);
     assert!(index.heap_bytes() < 50 * 1024);
 }
+
+#[test]
+fn garbage_never_panics_and_every_line_is_accounted_for() {
+    // Lines built from the characters that steer the parsers: quotes, commas, comments,
+    // separators, multi-byte characters.
+    let alphabet: Vec<char> = "0123456789abcdefASas.:/,#;\"' \t-é✓\u{feff}\r"
+        .chars()
+        .collect();
+    let mut x: u64 = 0x1234_5678;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut text = String::new();
+    for _ in 0..3000 {
+        let len = (next() % 24) as usize;
+        for _ in 0..len {
+            text.push(alphabet[(next() % alphabet.len() as u64) as usize]);
+        }
+        text.push('\n');
+    }
+    for kind in [
+        ListKind::Ip,
+        ListKind::Asn,
+        ListKind::String,
+        ListKind::Hostname,
+    ] {
+        for format in [ListFormat::Plain, ListFormat::Csv, ListFormat::Netset] {
+            let l = parse_list(&text, kind, format, "fuzz");
+            assert!(l.entries + l.bad_lines <= 3000);
+            for p in &l.problems {
+                assert!(p.column >= 1 && p.line >= 1 && p.line <= 3001, "{p}");
+                assert!(!p.message.is_empty());
+            }
+            // Whatever matched, the entry index agrees with the set.
+            if let Some(index) = &l.entry_index {
+                for probe in ["0.0.0.0", "1.2.3.4", "::", "::1", "10.0.0.1"] {
+                    let ip = ip(probe);
+                    assert_eq!(index.find(ip).is_some(), l.contains_ip(ip), "{probe}");
+                }
+            }
+        }
+    }
+    let items: Vec<&str> = text.lines().collect();
+    for kind in [
+        ListKind::Ip,
+        ListKind::Asn,
+        ListKind::String,
+        ListKind::Hostname,
+    ] {
+        let l = list_from_items(&items, kind);
+        assert_eq!(l.entries + l.bad_lines, items.len());
+    }
+}
