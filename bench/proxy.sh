@@ -20,6 +20,8 @@
 #   DOORMAN_BIN [target/release/doorman]  binary to run, e.g. one built from another commit
 #                      (combine with SKIP_BUILD=1); DOORMAN_COMMIT then names that commit in the JSON
 #   KEEP_TMP [0]       1: keep the temporary directory (configs, server logs)
+#   WAIT_IDLE [0]      up to this many seconds, wait for other work on the machine to fall below
+#                      10% of the CPUs before starting (a shared machine's builds skew everything)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -36,6 +38,7 @@ SERVER_CPU=${SERVER_CPU:-1}
 TARGETS=${TARGETS:-"direct nginx haproxy doorman"}
 SKIP_BUILD=${SKIP_BUILD:-0}
 KEEP_TMP=${KEEP_TMP:-0}
+WAIT_IDLE=${WAIT_IDLE:-0}
 DOORMAN=${DOORMAN_BIN:-$ROOT/target/release/doorman}
 
 log() { echo "proxy.sh: $*" >&2; }
@@ -94,6 +97,7 @@ PIDS=()
 
 cleanup() {
   local pid
+  [ -z "${WRK_PID:-}" ] || PIDS+=("$WRK_PID")
   for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for _ in $(seq 50); do
     local alive=0
@@ -159,6 +163,31 @@ start_nginx() { # name conf → master PID (workers found with children)
   LAST_PID=$!
 }
 
+# Share of all CPUs busy over one second, in percent. Taken before any server starts: on a shared
+# machine, other people's builds or fuzzers skew every number, and the JSON should say so.
+busy_percent() {
+  local a b
+  a=$(grep '^cpu ' /proc/stat)
+  sleep 1
+  b=$(grep '^cpu ' /proc/stat)
+  awk -v a="$a" -v b="$b" 'BEGIN {
+    n = split(a, x); split(b, y); total = 0
+    for (i = 2; i <= n; i++) total += y[i] - x[i]
+    idle = (y[5] - x[5]) + (y[6] - x[6])
+    printf "%.0f", total ? 100 * (total - idle) / total : 0 }'
+}
+BUSY_BEFORE=$(busy_percent)
+if [ "$WAIT_IDLE" -gt 0 ] && [ "$BUSY_BEFORE" -gt 10 ]; then
+  log "machine ${BUSY_BEFORE}% busy; waiting up to ${WAIT_IDLE}s for it to quiet down"
+  deadline=$((SECONDS + WAIT_IDLE))
+  while [ "$BUSY_BEFORE" -gt 10 ] && [ $SECONDS -lt $deadline ]; do
+    sleep 4
+    BUSY_BEFORE=$(busy_percent)
+  done
+fi
+[ "$BUSY_BEFORE" -le 10 ] ||
+  log "warning: the machine is already ${BUSY_BEFORE}% busy; results will be noisy"
+
 # ---------------------------------------------------------------------------------------------
 # Servers.
 
@@ -220,9 +249,16 @@ TRIALS=$TMP/trials.tsv
 echo "round target requests duration_us p50_us p90_us p99_us max_us errors proxy_ticks origin_ticks" \
   >"$TRIALS"
 
-run_wrk() { # port seconds → wrk output on stdout
+WRK_PID=""
+run_wrk() { # port seconds → wrk's output in $TMP/wrk.out
+  # In the background and waited for: bash runs a trap only once a foreground command ends,
+  # whereas `wait` returns at once on a signal, so Ctrl-C or SIGTERM ends the run (cleanup stops
+  # wrk through WRK_PID) without sitting out the trial.
   taskset -c "$LOADGEN_CPU" wrk -t "$THREADS" -c "$CONNECTIONS" -d "${2}s" --latency \
-    -s "$HERE/report.lua" "http://127.0.0.1:$1/"
+    -s "$HERE/report.lua" "http://127.0.0.1:$1/" >"$TMP/wrk.out" &
+  WRK_PID=$!
+  wait "$WRK_PID" || die "wrk failed: $(cat "$TMP/wrk.out")"
+  WRK_PID="" # it has exited; its PID may be reused and must not be signalled
 }
 
 trial() { # round target
@@ -232,7 +268,8 @@ trial() { # round target
   {
     [ -z "$proxies" ] || p0=$(cpu_ticks $proxies)
     o0=$(cpu_ticks $ORIGIN_WORKERS)
-    out=$(run_wrk "${PORT[$target]}" "$DURATION")
+    run_wrk "${PORT[$target]}" "$DURATION"
+    out=$(cat "$TMP/wrk.out")
     [ -z "$proxies" ] || p1=$(cpu_ticks $proxies)
     o1=$(cpu_ticks $ORIGIN_WORKERS)
   }
@@ -257,7 +294,7 @@ if [ "$WARMUP" -gt 0 ]; then
   # the only round paying for it.
   for target in $TARGETS; do
     log "warm-up $target (${WARMUP}s)"
-    run_wrk "${PORT[$target]}" "$WARMUP" >/dev/null
+    run_wrk "${PORT[$target]}" "$WARMUP"
   done
 fi
 
@@ -294,6 +331,8 @@ cat >"$TMP/meta.json" <<EOF
   "loadgen_cpu": $(json_str "$LOADGEN_CPU"),
   "server_cpu": $(json_str "$SERVER_CPU"),
   "clk_tck": $(getconf CLK_TCK),
+  "machine_busy_percent_before": $BUSY_BEFORE,
+  "machine_busy_percent_after": $(busy_percent),
   "origin": "nginx, 1 worker, return 200 with body ok",
   "doorman_bin": $(json_str "$DOORMAN"),
   "doorman_commit": $(json_str "$DOORMAN_COMMIT"),

@@ -103,6 +103,9 @@ def main():
     print(f"Median of {rounds} round(s), {meta['duration_secs']} s each, "
           f"wrk -t{meta['threads']} -c{meta['connections']} on CPU {meta['loadgen_cpu']}, "
           f"servers on CPU {meta['server_cpu']}")
+    if "machine_busy_percent_before" in meta:
+        print(f"Machine busy with other work: {meta['machine_busy_percent_before']}% before, "
+              f"{meta['machine_busy_percent_after']}% after (of all CPUs; >10% means noisy)")
     print()
     cols = ("target", "req/s", "(min..max)", "p50 ms", "p99 ms",
             "proxy CPU µs/req", "origin CPU µs/req", "errors")
