@@ -15,7 +15,7 @@
 #   THREADS [1]        wrk threads
 #   LOADGEN_CPU [0]    CPU wrk is pinned to
 #   SERVER_CPU [1]     CPU the origin and every proxy are pinned to
-#   TARGETS ["direct nginx haproxy doorman"]
+#   TARGETS ["direct nginx haproxy doorman"]  add doorman-fw for Doorman with a 1M-CIDR list + 500 rules
 #   SKIP_BUILD [0]     1: use the doorman binary as it is, without cargo build
 #   DOORMAN_BIN [target/release/doorman]  binary to run, e.g. one built from another commit
 #                      (combine with SKIP_BUILD=1); DOORMAN_COMMIT then names that commit in the JSON
@@ -234,7 +234,23 @@ for target in $TARGETS; do
       PROXY_PIDS[doorman]=$!
       wait_ok doorman "${PORT[doorman]}" "${PROXY_PIDS[doorman]}"
       ;;
-    *) die "unknown target $target (known: direct nginx haproxy doorman)" ;;
+    doorman-fw)
+      # The same Doorman with a 1,000,000-CIDR list and 500 custom rules (bench/proxy/gen_firewall.py),
+      # to show what the firewall costs per request.
+      PORT[doorman-fw]=$(free_port)
+      render doorman.toml.tmpl "${PORT[doorman-fw]}" "$(free_port)"
+      python3 "$HERE/gen_firewall.py" "$TMP"
+      sed -e "s|@DIR@/doorman-data|$TMP/doorman-fw-data|" "$TMP/doorman.toml" >"$TMP/doorman-fw.toml"
+      cat "$TMP/firewall.toml" >>"$TMP/doorman-fw.toml"
+      "$DOORMAN" check --config "$TMP/doorman-fw.toml" >"$TMP/doorman-fw-check.out" 2>&1 ||
+        { cat "$TMP/doorman-fw-check.out" >&2; die "doorman check failed for doorman-fw"; }
+      taskset -c "$SERVER_CPU" "$DOORMAN" serve --config "$TMP/doorman-fw.toml" --workers 1 \
+        >"$TMP/doorman-fw.out" 2>&1 &
+      PIDS+=($!)
+      PROXY_PIDS[doorman-fw]=$!
+      wait_ok doorman-fw "${PORT[doorman-fw]}" "${PROXY_PIDS[doorman-fw]}"
+      ;;
+    *) die "unknown target $target (known: direct nginx haproxy doorman doorman-fw)" ;;
   esac
 done
 

@@ -12,7 +12,7 @@ import json
 import statistics
 import sys
 
-TARGETS = ["direct", "nginx", "haproxy", "doorman"]
+TARGETS = ["direct", "nginx", "haproxy", "doorman", "doorman-fw"]
 
 
 def median(xs):
@@ -91,6 +91,16 @@ def main():
             "rps": ratio("rps"),
             "p99": ratio("p99_us"),
             "proxy_cpu_per_req": ratio("proxy_cpu_us_per_req"),
+        }
+
+    fw, d = summary.get("doorman-fw"), summary.get("doorman")
+    if fw and d:
+        ratios["doorman-fw_vs_doorman"] = {
+            "rps": fw["rps"] / d["rps"] if d["rps"] else None,
+            "p99": fw["p99_us"] / d["p99_us"] if d["p99_us"] else None,
+            "proxy_cpu_per_req": fw["proxy_cpu_us_per_req"] / d["proxy_cpu_us_per_req"]
+            if fw["proxy_cpu_us_per_req"] is not None and d["proxy_cpu_us_per_req"]
+            else None,
         }
 
     result = {"meta": meta, "summary": summary, "ratios": ratios, "trials": trials}
