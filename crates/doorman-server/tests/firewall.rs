@@ -196,19 +196,45 @@ async fn each_cause_has_its_code_and_facts_in_json_and_html() {
     assert_eq!(v["facts"]["http.request.uri.path"], "\"/admin/users\"");
     assert_eq!(v["remedies"][0], "Connect through the office VPN.");
 
-    // The same denial as a page.
-    let (resp, body) = get(
-        &env.url("/admin/users"),
-        &[
-            ("x-forwarded-for", "198.51.100.20"),
-            ("accept", "text/html"),
-        ],
-    )
-    .await;
-    assert_eq!(resp.status(), 403);
-    let html = String::from_utf8_lossy(&body);
-    assert!(html.contains("Admin pages from outside the office"));
-    assert!(html.contains("/admin/users"));
+    // The same denials as pages: the code, the cause and the facts a browser user sees.
+    let pages = [
+        (
+            "/",
+            "203.0.113.7",
+            "1006",
+            "is on the list <code>abuse_feed</code>",
+        ),
+        ("/", "100.64.3.4", "1005", "AS64999 (Blocked Networks SA)"),
+        (
+            "/",
+            "192.0.2.200",
+            "1009",
+            "Requests from Russia (RU) are blocked",
+        ),
+        (
+            "/admin/users",
+            "198.51.100.20",
+            "1020",
+            "Admin pages from outside the office",
+        ),
+    ];
+    for (path, client, code, words) in pages {
+        let (resp, body) = get(
+            &env.url(path),
+            &[("x-forwarded-for", client), ("accept", "text/html")],
+        )
+        .await;
+        assert_eq!(resp.status(), 403);
+        assert!(header(&resp, "content-type").starts_with("text/html"));
+        assert_eq!(header(&resp, "doorman-code"), code);
+        let html = String::from_utf8_lossy(&body);
+        assert!(html.contains(&format!("Error {code}")), "{html}");
+        assert!(html.contains(words), "{code}: {html}");
+        assert!(
+            html.contains(client),
+            "{code}: the page shows the IP as seen"
+        );
+    }
 
     // Office clients pass.
     let (resp, _) = get(&env.url("/admin"), &[("x-forwarded-for", "192.0.2.10")]).await;
