@@ -628,32 +628,56 @@ impl Compiler<'_, '_> {
         written: Option<&String>,
         seen: &mut HashMap<String, Range<usize>>,
     ) -> Option<String> {
-        let Some(name) = written else {
-            self.missing(
-                table_path,
-                "name",
-                section,
-                "every entry needs a name, e.g. name = \"app\"".into(),
-            );
+        self.unique_key(
+            table_path,
+            "name",
+            section,
+            written.map(String::as_str),
+            seen,
+            "every entry needs a name, e.g. name = \"app\"",
+            None,
+        )
+    }
+
+    /// A required key (`name`, `id`) whose value must be a valid name and unique within
+    /// `section`. Returns it when valid and new; otherwise reports what is wrong and returns None.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn unique_key(
+        &mut self,
+        table_path: &str,
+        key: &str,
+        section: &str,
+        written: Option<&str>,
+        seen: &mut HashMap<String, Range<usize>>,
+        missing_hint: &str,
+        invalid_hint: Option<&str>,
+    ) -> Option<String> {
+        let Some(value) = written else {
+            self.missing(table_path, key, section, missing_hint.into());
             return None;
         };
-        let path = format!("{table_path}.name");
-        if let Err(e) = values::name(name) {
+        let path = format!("{table_path}.{key}");
+        if let Err(mut e) = values::name(value) {
+            if let Some(hint) = invalid_hint {
+                e.hint = Some(hint.into());
+            }
             self.invalid(&path, e);
             return None;
         }
         let span = self.index.value(&path);
-        if let Some(first) = seen.get(name) {
+        if let Some(first) = seen.get(value) {
             let line = self.line_of(first);
             self.error(
                 span,
-                format!("duplicate name `{name}` in {section}"),
-                Some(format!("the first is on line {line}; names must be unique")),
+                format!("duplicate {key} `{value}` in {section}"),
+                Some(format!(
+                    "the first is on line {line}; {key}s must be unique"
+                )),
             );
             return None;
         }
-        seen.insert(name.clone(), span);
-        Some(name.clone())
+        seen.insert(value.to_owned(), span);
+        Some(value.to_owned())
     }
 
     /// The upstreams, their index by name, and whether every upstream has a usable name (if not,

@@ -1169,33 +1169,15 @@ impl Compiler<'_, '_> {
         written: Option<&str>,
         seen: &mut HashMap<String, Range<usize>>,
     ) -> Option<String> {
-        let Some(id) = written else {
-            self.missing(
-                table_path,
-                "id",
-                section,
-                "every rule needs an id for logs and events, e.g. id = \"block-admin\"".into(),
-            );
-            return None;
-        };
-        let path = format!("{table_path}.id");
-        if let Err(mut e) = values::name(id) {
-            e.hint = Some("ids are up to 64 letters, digits, `-`, `_` and `.`".into());
-            self.invalid(&path, e);
-            return None;
-        }
-        let span = self.index.value(&path);
-        if let Some(first) = seen.get(id) {
-            let line = self.line_of(first);
-            self.error(
-                span,
-                format!("duplicate id `{id}` in {section}"),
-                Some(format!("the first is on line {line}; ids must be unique")),
-            );
-            return None;
-        }
-        seen.insert(id.to_owned(), span);
-        Some(id.to_owned())
+        self.unique_key(
+            table_path,
+            "id",
+            section,
+            written,
+            seen,
+            "every rule needs an id for logs and events, e.g. id = \"block-admin\"",
+            Some("ids are up to 64 letters, digits, `-`, `_` and `.`"),
+        )
     }
 
     /// Optional text that, when given, may not be blank.
