@@ -49,6 +49,25 @@ fn wait_for(rx: &mpsc::Receiver<String>, marker: &str, seen: &mut Vec<String>) -
     );
 }
 
+/// Starts `doorman serve --config F` and waits until it listens; returns the process (killed on
+/// drop), its stderr lines and the address.
+fn serve(config: &std::path::Path) -> (Reaper, mpsc::Receiver<String>, SocketAddr) {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = lines(child.stderr.take().unwrap());
+    let child = Reaper(child);
+    let mut seen = Vec::new();
+    let addr = wait_for(&stderr, "listening on ", &mut seen)
+        .parse()
+        .unwrap();
+    (child, stderr, addr)
+}
+
 /// A raw HTTP/1.1 GET; returns the whole answer (status line, headers, body).
 fn http_get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> String {
     let mut s = TcpStream::connect(addr).unwrap();
@@ -167,20 +186,9 @@ upstream = "origin"
         ),
     )
     .unwrap();
-    let mut child = Command::new(BIN)
-        .args(["serve", "--config"])
-        .arg(&config)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = lines(child.stderr.take().unwrap());
-    let pid = child.id();
-    let mut child = Reaper(child);
+    let (mut child, stderr, addr) = serve(&config);
+    let pid = child.0.id();
     let mut seen = Vec::new();
-    let addr: SocketAddr = wait_for(&stderr, "listening on ", &mut seen)
-        .parse()
-        .unwrap();
 
     // A response that takes ~2 s to stream: 10 chunks, 200 ms apart.
     let mut s = TcpStream::connect(addr).unwrap();
@@ -355,19 +363,7 @@ action = "block"
         ),
     )
     .unwrap();
-    let mut child = Command::new(BIN)
-        .args(["serve", "--config"])
-        .arg(&config)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = lines(child.stderr.take().unwrap());
-    let _child = Reaper(child);
-    let mut seen = Vec::new();
-    let addr: SocketAddr = wait_for(&stderr, "listening on ", &mut seen)
-        .parse()
-        .unwrap();
+    let (_child, _stderr, addr) = serve(&config);
 
     let cases = [
         ("/admin/users", "198.51.100.1"),
