@@ -372,7 +372,7 @@ async fn forward(
     pool: &UpstreamPool,
     ray: &RayId,
 ) -> Result<Response<ProxyBody>, upstream::UpstreamFailure> {
-    let target = pool.pick_target();
+    let (target, authority) = pool.pick_target();
     let (mut parts, body) = req.into_parts();
     let upgrade = parts.version == Version::HTTP_11 && headers::is_upgrade_request(&parts.headers);
     let client_upgrade = if upgrade {
@@ -407,7 +407,7 @@ async fn forward(
     if let Some(host) = original_host {
         parts.headers.insert(header::HOST, host);
     }
-    parts.uri = upstream_uri(target, parts.uri.path_and_query())?;
+    parts.uri = upstream_uri(target, authority, parts.uri.path_and_query())?;
     parts.version = Version::HTTP_11;
 
     let limit = rt.config.server.limits.max_body_bytes;
@@ -462,11 +462,17 @@ async fn forward(
     Ok(resp.map(body::streamed))
 }
 
-fn upstream_uri(target: &str, pq: Option<&PathAndQuery>) -> Result<Uri, upstream::UpstreamFailure> {
-    let authority: Authority = target.parse().map_err(|_| upstream::UpstreamFailure {
-        code: Code::UpstreamError,
-        what: format!("target `{target}` is not a valid host:port"),
-    })?;
+fn upstream_uri(
+    target: &str,
+    authority: Option<&Authority>,
+    pq: Option<&PathAndQuery>,
+) -> Result<Uri, upstream::UpstreamFailure> {
+    let authority = authority
+        .cloned()
+        .ok_or_else(|| upstream::UpstreamFailure {
+            code: Code::UpstreamError,
+            what: format!("target `{target}` is not a valid host:port"),
+        })?;
     let mut parts = http::uri::Parts::default();
     parts.scheme = Some(http::uri::Scheme::HTTP);
     parts.authority = Some(authority);

@@ -11,6 +11,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use doorman_core::Code;
 use doorman_core::policy::UpstreamSpec;
+use http::uri::Authority;
 use http_body_util::Limited;
 use http_body_util::combinators::BoxBody;
 use hyper::body::Incoming;
@@ -33,6 +34,9 @@ pub fn limited_body(body: Incoming, max_bytes: Option<u64>) -> UpstreamBody {
 #[derive(Clone)]
 pub struct UpstreamPool {
     pub spec: Arc<UpstreamSpec>,
+    /// `spec.targets` parsed once, so a request clones an `Authority` (a reference count)
+    /// instead of parsing text.
+    authorities: Arc<[Option<Authority>]>,
     client: Client<HttpConnector, UpstreamBody>,
     next: Arc<AtomicUsize>,
 }
@@ -50,8 +54,10 @@ impl UpstreamPool {
             .pool_timer(TokioTimer::new())
             .timer(TokioTimer::new())
             .build(connector);
+        let authorities = spec.targets.iter().map(|t| t.parse().ok()).collect();
         UpstreamPool {
             spec: Arc::new(spec),
+            authorities,
             client,
             next: Arc::new(AtomicUsize::new(0)),
         }
@@ -68,10 +74,11 @@ impl UpstreamPool {
             && s.response_timeout == spec.response_timeout
     }
 
-    /// The next target, round robin.
-    pub fn pick_target(&self) -> &str {
-        let n = self.next.fetch_add(1, Ordering::Relaxed);
-        &self.spec.targets[n % self.spec.targets.len()]
+    /// The next target, round robin: its text (for messages) and its parsed authority (`None`
+    /// when the text is not a valid `host:port`, which config validation normally prevents).
+    pub fn pick_target(&self) -> (&str, Option<&Authority>) {
+        let n = self.next.fetch_add(1, Ordering::Relaxed) % self.spec.targets.len();
+        (&self.spec.targets[n], self.authorities[n].as_ref())
     }
 
     /// The client to send requests with.
