@@ -17,9 +17,9 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# openssl: the TLS tests make throw-away certificates with rcgen, but curl/openssl are handy for
-# the demo checks below. (Redis and Chromium join this list with the issues that need them.)
-apt_install curl
+# redis-server: the shared rate-limit tests start their own throw-away instances on loopback.
+# (Chromium joins this list with the browser tests.)
+apt_install curl redis-server
 
 echo "== cargo fmt"
 cargo fmt --all -- --check
@@ -37,3 +37,19 @@ if [ "$status" -ne 0 ]; then
   echo "test.sh: cargo test failed (exit $status); full output in target/test-output.txt"
   exit "$status"
 fi
+
+# A short fuzz run of the rules language (parse + compile + evaluate arbitrary input); longer runs:
+# scripts/fuzz-rules.sh 600. FUZZ_SECONDS=0 skips it.
+if [ "${FUZZ_SECONDS:-60}" -gt 0 ]; then
+  echo "== fuzz (rules language, ${FUZZ_SECONDS:-60} s)"
+  set +e
+  scripts/fuzz-rules.sh "${FUZZ_SECONDS:-60}" >target/fuzz-output.txt 2>&1
+  fuzz_status=$?
+  set -e
+  tail -n 4 target/fuzz-output.txt
+  if [ "$fuzz_status" -ne 0 ]; then
+    echo "test.sh: the fuzz run failed (exit $fuzz_status): a crash input is in fuzz/artifacts/rules; full output in target/fuzz-output.txt"
+    exit 1
+  fi
+fi
+echo "$summary"
