@@ -16,6 +16,7 @@ use std::time::{Instant, SystemTime};
 use doorman_core::client_ip;
 use doorman_core::decision::Verdict;
 use doorman_core::facts::request_host;
+use doorman_core::intel::IpInfo;
 use doorman_core::pipeline::receipt_for;
 use doorman_core::{
     Code, LogMode, PhaseName, RayId, Receipt, RequestFacts, Scheme, TlsFacts, TraceStep,
@@ -76,32 +77,45 @@ pub async fn handle(
 }
 
 /// The bits of a request an event needs after the request itself has been consumed.
-struct RequestSummary {
-    method: String,
-    host: String,
-    path: String,
-    user_agent: String,
-    accept: Option<String>,
+struct RequestSummary<'h> {
+    host: &'h str,
+    // Reference-counted clones of the request's own bytes: taking a summary allocates nothing,
+    // which matters because every forwarded request takes one in case the origin fails.
+    method: http::Method,
+    path: Option<PathAndQuery>,
+    user_agent: Option<HeaderValue>,
+    accept: Option<HeaderValue>,
 }
 
-impl RequestSummary {
-    fn of(req: &Request<Incoming>, host: &str) -> Self {
-        let text = |name: header::HeaderName| {
-            req.headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
+impl<'h> RequestSummary<'h> {
+    fn of(req: &Request<Incoming>, host: &'h str) -> Self {
         RequestSummary {
-            method: req.method().as_str().to_owned(),
-            host: host.to_owned(),
-            path: req
-                .uri()
-                .path_and_query()
-                .map(|p| p.as_str().to_owned())
-                .unwrap_or_else(|| "/".to_owned()),
-            user_agent: text(header::USER_AGENT).unwrap_or_default(),
-            accept: text(header::ACCEPT),
+            host,
+            method: req.method().clone(),
+            path: req.uri().path_and_query().cloned(),
+            user_agent: req.headers().get(header::USER_AGENT).cloned(),
+            accept: req.headers().get(header::ACCEPT).cloned(),
+        }
+    }
+
+    fn accept(&self) -> Option<&str> {
+        self.accept.as_ref().and_then(|v| v.to_str().ok())
+    }
+
+    /// The event's view of the request.
+    fn context(&self, route: Option<&str>, action: Action, info: IpInfo) -> EventContext {
+        EventContext {
+            method: self.method.as_str().to_owned(),
+            host: self.host.to_owned(),
+            path: self.path.as_ref().map_or("/", |p| p.as_str()).to_owned(),
+            user_agent: self
+                .user_agent
+                .as_ref()
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+            route: route.map(str::to_owned),
+            action,
+            asn: info.asn,
+            country: info.country,
         }
     }
 }
@@ -289,22 +303,13 @@ fn record(
     gw: &Gateway,
     rt: &Runtime,
     receipt: &Receipt,
-    req: &RequestSummary,
+    req: &RequestSummary<'_>,
     route: Option<&str>,
     trace: &[TraceStep],
     action: Action,
 ) {
     let info = rt.config.policy.firewall.intel.lookup(receipt.client_ip);
-    let context = EventContext {
-        method: req.method.clone(),
-        host: req.host.clone(),
-        path: req.path.clone(),
-        user_agent: (!req.user_agent.is_empty()).then(|| req.user_agent.clone()),
-        route: route.map(str::to_owned),
-        action,
-        asn: info.asn,
-        country: info.country,
-    };
+    let context = req.context(route, action, info);
     gw.events
         .record(EventRecord::from_receipt(receipt, context, trace));
 }
@@ -314,7 +319,7 @@ fn deny(
     gw: &Gateway,
     rt: &Runtime,
     receipt: Receipt,
-    req: &RequestSummary,
+    req: &RequestSummary<'_>,
     route: Option<&str>,
     trace: &[TraceStep],
 ) -> Response<ProxyBody> {
@@ -324,7 +329,7 @@ fn deny(
             code: receipt.code.as_str(),
         })
         .inc();
-    let resp = receipt_response(&receipt, req.accept.as_deref(), &rt.ray_header);
+    let resp = receipt_response(&receipt, req.accept(), &rt.ray_header);
     let action = if receipt.code == Code::Challenge {
         Action::Challenge
     } else {
