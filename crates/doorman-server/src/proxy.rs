@@ -19,7 +19,7 @@ use doorman_core::facts::request_host;
 use doorman_core::intel::IpInfo;
 use doorman_core::pipeline::receipt_for;
 use doorman_core::{
-    Code, LogMode, PhaseName, RayId, Receipt, RequestFacts, Scheme, TlsFacts, TraceStep,
+    Code, Decision, LogMode, PhaseName, RayId, Receipt, RequestFacts, Scheme, TlsFacts, TraceStep,
 };
 use doorman_store::{Action, EventContext, EventRecord};
 use http::header::{self, HeaderValue};
@@ -145,76 +145,53 @@ async fn process(
         tls: conn.tls.as_ref(),
     };
 
+    let summary = RequestSummary::of(&req, &host);
     if let Some(receipt) = protocol_limits(&facts, rt) {
-        let summary = RequestSummary::of(&req, &host);
         return (deny(gw, rt, receipt, &summary, None, &[]), "-".to_owned());
     }
 
-    let decision = doorman_core::decide(&facts, policy);
-    let route_name = decision
-        .route
-        .map(|i| policy.routes[i].name.clone())
-        .unwrap_or_else(|| "-".to_owned());
-    if !decision.logged.is_empty() {
-        let summary = RequestSummary::of(&req, &host);
-        for logged in &decision.logged {
-            let action = match logged.mode {
-                LogMode::Log => Action::Log,
-                LogMode::Shadow => Action::Shadow,
-            };
-            record(
-                gw,
-                rt,
-                &logged.receipt,
-                &summary,
-                Some(&route_name),
-                &decision.trace,
-                action,
-            );
-        }
+    let Decision {
+        verdict,
+        route,
+        trace,
+        logged,
+    } = doorman_core::decide(&facts, policy);
+    let route_name = route.map_or_else(|| "-".to_owned(), |i| policy.routes[i].name.clone());
+    for entry in &logged {
+        let action = match entry.mode {
+            LogMode::Log => Action::Log,
+            LogMode::Shadow => Action::Shadow,
+        };
+        record(
+            gw,
+            rt,
+            &entry.receipt,
+            &summary,
+            Some(&route_name),
+            &trace,
+            action,
+        );
     }
-    match decision.verdict {
-        Verdict::Deny(ref receipt) => {
-            let summary = RequestSummary::of(&req, &host);
-            let resp = deny(
-                gw,
-                rt,
-                (**receipt).clone(),
-                &summary,
-                Some(&route_name),
-                &decision.trace,
-            );
-            (resp, route_name)
-        }
-        Verdict::Allow(ref permit) => {
+    let resp = match verdict {
+        Verdict::Deny(receipt) => deny(gw, rt, *receipt, &summary, Some(&route_name), &trace),
+        Verdict::Allow(permit) => {
             let pool = &rt.pools[permit.upstream()];
-            let summary = RequestSummary::of(&req, &host);
             match forward(gw, rt, conn, req, pool, ray).await {
-                Ok(resp) => (resp, route_name),
+                Ok(resp) => resp,
                 Err(failure) => {
                     let mut receipt = bare_receipt(rt, ray, now, client_ip, failure.code);
                     if failure.code == Code::BodyTooLarge {
-                        receipt = body_too_large(
-                            receipt,
-                            None,
-                            rt.config.server.limits.max_body_bytes.unwrap_or(0),
-                        );
+                        let max = rt.config.server.limits.max_body_bytes.unwrap_or(0);
+                        receipt = body_too_large(receipt, None, max);
                     } else {
                         fill_upstream_receipt(&mut receipt, rt, pool, &failure);
                     }
-                    let resp = deny(
-                        gw,
-                        rt,
-                        receipt,
-                        &summary,
-                        Some(&route_name),
-                        &decision.trace,
-                    );
-                    (resp, route_name)
+                    deny(gw, rt, receipt, &summary, Some(&route_name), &trace)
                 }
             }
         }
-    }
+    };
+    (resp, route_name)
 }
 
 /// A receipt for a request that is already gone (sent upstream), so only its identity remains.
