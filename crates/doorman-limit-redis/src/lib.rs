@@ -1,0 +1,106 @@
+//! Shared rate limits for Doorman: many gateway instances enforce one limit by keeping its state
+//! in Redis (or Valkey) and deciding in one atomic Lua script per request.
+//!
+//! - [`RedisLimiter`] runs the script (`gcra.lua`): GCRA plus the mitigation timeout, the same
+//!   arithmetic as the in-process limiter, on the key `doorman:rl:<rule>:<key hash hex>`, which
+//!   expires once idle. Time is the caller's (`now_ms`), see [`RedisLimiter`] for why.
+//! - [`SharedLimiter`] adds the fail mode for when Redis is unreachable or slow: open (decide
+//!   with an in-process [`LocalFallback`]) or closed ([`Outcome::Unavailable`]), counted in
+//!   [`SharedStats`], logged at most once per interval while down and once on recovery. Recovery
+//!   needs nothing: the connection manager reconnects and the next probe notices.
+//!
+//! Where to start: [`SharedLimiter::check`] is what the gateway calls.
+#![forbid(unsafe_code)]
+
+mod redis_limiter;
+mod shared;
+
+use std::time::Duration;
+
+pub use redis_limiter::{GCRA_LUA, MAX_LUA_EXACT, RedisLimiter, RedisOptions};
+pub use shared::{FailMode, LocalFallback, Outcome, SharedLimiter, SharedOptions, SharedStats};
+
+/// How much may be spent per period: `limit` units (requests, or a cost) every `period_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    /// Units per period, also the largest burst.
+    pub limit: u32,
+    /// The period in milliseconds.
+    pub period_ms: u64,
+}
+
+/// One rate-limit decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verdict {
+    /// Whether the request may pass.
+    pub allowed: bool,
+    /// Units that could still be spent right now.
+    pub remaining: u32,
+    /// Milliseconds until the key is back to its full quota.
+    pub reset_after_ms: u64,
+    /// When denied, milliseconds until a request of the same cost could pass; 0 when allowed.
+    pub retry_after_ms: u64,
+}
+
+/// Why the Redis limiter could not decide.
+#[derive(Debug, thiserror::Error)]
+pub enum RedisLimitError {
+    /// The URL could not be parsed.
+    #[error("invalid Redis URL {url}: {source} (expected redis://[user:password@]host:port/db)")]
+    InvalidUrl {
+        /// The URL, password redacted.
+        url: String,
+        /// What the client said.
+        source: redis::RedisError,
+    },
+    /// The first connection failed.
+    #[error("cannot connect to Redis at {url}: {source} (is it running and reachable from here?)")]
+    Connect {
+        /// The URL, password redacted.
+        url: String,
+        /// What the client said.
+        source: redis::RedisError,
+    },
+    /// The first connection did not complete in time.
+    #[error(
+        "cannot connect to Redis at {url}: no connection within {after:?} (is it reachable from here?)"
+    )]
+    ConnectTimeout {
+        /// The URL, password redacted.
+        url: String,
+        /// The connect timeout.
+        after: Duration,
+    },
+    /// Redis did not answer within the call timeout.
+    #[error("Redis did not answer within {0:?} (raise the call timeout if Redis is remote)")]
+    Timeout(Duration),
+    /// The command failed: connection lost, server error, script error.
+    #[error("Redis rate limit script failed: {0}")]
+    Redis(#[from] redis::RedisError),
+    /// The script answered something other than four integers.
+    #[error(
+        "the Redis rate limit script returned an unexpected reply {0} (another script under the same name?)"
+    )]
+    BadReply(String),
+    /// A quota of zero units or a zero period cannot be enforced.
+    #[error("invalid quota: {limit} per {period_ms} ms (both must be at least 1)")]
+    InvalidQuota {
+        /// Units per period.
+        limit: u32,
+        /// Period in milliseconds.
+        period_ms: u64,
+    },
+    /// The times are too large for exact arithmetic in Redis Lua (doubles, 53-bit integers).
+    #[error(
+        "time values out of range for the Redis script: now {now_ms} ms, period {period_ms} ms, \
+         mitigation timeout {mitigation_timeout_ms} ms (they must stay below 2^53 microseconds)"
+    )]
+    OutOfRange {
+        /// The caller's clock.
+        now_ms: u64,
+        /// The quota's period.
+        period_ms: u64,
+        /// The mitigation timeout.
+        mitigation_timeout_ms: u64,
+    },
+}
