@@ -34,10 +34,8 @@ impl RedisServer {
         let mut last_error = String::new();
         for _ in 0..5 {
             let port = free_port();
-            let dir = std::env::temp_dir().join(format!(
-                "doorman-limit-redis-{}-{port}",
-                std::process::id()
-            ));
+            let dir = std::env::temp_dir()
+                .join(format!("doorman-limit-redis-{}-{port}", std::process::id()));
             std::fs::create_dir_all(&dir).expect("create a working directory for redis-server");
             let mut server = RedisServer {
                 port,
@@ -82,7 +80,10 @@ impl RedisServer {
             match self.spawn(&binary) {
                 Ok(()) => return,
                 Err(error) if Instant::now() >= deadline => {
-                    panic!("could not restart redis-server on port {}: {error}", self.port)
+                    panic!(
+                        "could not restart redis-server on port {}: {error}",
+                        self.port
+                    )
                 }
                 Err(_) => sleep(Duration::from_millis(100)),
             }
