@@ -32,7 +32,8 @@ enum Command {
         /// The TOML configuration file.
         #[arg(long, short)]
         config: PathBuf,
-        /// Worker threads for the async runtime (default: one per core).
+        /// Worker threads for the async runtime (default: one per core; 1 runs everything on one
+        /// thread).
         #[arg(long)]
         workers: Option<usize>,
     },
@@ -163,10 +164,15 @@ fn serve(config: &PathBuf, workers: Option<usize>) -> Result<ExitCode> {
     for w in &loaded.warnings {
         tracing::warn!("{w}");
     }
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    // One worker means one thread doing everything: a current-thread runtime then saves the
+    // hand-offs between the worker and the I/O driver that a one-worker pool still makes.
+    let mut builder = match workers {
+        Some(1) => tokio::runtime::Builder::new_current_thread(),
+        _ => tokio::runtime::Builder::new_multi_thread(),
+    };
     builder.enable_all();
-    if let Some(n) = workers {
-        builder.worker_threads(n.max(1));
+    if let Some(n) = workers.filter(|&n| n > 1) {
+        builder.worker_threads(n);
     }
     let runtime = builder.build().context("starting the async runtime")?;
     runtime

@@ -51,10 +51,11 @@ fn wait_for(rx: &mpsc::Receiver<String>, marker: &str, seen: &mut Vec<String>) -
 
 /// Starts `doorman serve --config F` and waits until it listens; returns the process (killed on
 /// drop), its stderr lines and the address.
-fn serve(config: &std::path::Path) -> (Reaper, mpsc::Receiver<String>, SocketAddr) {
+fn serve(config: &std::path::Path, extra: &[&str]) -> (Reaper, mpsc::Receiver<String>, SocketAddr) {
     let mut child = Command::new(BIN)
         .args(["serve", "--config"])
         .arg(config)
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -186,7 +187,8 @@ upstream = "origin"
         ),
     )
     .unwrap();
-    let (mut child, stderr, addr) = serve(&config);
+    // One worker: the single-threaded runtime drains too.
+    let (mut child, stderr, addr) = serve(&config, &["--workers", "1"]);
     let pid = child.0.id();
     let mut seen = Vec::new();
 
@@ -363,7 +365,7 @@ action = "block"
         ),
     )
     .unwrap();
-    let (_child, _stderr, addr) = serve(&config);
+    let (_child, _stderr, addr) = serve(&config, &[]);
 
     let cases = [
         ("/admin/users", "198.51.100.1"),
