@@ -5,7 +5,7 @@
 //!   arithmetic as the in-process limiter, on the key `doorman:rl:<rule>:<key hash hex>`, which
 //!   expires once idle. Time is the caller's (`now_ms`), see [`RedisLimiter`] for why.
 //! - [`SharedLimiter`] adds the fail mode for when Redis is unreachable or slow: open (decide
-//!   with an in-process [`LocalFallback`]) or closed ([`Outcome::Unavailable`]), counted in
+//!   with an in-process [`doorman_limit::LocalLimiter`]) or closed ([`Outcome::Unavailable`]), counted in
 //!   [`SharedStats`], logged at most once per interval while down and once on recovery. Recovery
 //!   needs nothing: the connection manager reconnects and the next probe notices.
 //!
@@ -17,30 +17,9 @@ mod shared;
 
 use std::time::Duration;
 
-pub use redis_limiter::{GCRA_LUA, MAX_LUA_EXACT, RedisLimiter, RedisOptions};
-pub use shared::{FailMode, LocalFallback, Outcome, SharedLimiter, SharedOptions, SharedStats};
-
-/// How much may be spent per period: `limit` units (requests, or a cost) every `period_ms`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Quota {
-    /// Units per period, also the largest burst.
-    pub limit: u32,
-    /// The period in milliseconds.
-    pub period_ms: u64,
-}
-
-/// One rate-limit decision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Verdict {
-    /// Whether the request may pass.
-    pub allowed: bool,
-    /// Units that could still be spent right now.
-    pub remaining: u32,
-    /// Milliseconds until the key is back to its full quota.
-    pub reset_after_ms: u64,
-    /// When denied, milliseconds until a request of the same cost could pass; 0 when allowed.
-    pub retry_after_ms: u64,
-}
+pub use doorman_limit::{Quota, Verdict};
+pub use redis_limiter::{GCRA_LUA, MAX_SCRIPT_TIME_MS, RedisLimiter, RedisOptions};
+pub use shared::{FailMode, Outcome, SharedLimiter, SharedOptions, SharedStats};
 
 /// Why the Redis limiter could not decide.
 #[derive(Debug, thiserror::Error)]
@@ -78,22 +57,12 @@ pub enum RedisLimitError {
     #[error("Redis rate limit script failed: {0}")]
     Redis(#[from] redis::RedisError),
     /// The script answered something other than four integers.
-    #[error(
-        "the Redis rate limit script returned an unexpected reply {0} (another script under the same name?)"
-    )]
+    #[error("the Redis rate limit script returned an unexpected reply {0}")]
     BadReply(String),
-    /// A quota of zero units or a zero period cannot be enforced.
-    #[error("invalid quota: {limit} per {period_ms} ms (both must be at least 1)")]
-    InvalidQuota {
-        /// Units per period.
-        limit: u32,
-        /// Period in milliseconds.
-        period_ms: u64,
-    },
     /// The times are too large for exact arithmetic in Redis Lua (doubles, 53-bit integers).
     #[error(
         "time values out of range for the Redis script: now {now_ms} ms, period {period_ms} ms, \
-         mitigation timeout {mitigation_timeout_ms} ms (they must stay below 2^53 microseconds)"
+         mitigation timeout {mitigation_timeout_ms} ms (their sum must stay below 2^52 ms)"
     )]
     OutOfRange {
         /// The caller's clock.

@@ -8,6 +8,8 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, Script};
 
+use doorman_limit::check_state;
+
 use crate::{Quota, RedisLimitError, Verdict};
 
 /// The GCRA + mitigation-timeout script. Built once: `Script` hashes the source (SHA-1) so every
@@ -19,9 +21,11 @@ static GCRA_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(GCRA_LUA));
 /// their Redis (and tests can load it by hand).
 pub const GCRA_LUA: &str = include_str!("gcra.lua");
 
-/// The largest time value the script accepts. Redis Lua numbers are IEEE doubles, exact for
-/// integers up to 2^53; every time the script handles (now, TAT, block end) stays below this.
-pub const MAX_LUA_EXACT: u64 = 1 << 53;
+/// `now_ms + period_ms + mitigation_timeout_ms` must stay below this (2^52 ms, 142 000 years).
+/// Redis Lua numbers are IEEE doubles, exact for integers below 2^53; the script's arithmetic
+/// (see `gcra.lua`) is exact for operands below 2^52, and every time it handles (now, horizon,
+/// TAT, block end) is at most this sum.
+pub const MAX_SCRIPT_TIME_MS: u64 = 1 << 52;
 
 /// How a [`RedisLimiter`] talks to Redis.
 #[derive(Debug, Clone)]
@@ -32,9 +36,11 @@ pub struct RedisOptions {
     pub call_timeout: Duration,
     /// The longest one TCP connection attempt may take. Default 1 s.
     pub connect_timeout: Duration,
-    /// Reconnection backs off exponentially from 10 ms up to this. Default 1 s, so a restarted
-    /// Redis is picked up within about a second.
-    pub reconnect_max_delay: Duration,
+    /// How much longer than strictly needed a key lives in Redis once idle. Expiry runs on
+    /// Redis's clock while the state is computed on the callers' clocks; the margin covers a
+    /// small disagreement between them, so a key never vanishes while it still limits someone.
+    /// Default 1 s.
+    pub expiry_margin: Duration,
     /// Prefix of every key this limiter writes. Default `doorman:rl:`; change it when several
     /// Doorman deployments share one Redis.
     pub key_prefix: String,
@@ -45,7 +51,7 @@ impl Default for RedisOptions {
         RedisOptions {
             call_timeout: Duration::from_millis(50),
             connect_timeout: Duration::from_secs(1),
-            reconnect_max_delay: Duration::from_secs(1),
+            expiry_margin: Duration::from_secs(1),
             key_prefix: "doorman:rl:".to_string(),
         }
     }
@@ -68,6 +74,7 @@ impl Default for RedisOptions {
 pub struct RedisLimiter {
     connection: ConnectionManager,
     call_timeout: Duration,
+    expiry_margin_ms: u64,
     key_prefix: String,
 }
 
@@ -132,6 +139,7 @@ impl RedisLimiter {
         RedisLimiter {
             connection,
             call_timeout: options.call_timeout,
+            expiry_margin_ms: u64::try_from(options.expiry_margin.as_millis()).unwrap_or(u64::MAX),
             key_prefix: options.key_prefix,
         }
     }
@@ -147,8 +155,13 @@ impl RedisLimiter {
     /// atomically across every instance sharing this Redis, and says whether the request may pass.
     ///
     /// `mitigation_timeout_ms` > 0 blocks the key for that long once it first exceeds the quota;
-    /// while blocked the counter does not move. Fails (never panics) when Redis is unreachable,
-    /// slower than the call timeout, or answers something unexpected.
+    /// while blocked the counter does not move. The verdict is exactly what
+    /// [`doorman_limit::check_state`] gives for the key's state (the script is its port), so the
+    /// shared and the local limiter agree. `key` should be the same hash the local limiter gets
+    /// (of the rule id and the characteristics).
+    ///
+    /// Fails (never panics) when Redis is unreachable, slower than the call timeout, or answers
+    /// something unexpected, and when the times are beyond [`MAX_SCRIPT_TIME_MS`].
     pub async fn check(
         &self,
         rule: &str,
@@ -158,15 +171,22 @@ impl RedisLimiter {
         cost: u32,
         mitigation_timeout_ms: u64,
     ) -> Result<Verdict, RedisLimitError> {
-        check_arguments(now_ms, quota, mitigation_timeout_ms)?;
+        if quota.limit == 0 {
+            // Denies everything and stores nothing: no need to ask Redis.
+            return Ok(check_state(None, now_ms, quota, cost, mitigation_timeout_ms).0);
+        }
+        // The Rust functions read a period of 0 as 1 ms; the script expects it done.
+        let period_ms = quota.period_ms.max(1);
+        check_range(now_ms, period_ms, mitigation_timeout_ms)?;
         let redis_key = self.redis_key(rule, key);
         let mut invocation = GCRA_SCRIPT.key(&redis_key);
         invocation
             .arg(now_ms)
             .arg(quota.limit)
-            .arg(quota.period_ms)
+            .arg(period_ms)
             .arg(cost)
-            .arg(mitigation_timeout_ms);
+            .arg(mitigation_timeout_ms)
+            .arg(self.expiry_margin_ms);
         // ConnectionManager is a handle (an Arc inside): cloning it per call is how concurrent
         // callers share the one multiplexed connection without a lock.
         let mut connection = self.connection.clone();
@@ -192,37 +212,29 @@ fn client_and_config(
     })?;
     let config = ConnectionManagerConfig::new()
         .set_connection_timeout(Some(options.connect_timeout))
-        // Retries start small so a Redis that restarts quickly is picked up quickly, and are
-        // capped so one that stays down is retried at least once a `reconnect_max_delay`. After
-        // the retries of one round the manager gives up until the next call, which (being an I/O
-        // error) starts another round: callers never need to rebuild the limiter.
-        .set_min_delay(Duration::from_millis(10))
-        .set_max_delay(options.reconnect_max_delay)
-        .set_number_of_retries(8);
+        // One connection attempt per reconnection, no retry loop inside the manager. With its
+        // default (6 retries, exponential backoff) every call made while Redis is down waits for
+        // the whole retry round, i.e. for the call timeout, instead of failing at once on
+        // "connection refused". Reconnection still happens by itself: the next call after a
+        // failed attempt (an I/O error) starts a new one, and `SharedLimiter` paces those calls
+        // with its probe interval.
+        .set_number_of_retries(0);
     Ok((client, config))
 }
 
-fn check_arguments(
+fn check_range(
     now_ms: u64,
-    quota: Quota,
+    period_ms: u64,
     mitigation_timeout_ms: u64,
 ) -> Result<(), RedisLimitError> {
-    if quota.limit == 0 || quota.period_ms == 0 {
-        return Err(RedisLimitError::InvalidQuota {
-            limit: quota.limit,
-            period_ms: quota.period_ms,
-        });
-    }
-    // Every time the script computes is at most now + period * (1 + cost) or now + mitigation;
-    // bound the inputs so those stay exact in Lua's doubles.
     let horizon = now_ms
-        .checked_add(quota.period_ms.saturating_mul(2))
+        .checked_add(period_ms)
         .and_then(|t| t.checked_add(mitigation_timeout_ms));
     match horizon {
-        Some(t) if t < MAX_LUA_EXACT / 1000 => Ok(()),
+        Some(t) if t < MAX_SCRIPT_TIME_MS => Ok(()),
         _ => Err(RedisLimitError::OutOfRange {
             now_ms,
-            period_ms: quota.period_ms,
+            period_ms,
             mitigation_timeout_ms,
         }),
     }
@@ -234,6 +246,11 @@ fn verdict_from_reply(reply: &[i64]) -> Result<Verdict, RedisLimitError> {
         return Err(unexpected());
     };
     let as_u64 = |n: i64| u64::try_from(n).map_err(|_| unexpected());
+    // -1 is the script's None: denied for a cost above the limit, which no wait can fix.
+    let retry_after_ms = match *retry_after_ms {
+        -1 => None,
+        n => Some(as_u64(n)?),
+    };
     Ok(Verdict {
         allowed: match allowed {
             0 => false,
@@ -242,7 +259,7 @@ fn verdict_from_reply(reply: &[i64]) -> Result<Verdict, RedisLimitError> {
         },
         remaining: u32::try_from(*remaining).map_err(|_| unexpected())?,
         reset_after_ms: as_u64(*reset_after_ms)?,
-        retry_after_ms: as_u64(*retry_after_ms)?,
+        retry_after_ms,
     })
 }
 
@@ -285,11 +302,15 @@ mod tests {
     fn replies_of_the_wrong_shape_are_errors() {
         assert!(verdict_from_reply(&[1, 2, 3]).is_err());
         assert!(verdict_from_reply(&[2, 0, 0, 0]).is_err());
-        assert!(verdict_from_reply(&[1, -1, 0, 0]).is_err());
-        let verdict = verdict_from_reply(&[1, 4, 100, 0]).expect("well-formed reply");
+        assert!(verdict_from_reply(&[1, -1, 0, -1]).is_err());
+        assert!(verdict_from_reply(&[0, 0, 0, -2]).is_err());
+        let verdict = verdict_from_reply(&[1, 4, 100, -1]).expect("well-formed reply");
         assert!(verdict.allowed);
         assert_eq!(verdict.remaining, 4);
         assert_eq!(verdict.reset_after_ms, 100);
+        assert_eq!(verdict.retry_after_ms, None);
+        let verdict = verdict_from_reply(&[0, 0, 100, 7]).expect("well-formed reply");
+        assert_eq!(verdict.retry_after_ms, Some(7));
     }
 
     // A lazy ConnectionManager still needs a Tokio runtime to exist in (it spawns its watcher).
@@ -305,17 +326,10 @@ mod tests {
     }
 
     #[test]
-    fn quotas_that_cannot_be_computed_exactly_are_refused() {
-        let quota = Quota {
-            limit: 10,
-            period_ms: 1000,
-        };
-        assert!(check_arguments(1_800_000_000_000, quota, 60_000).is_ok());
-        assert!(check_arguments(u64::MAX / 2, quota, 0).is_err());
-        let zero = Quota {
-            limit: 0,
-            period_ms: 1000,
-        };
-        assert!(check_arguments(0, zero, 0).is_err());
+    fn times_that_cannot_be_computed_exactly_are_refused() {
+        assert!(check_range(1_800_000_000_000, 86_400_000, 3_600_000).is_ok());
+        assert!(check_range(MAX_SCRIPT_TIME_MS - 2, 1, 0).is_ok());
+        assert!(check_range(MAX_SCRIPT_TIME_MS - 1, 1, 0).is_err());
+        assert!(check_range(1, u64::MAX, 1).is_err());
     }
 }

@@ -8,32 +8,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::{Quota, RedisLimitError, RedisLimiter, Verdict};
+use doorman_limit::LocalLimiter;
 
-/// An in-process limiter to decide with while Redis is unreachable (fail mode open).
-///
-/// It must apply the same formulas as the Redis script, so that a request sees the same rules
-/// whichever side decides; its state is its own, so while Redis is down each gateway instance
-/// enforces the limit separately (N instances admit up to N times the limit).
-pub trait LocalFallback: Send + Sync {
-    /// Decides one request, exactly like [`RedisLimiter::check`] but in memory.
-    fn check(
-        &self,
-        rule: &str,
-        key: u64,
-        now_ms: u64,
-        quota: Quota,
-        cost: u32,
-        mitigation_timeout_ms: u64,
-    ) -> Verdict;
-}
+use crate::{Quota, RedisLimitError, RedisLimiter, Verdict};
 
 /// What to do when Redis cannot decide (unreachable, too slow, or erroring).
 #[derive(Clone)]
 pub enum FailMode {
-    /// Keep limiting with this in-process limiter. Requests keep flowing; limits become per
-    /// instance until Redis is back.
-    Open(Arc<dyn LocalFallback>),
+    /// Keep limiting with this in-process limiter, which applies the same formulas with its own
+    /// state. Requests keep flowing, but limits become per instance until Redis is back: N
+    /// instances admit up to N times the limit. (The limiter may be the one the gateway uses for
+    /// its local rules: keys are kept apart by rule, see [`SharedLimiter::check`].)
+    Open(Arc<LocalLimiter>),
     /// Deny every request the limit applies to with [`Outcome::Unavailable`]. For limits that
     /// protect something expensive, where letting traffic through unmetered is worse than
     /// refusing it.
@@ -215,7 +201,12 @@ impl SharedLimiter {
     }
 
     /// Decides one request: through Redis when it answers, otherwise by the fail mode. Never
-    /// fails and never waits longer than the Redis call timeout.
+    /// fails and never waits longer than the Redis call timeout. The arguments are those of
+    /// [`RedisLimiter::check`].
+    ///
+    /// In fail mode open, the local limiter gets `key` mixed with a hash of `rule`, so that two
+    /// rules never share a local budget even if `key` was hashed from the characteristics alone
+    /// (in Redis the rule is part of the key name).
     pub async fn check(
         &self,
         rule: &str,
@@ -240,7 +231,7 @@ impl SharedLimiter {
                 self.note_success();
                 Outcome::Shared(verdict)
             }
-            Err(RedisLimitError::InvalidQuota { .. } | RedisLimitError::OutOfRange { .. }) => {
+            Err(RedisLimitError::OutOfRange { .. }) => {
                 // The arguments, not Redis, are at fault: the local limiter has to cope with
                 // them too, and Redis's health is unchanged.
                 self.fail(rule, key, now_ms, quota, cost, mitigation_timeout_ms)
@@ -280,7 +271,8 @@ impl SharedLimiter {
         match &self.mode {
             FailMode::Open(local) => {
                 self.health.fallbacks.fetch_add(1, Ordering::Relaxed);
-                Outcome::Local(local.check(rule, key, now_ms, quota, cost, mitigation_timeout_ms))
+                let key = key ^ fnv1a(rule.as_bytes());
+                Outcome::Local(local.check(key, now_ms, quota, cost, mitigation_timeout_ms))
             }
             FailMode::Closed => {
                 self.health.closed_denials.fetch_add(1, Ordering::Relaxed);
@@ -350,6 +342,14 @@ impl Health {
     fn now_ms(&self) -> u64 {
         duration_ms(self.origin.elapsed())
     }
+}
+
+/// FNV-1a, 64 bits: a fixed, dependency-free hash of the rule id (not secret: the key it is
+/// mixed into is already the caller's hash).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 fn duration_ms(duration: Duration) -> u64 {

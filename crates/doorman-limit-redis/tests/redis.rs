@@ -8,9 +8,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use doorman_limit::LocalLimiter;
 use doorman_limit_redis::{
-    FailMode, LocalFallback, Outcome, Quota, RedisLimitError, RedisLimiter, RedisOptions,
-    SharedLimiter, SharedOptions, Verdict,
+    FailMode, Outcome, Quota, RedisLimitError, RedisLimiter, RedisOptions, SharedLimiter,
+    SharedOptions, Verdict,
 };
 use support::RedisServer;
 
@@ -40,22 +41,9 @@ fn quota(limit: u32, period_ms: u64) -> Quota {
     Quota { limit, period_ms }
 }
 
-/// A fallback that counts its calls and allows everything, so tests can tell who decided.
-#[derive(Default)]
-struct CountingFallback {
-    calls: AtomicU64,
-}
-
-impl LocalFallback for CountingFallback {
-    fn check(&self, _: &str, _: u64, _: u64, quota: Quota, _: u32, _: u64) -> Verdict {
-        self.calls.fetch_add(1, Ordering::Relaxed);
-        Verdict {
-            allowed: true,
-            remaining: quota.limit,
-            reset_after_ms: 0,
-            retry_after_ms: 0,
-        }
-    }
+/// The in-process limiter the open fail mode falls back to.
+fn local() -> Arc<LocalLimiter> {
+    Arc::new(LocalLimiter::with_seed(10_000, 1))
 }
 
 #[tokio::test]
@@ -70,7 +58,8 @@ async fn a_burst_of_limit_passes_then_the_key_is_denied_with_a_retry_time() {
     }
     let denied = limiter.check("api", 7, T0, q, 1, 0).await.expect("check");
     assert!(!denied.allowed);
-    assert!(denied.retry_after_ms > 0);
+    // T = 200 ms: the next unit accrues 200 ms after the burst.
+    assert_eq!(denied.retry_after_ms, Some(200));
     // Another key and another rule have their own budgets.
     assert!(
         limiter
@@ -87,7 +76,7 @@ async fn a_burst_of_limit_passes_then_the_key_is_denied_with_a_retry_time() {
             .allowed
     );
     // After the advertised wait, one more passes.
-    let later = T0 + denied.retry_after_ms;
+    let later = T0 + 200;
     assert!(
         limiter
             .check("api", 7, later, q, 1, 0)
@@ -222,7 +211,7 @@ async fn two_instances_with_a_moving_clock_never_exceed_the_gcra_bound() {
 #[tokio::test]
 async fn fail_open_decides_locally_while_redis_is_down_and_shares_again_after_restart() {
     let mut server = RedisServer::start();
-    let fallback = Arc::new(CountingFallback::default());
+    let fallback = local();
     let limiter = SharedLimiter::with_options(
         connect(&server).await,
         FailMode::Open(fallback.clone()),
@@ -244,20 +233,21 @@ async fn fail_open_decides_locally_while_redis_is_down_and_shares_again_after_re
     ));
 
     server.kill();
-    for _ in 0..20 {
+    // The local limiter applies the same quota from its own (fresh) state: the key gets a new
+    // burst of 3 on this instance, then is denied.
+    for i in 0..20 {
         let outcome = limiter.check("r", 1, T0, q, 1, 0).await;
-        assert!(
-            matches!(outcome, Outcome::Local(_)),
-            "{outcome:?} with Redis down"
-        );
-        assert!(outcome.allowed(), "the fallback decided to allow");
+        match outcome {
+            Outcome::Local(verdict) => assert_eq!(verdict.allowed, i < 3, "call {i}: {verdict:?}"),
+            other => panic!("call {i} with Redis down: {other:?}"),
+        }
     }
     let stats = limiter.stats();
     assert!(stats.redis_down);
     assert!(stats.redis_errors >= 1);
     assert_eq!(stats.fallbacks, 20);
-    assert_eq!(fallback.calls.load(Ordering::Relaxed), 20);
     assert_eq!(stats.closed_denials, 0);
+    assert_eq!(fallback.stats().tracked, 1);
 
     // Same port, empty server (no persistence), empty script cache: the connection manager
     // reconnects, the script is loaded again on NOSCRIPT, and limits are shared again.
@@ -340,10 +330,9 @@ async fn a_stalled_redis_times_out_into_the_fail_mode_instead_of_stalling_reques
     )
     .await
     .expect("connect");
-    let fallback = Arc::new(CountingFallback::default());
     let limiter = SharedLimiter::with_options(
         redis.clone(),
-        FailMode::Open(fallback.clone()),
+        FailMode::Open(local()),
         SharedOptions {
             probe_interval: Duration::from_millis(20),
             ..SharedOptions::default()
@@ -368,7 +357,7 @@ async fn a_stalled_redis_times_out_into_the_fail_mode_instead_of_stalling_reques
         ));
     }
     assert!(limiter.stats().redis_errors >= 1);
-    assert_eq!(fallback.calls.load(Ordering::Relaxed), 5);
+    assert_eq!(limiter.stats().fallbacks, 5);
 
     server.resume();
     let deadline = Instant::now() + RECOVERY_DEADLINE;
@@ -432,4 +421,80 @@ async fn connecting_to_nothing_fails_with_the_address_and_lazy_connection_does_n
         RedisLimiter::connect_lazy("http://nope", options()),
         Err(RedisLimitError::InvalidUrl { .. })
     ));
+}
+
+/// Log lines captured from `tracing` for one test (the test runs on one thread, so a thread-local
+/// default subscriber sees exactly this test's events).
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log buffer").extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn lines_containing(&self, needle: &str) -> usize {
+        let bytes = self.0.lock().expect("log buffer");
+        String::from_utf8_lossy(&bytes)
+            .lines()
+            .filter(|line| line.contains(needle))
+            .count()
+    }
+}
+
+#[tokio::test]
+async fn an_outage_is_logged_once_per_interval_and_the_recovery_once() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let mut server = RedisServer::start();
+    let limiter = SharedLimiter::with_options(
+        connect(&server).await,
+        FailMode::Open(local()),
+        SharedOptions {
+            // Every call probes Redis (so every call fails), but the log interval is longer than
+            // the test: one warning for the whole outage.
+            probe_interval: Duration::ZERO,
+            log_interval: Duration::from_secs(3600),
+        },
+    );
+    let q = quota(10, 1000);
+    limiter.check("r", 1, T0, q, 1, 0).await;
+    server.kill();
+    for _ in 0..50 {
+        limiter.check("r", 1, T0, q, 1, 0).await;
+    }
+    assert!(limiter.stats().redis_errors >= 50);
+    assert_eq!(captured.lines_containing("Redis is unavailable"), 1);
+    assert_eq!(captured.lines_containing("still unavailable"), 0);
+
+    server.restart();
+    let deadline = Instant::now() + RECOVERY_DEADLINE;
+    while !matches!(limiter.check("r", 1, T0, q, 1, 0).await, Outcome::Shared(_)) {
+        assert!(
+            Instant::now() < deadline,
+            "no recovery within {RECOVERY_DEADLINE:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    for _ in 0..10 {
+        limiter.check("r", 1, T0, q, 1, 0).await;
+    }
+    assert_eq!(captured.lines_containing("reachable again"), 1);
+    let lines = String::from_utf8_lossy(&captured.0.lock().expect("log buffer")).into_owned();
+    assert!(
+        lines.contains("fail_mode=\"open\"") || lines.contains("fail_mode=open"),
+        "{lines}"
+    );
 }
