@@ -9,8 +9,7 @@
 -- every time here is a pair (ms, frac) = ms + frac/limit milliseconds with 0 <= frac < limit (the
 -- Rust `Tat`), compared lexicographically, and the two products that would overflow (cost*period
 -- and a difference times limit) go through muldivmod, which is exact for operands below 2^52.
--- The caller (RedisLimiter::check) guarantees now + period + mitigation < 2^52 and limit >= 1,
--- period >= 1.
+-- The caller (RedisLimiter::check) guarantees now + period + mitigation < 2^52 and period >= 1.
 --
 -- KEYS[1]  the key's state: a hash {t = TAT ms, f = TAT frac, u = block end ms (only while a
 --          mitigation block is recorded)}. Absent = never seen or idle.
@@ -112,6 +111,11 @@ end
 -- Rust `gcra`. tms == nil: no TAT. Returns allowed, remaining, reset_after_ms, retry_after_ms
 -- (-1 = none), and when allowed the new TAT (ms, frac).
 local function gcra(tms, tfr, at)
+  if limit == 0 then
+    -- Nothing can ever pass, and there is nothing to wait for (a quota reloaded to 0 while a
+    -- key is blocked still reports the block through `blocked`).
+    return 0, 0, 0, -1
+  end
   -- base = max(tat, at). A fraction written under a larger limit (before a reload) rounds up to
   -- the next millisecond, as Tat::ticks does.
   local bms, bfr = at, 0

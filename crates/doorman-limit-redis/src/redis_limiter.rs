@@ -8,8 +8,6 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, Script};
 
-use doorman_limit::check_state;
-
 use crate::{Quota, RedisLimitError, Verdict};
 
 /// The GCRA + mitigation-timeout script. Built once: `Script` hashes the source (SHA-1) so every
@@ -171,10 +169,6 @@ impl RedisLimiter {
         cost: u32,
         mitigation_timeout_ms: u64,
     ) -> Result<Verdict, RedisLimitError> {
-        if quota.limit == 0 {
-            // Denies everything and stores nothing: no need to ask Redis.
-            return Ok(check_state(None, now_ms, quota, cost, mitigation_timeout_ms).0);
-        }
         // The Rust functions read a period of 0 as 1 ms; the script expects it done.
         let period_ms = quota.period_ms.max(1);
         check_range(now_ms, period_ms, mitigation_timeout_ms)?;
