@@ -12,9 +12,11 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use crate::gcra::{KeyState, Quota, Verdict, check_state};
 use crate::table::{Table, mix};
 
-/// Slots examined for idle keys on every insert of a new key: enough that the whole table is
-/// swept once per (slots / 2) inserts, so idle keys cannot pile up while new ones arrive.
-const SWEEP_STEP: usize = 2;
+/// Slots examined for idle keys on every insert of a new key (a removal counts as one). The
+/// cursor then passes over a whole table of `s` slots holding `i` idle keys within `(s + i)/4`
+/// inserts, fewer than the table holds (`s ≤ 1.57·len`), so idle keys cannot pile up while new
+/// keys arrive, and an insert never does more than this much sweeping.
+const SWEEP_STEP: usize = 4;
 /// Entries sampled when a full shard must evict one.
 const EVICTION_SAMPLES: usize = 8;
 /// At most this many shards (a power of two).
@@ -112,7 +114,7 @@ impl LocalLimiter {
     /// # Panics
     /// If `max_keys` is 0: a limiter that can remember nothing would let everything through.
     pub fn new(max_keys: usize) -> LocalLimiter {
-        LocalLimiter::with_seed(max_keys, RandomState::new().hash_one(0x646f_6f72_6d61_6e_u64))
+        LocalLimiter::with_seed(max_keys, RandomState::new().hash_one(max_keys))
     }
 
     /// Like [`new`](Self::new) with a fixed seed for eviction sampling, for reproducible tests
@@ -191,8 +193,7 @@ impl LocalLimiter {
                 verdict
             }
             None => {
-                let (verdict, next) =
-                    check_state(None, now_ms, quota, cost, mitigation_timeout_ms);
+                let (verdict, next) = check_state(None, now_ms, quota, cost, mitigation_timeout_ms);
                 if let Some(next) = next {
                     shard.insert(h, next, now_ms);
                 }

@@ -321,9 +321,16 @@ mod tests {
             assert_eq!(decode_delta(encode_delta(d)), d);
         }
         let mut s = 99;
-        for d in [EXACT_DELTA, (1 << 33) - 1, 1 << 40, u64::MAX / 3, u64::MAX - 1, u64::MAX]
-            .into_iter()
-            .chain((0..10_000).map(|_| rng(&mut s) >> (rng(&mut s) % 33)))
+        for d in [
+            EXACT_DELTA,
+            (1 << 33) - 1,
+            1 << 40,
+            u64::MAX / 3,
+            u64::MAX - 1,
+            u64::MAX,
+        ]
+        .into_iter()
+        .chain((0..10_000).map(|_| rng(&mut s) >> (rng(&mut s) % 33)))
         {
             let back = decode_delta(encode_delta(d));
             assert!(back >= d, "{d} came back as {back}");
