@@ -10,6 +10,32 @@
 //!   needs nothing: the connection manager reconnects and the next probe notices.
 //!
 //! Where to start: [`SharedLimiter::check`] is what the gateway calls.
+//!
+//! # Agreement with the local limiter
+//! The script is a port of [`doorman_limit::check_state`] (the specification is in the
+//! `doorman-limit` crate docs), done in (ms, fraction) pairs and an exact multiply-divide so that
+//! no product has to fit in a Lua double. `tests/equivalence.rs` compares every verdict with the
+//! Rust function on random sequences (quotas up to `u32::MAX` per 2^40 ms, costs beyond the
+//! limit, quota reloads, clocks stepping back); they are equal.
+//!
+//! # While Redis is down
+//! - The connection manager makes one connection attempt per reconnection; a call that finds
+//!   the connection broken starts the next one. So with Redis refusing connections a call fails
+//!   at once, and with Redis unreachable or stalled it fails after `call_timeout` (50 ms).
+//! - [`SharedLimiter`] then sends at most one call per `probe_interval` (200 ms) to Redis; the
+//!   others go straight to the fail mode. When a probe succeeds, sharing resumes.
+//! - Fail open: per-instance limits from the local limiter's own state, which starts empty (a
+//!   key gets a fresh burst locally) and is not copied back to Redis when it returns.
+//!
+//! # Speed
+//! One instance, one multiplexed connection, a local Redis 7.0 on a shared 2-core machine
+//! (`cargo bench -p doorman-limit-redis`): about 72 000 decisions/s with 64 calls in flight,
+//! about 29 000/s (34 µs each) one at a time.
+//!
+//! # Not covered
+//! Redis Cluster (the script touches one key, so it would be cluster-safe, but the connection is
+//! not cluster-aware), Sentinel, TLS to Redis (`rediss://` needs a TLS feature of the `redis`
+//! crate). Valkey speaks the same protocol and Lua; the tests run against `redis-server`.
 #![forbid(unsafe_code)]
 
 mod redis_limiter;

@@ -89,26 +89,30 @@ async fn a_burst_of_limit_passes_then_the_key_is_denied_with_a_retry_time() {
 #[tokio::test]
 async fn keys_get_a_ttl_so_idle_keys_vanish() {
     let server = RedisServer::start();
-    let limiter = connect(&server).await;
+    let limiter = connect(&server).await; // default expiry margin: 1 s
+    let pttl = |key: &str| -> i64 {
+        server
+            .command(&["PTTL", key])
+            .trim_start_matches(':')
+            .parse()
+            .expect("PTTL is an integer")
+    };
+
+    // 10 per 10 minutes: one request moves the TAT 60 s ahead; the key is idle (holds no
+    // information) after those 60 s, and lives 1 s longer as a margin for clock skew.
     limiter
-        .check("api", 0xabc, T0, quota(10, 60_000), 1, 0)
+        .check("api", 0xabc, T0, quota(10, 600_000), 1, 0)
         .await
         .expect("check");
     let key = limiter.redis_key("api", 0xabc);
     assert_eq!(key, "doorman:rl:api:0000000000000abc");
-    let pttl: i64 = server
-        .command(&["PTTL", &key])
-        .trim_start_matches(':')
-        .parse()
-        .expect("PTTL is an integer");
-    // -1 would mean "no expiry" (a leak), -2 "no key".
-    assert!(pttl > 0, "PTTL of {key} is {pttl}");
-    assert!(
-        pttl <= 60_000 + 60_000,
-        "PTTL {pttl} is longer than the state can matter"
-    );
+    let ttl = pttl(&key);
+    // -1 would mean "no expiry" (a leak), -2 "no key". A TTL only counts down, so the upper
+    // bound is exact; the lower one leaves 30 s for a slow machine.
+    assert!(ttl <= 61_000, "PTTL of {key} is {ttl}");
+    assert!(ttl > 31_000, "PTTL of {key} is {ttl}");
 
-    // A blocked key lives at least as long as its block.
+    // A blocked key lives as long as its block (plus the margin), not just its TAT.
     let q = quota(1, 1000);
     limiter
         .check("login", 1, T0, q, 1, 600_000)
@@ -119,15 +123,21 @@ async fn keys_get_a_ttl_so_idle_keys_vanish() {
         .await
         .expect("check");
     assert!(!blocked.allowed);
+    assert_eq!(blocked.retry_after_ms, Some(600_000));
     let key = limiter.redis_key("login", 1);
-    let pttl: i64 = server
-        .command(&["PTTL", &key])
-        .trim_start_matches(':')
-        .parse()
-        .expect("PTTL is an integer");
+    let ttl = pttl(&key);
+    assert!(ttl <= 601_000, "PTTL of {key} is {ttl}");
     assert!(
-        pttl >= 590_000,
-        "PTTL {pttl} is shorter than the 600 s block"
+        ttl > 571_000,
+        "PTTL of {key} is {ttl}: shorter than the 600 s block"
+    );
+
+    // A request of cost 0 on an unseen key stores nothing.
+    let zero = limiter.check("peek", 2, T0, q, 0, 0).await.expect("check");
+    assert!(zero.allowed);
+    assert_eq!(
+        server.command(&["EXISTS", &limiter.redis_key("peek", 2)]),
+        ":0"
     );
 }
 
