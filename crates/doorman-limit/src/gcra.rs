@@ -96,32 +96,22 @@ impl Tat {
         self.ms.saturating_add(if self.frac > 0 { 1 } else { 0 })
     }
 
-    /// The TAT in ticks of `1/limit` ms. A fraction at or above `limit` (written under a
-    /// different quota, before a reload) is rounded up to the next millisecond, so that a quota
-    /// change moves a TAT by less than 1 ms either way.
-    fn ticks(self, limit: u64) -> u128 {
-        let whole = u128::from(self.ms) * u128::from(limit);
-        if u64::from(self.frac) < limit {
-            whole + u128::from(self.frac)
+    /// How far the TAT lies after `now_ms`, in ticks of `1/limit` ms (0 if it does not). A
+    /// fraction at or above `limit` (written under a different quota, before a reload) is
+    /// rounded up to the next millisecond, so that a quota change moves a TAT by less than 1 ms
+    /// either way.
+    fn ticks_after(self, now_ms: u64, limit: u64) -> u128 {
+        let (ms, frac) = if u64::from(self.frac) < limit {
+            (u128::from(self.ms), u128::from(self.frac))
         } else {
-            whole + u128::from(limit)
-        }
-    }
-
-    /// The TAT at `ticks` (of `1/limit` ms), saturating at `u64::MAX` ms (only reached when
-    /// `now + period` exceeds 2^64 ms; see the crate docs).
-    fn from_ticks(ticks: u128, limit: u64) -> Tat {
-        let (ms, frac) = div_rem(ticks, limit);
-        match u64::try_from(ms) {
-            Ok(ms) => Tat {
-                ms,
-                // The remainder is below `limit`, which came from a u32.
-                frac: u32::try_from(frac).unwrap_or(u32::MAX),
-            },
-            Err(_) => Tat {
-                ms: u64::MAX,
-                frac: 0,
-            },
+            (u128::from(self.ms) + 1, 0)
+        };
+        let now = u128::from(now_ms);
+        if ms >= now {
+            (ms - now) * u128::from(limit) + frac
+        } else {
+            // Whole milliseconds before now, and the fraction is below one.
+            0
         }
     }
 }
@@ -166,9 +156,13 @@ impl KeyState {
     }
 }
 
-/// `n / d` and `n % d`, taking the (much cheaper) 64-bit path whenever `n` fits, which is every
-/// call with realistic times and quotas.
+/// `n / d` and `n % d`, on the narrowest integers that hold them: 128-bit division is a library
+/// call, 64-bit division several times slower than 32-bit on common CPUs.
 fn div_rem(n: u128, d: u64) -> (u128, u64) {
+    if let (Ok(n), Ok(d)) = (u32::try_from(n), u32::try_from(d)) {
+        // Most quotas (limit·period below 2^32) end here: 32-bit division is the quickest.
+        return (u128::from(n / d), u64::from(n % d));
+    }
     match u64::try_from(n) {
         Ok(n) => (u128::from(n / d), n % d),
         Err(_) => {
@@ -214,22 +208,35 @@ pub fn gcra(tat: Option<Tat>, now_ms: u64, quota: Quota, cost: u32) -> (Verdict,
         return (verdict, None);
     }
     let period = quota.period_ms.max(1);
-    // Ticks of 1/limit ms: T = period ticks, the period = limit·period ticks. u128 because
-    // limit·period and now·limit can exceed 2^64.
+    // Ticks of 1/limit ms, counted from now: T = period ticks, the whole period limit·period
+    // ticks. Counting from now keeps the operands below limit·period, so the divisions take the
+    // 64-bit path for every realistic quota even with Unix-epoch times; u128 covers the rest.
     let t = u128::from(period);
-    let now = u128::from(now_ms) * u128::from(limit);
-    let base = max(tat.map_or(0, |tat| tat.ticks(limit)), now);
-    let horizon = now + u128::from(limit) * t; // now + period
-    let new = base + u128::from(cost) * t; // base + cost·T
+    let horizon = u128::from(limit) * t; // now + period
+    let ahead = tat.map_or(0, |tat| tat.ticks_after(now_ms, limit)); // base − now
+    let new = ahead + u128::from(cost) * t; // base + cost·T − now
 
     if new <= horizon {
+        let (whole, frac) = div_rem(new, limit);
+        let reset_after_ms = u64::try_from(whole + u128::from(frac > 0)).unwrap_or(u64::MAX);
+        let new_tat = match u64::try_from(whole)
+            .ok()
+            .and_then(|w| now_ms.checked_add(w))
+        {
+            // The remainder is below `limit`, which came from a u32.
+            Some(ms) => Tat {
+                ms,
+                frac: u32::try_from(frac).unwrap_or(u32::MAX),
+            },
+            None => Tat::from_ms(u64::MAX),
+        };
         let verdict = Verdict {
             allowed: true,
             remaining: units(horizon - new, period, limit),
-            reset_after_ms: ceil_div_ms(new - now, limit),
+            reset_after_ms,
             retry_after_ms: None,
         };
-        (verdict, Some(Tat::from_ticks(new, limit)))
+        (verdict, Some(new_tat))
     } else {
         let retry_after_ms = if cost <= quota.limit {
             Some(ceil_div_ms(new - horizon, limit))
@@ -238,8 +245,8 @@ pub fn gcra(tat: Option<Tat>, now_ms: u64, quota: Quota, cost: u32) -> (Verdict,
         };
         let verdict = Verdict {
             allowed: false,
-            remaining: units(horizon.saturating_sub(base), period, limit),
-            reset_after_ms: ceil_div_ms(base - now, limit),
+            remaining: units(horizon.saturating_sub(ahead), period, limit),
+            reset_after_ms: ceil_div_ms(ahead, limit),
             retry_after_ms,
         };
         (verdict, None)

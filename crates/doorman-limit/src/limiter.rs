@@ -6,18 +6,17 @@
 //! synchronous), so the lock is held for tens of nanoseconds; with up to 64 shards two requests
 //! rarely meet on one.
 
-use std::hash::{BuildHasher, RandomState};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::gcra::{KeyState, Quota, Verdict, check_state};
 use crate::table::{Table, mix};
 
-/// Slots examined for idle keys on every insert of a new key (a removal counts as one). The
-/// cursor then passes over a whole table of `s` slots holding `i` idle keys within `(s + i)/4`
-/// inserts, fewer than the table holds (`s ≤ 1.57·len`), so idle keys cannot pile up while new
-/// keys arrive, and an insert never does more than this much sweeping.
+/// Slots examined for idle keys on every insert of a new key below the cap (a removal counts
+/// as one). The cursor then passes over a whole table of `s` slots holding `i` idle keys within
+/// `(s + i)/4` inserts, fewer than the table holds (`s ≤ 1.57·len`), so idle keys cannot pile up
+/// while new keys arrive, and an insert never does more than this much sweeping.
 const SWEEP_STEP: usize = 4;
-/// Entries sampled when a full shard must evict one.
+/// Entries compared when a full shard must evict one.
 const EVICTION_SAMPLES: usize = 8;
 /// At most this many shards (a power of two).
 const MAX_SHARDS: usize = 64;
@@ -61,9 +60,11 @@ pub struct Stats {
 /// The cap (`max_keys`, split evenly over the shards) bounds memory under a flood of new keys.
 /// When a new key finds its shard full, the shard first drops its idle keys (a full pass, at
 /// most once per quarter of the shard's cap in inserts, so its cost stays constant per insert);
-/// if still full, it **evicts** one: it samples 8 entries and drops the unblocked one with the
-/// earliest TAT, or if all 8 are blocked, the one whose block and TAT end first. Evictions are
-/// counted in [`Stats::evicted`].
+/// if still full, it **evicts** one: of the 8 entries at and after the new key's home slot, the
+/// unblocked one with the earliest TAT, or if all 8 are blocked, the one whose block and TAT end
+/// first. Keys sit in the table by hash, so these neighbours are unrelated keys, as good a
+/// sample as random picks, and the lookup that just missed has already brought them into cache.
+/// Evictions are counted in [`Stats::evicted`].
 ///
 /// An evicted key comes back fresh, with a full burst: eviction forgives whatever it still owed
 /// (at most `limit` units). The policy makes that cheap and rare for keys that are limited by
@@ -71,8 +72,9 @@ pub struct Stats {
 /// and a flood of new keys (one request each, TAT = now + T) sits below any key that has used
 /// most of its burst (TAT near now + period), so flood keys evict each other first. A limited
 /// key is evicted only if every sampled entry is at least as limited as it, which needs most of
-/// the shard to be limited keys. Blocked keys go last of all: evicting one would forgive its
-/// whole block.
+/// its neighbourhood to be limited keys; a client choosing its keys to arrange that must spend
+/// the budget of each key it plants, more than the one eviction forgives. Blocked keys go last
+/// of all: evicting one would forgive its whole block.
 ///
 /// # Time
 /// Time is an input (`now_ms`, any epoch, the caller's clock). Each shard remembers the latest
@@ -100,8 +102,6 @@ struct Shard {
     clock: u64,
     /// Where the incremental sweep goes on.
     cursor: usize,
-    /// xorshift state for eviction sampling.
-    rng: u64,
     /// New keys inserted since the last full pass for idle keys.
     inserts_since_full_sweep: usize,
     expired: u64,
@@ -109,21 +109,11 @@ struct Shard {
 }
 
 impl LocalLimiter {
-    /// A limiter tracking at most `max_keys` keys, with a random sampling seed.
+    /// A limiter tracking at most `max_keys` keys.
     ///
     /// # Panics
     /// If `max_keys` is 0: a limiter that can remember nothing would let everything through.
     pub fn new(max_keys: usize) -> LocalLimiter {
-        LocalLimiter::with_seed(max_keys, RandomState::new().hash_one(max_keys))
-    }
-
-    /// Like [`new`](Self::new) with a fixed seed for eviction sampling, for reproducible tests
-    /// and simulations. `new` picks a random one so that nobody outside can predict which slots
-    /// a full shard samples.
-    ///
-    /// # Panics
-    /// If `max_keys` is 0.
-    pub fn with_seed(max_keys: usize, seed: u64) -> LocalLimiter {
         assert!(
             max_keys > 0,
             "a rate limiter needs room for at least one key"
@@ -136,14 +126,11 @@ impl LocalLimiter {
             .map(|i| {
                 // Split the cap exactly: the first `max_keys % shard_count` shards take one more.
                 let cap = max_keys / shard_count + usize::from(i < max_keys % shard_count);
-                // A distinct non-zero xorshift state per shard.
-                let rng = mix(seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)) | 1;
                 CacheAligned(Mutex::new(Shard {
                     table: Table::default(),
                     cap,
                     clock: 0,
                     cursor: 0,
-                    rng,
                     inserts_since_full_sweep: usize::MAX,
                     expired: 0,
                     evicted: 0,
@@ -251,13 +238,16 @@ impl Shard {
 
     /// Inserts a key known to be absent, making room if the shard is at its cap.
     fn insert(&mut self, h: u64, state: KeyState, now_ms: u64) {
-        self.sweep_some(now_ms, SWEEP_STEP);
-        if self.table.len() >= self.cap {
+        if self.table.len() < self.cap {
+            self.sweep_some(now_ms, SWEEP_STEP);
+        } else {
+            // At the cap the eviction below removes idle keys as well (they rank first), and
+            // the full pass keeps them from accumulating elsewhere in the table.
             if self.inserts_since_full_sweep >= self.cap / 4 {
                 self.sweep_all(now_ms);
             }
             if self.table.len() >= self.cap {
-                self.evict_one(now_ms);
+                self.evict_near(h, now_ms);
             }
         }
         self.table.insert_absent(h, state);
@@ -300,20 +290,17 @@ impl Shard {
         self.inserts_since_full_sweep = 0;
     }
 
-    /// Drops one entry chosen by sampling (see [`LocalLimiter`]'s docs for the policy). The
-    /// shard is full, so it holds at least one entry.
-    fn evict_one(&mut self, now_ms: u64) {
+    /// Drops one entry chosen among the 8 at and after mixed key `h`'s home slot (see
+    /// [`LocalLimiter`]'s docs for the policy). The shard is full, so it holds an entry.
+    fn evict_near(&mut self, h: u64, now_ms: u64) {
         let n = self.table.slot_count();
+        let start = self.table.home_slot(h);
         let mut victim: Option<(usize, (bool, u64, u32))> = None;
-        for _ in 0..EVICTION_SAMPLES {
-            // A random slot, then the first entry at or after it.
-            let start = ((u128::from(self.next_random()) * n as u128) >> 64) as usize;
-            let Some(i) = (0..n)
-                .map(|k| (start + k) % n)
-                .find(|&i| self.table.is_occupied(i))
-            else {
-                return;
-            };
+        let sampled = (0..n)
+            .map(|k| (start + k) % n)
+            .filter(|&i| self.table.is_occupied(i))
+            .take(EVICTION_SAMPLES);
+        for i in sampled {
             let rank = match self.table.state(i) {
                 KeyState::Tat(tat) => (false, tat.ms, tat.frac),
                 blocked => (true, blocked.idle_at_ms(), 0),
@@ -330,13 +317,5 @@ impl Shard {
             }
             self.table.remove_at(i);
         }
-    }
-
-    /// xorshift64*: fast, and good enough to pick sample positions.
-    fn next_random(&mut self) -> u64 {
-        self.rng ^= self.rng >> 12;
-        self.rng ^= self.rng << 25;
-        self.rng ^= self.rng >> 27;
-        self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
 }

@@ -166,6 +166,11 @@ impl Table {
         self.slots.capacity() * size_of::<Slot>()
     }
 
+    /// Where mixed key `h`'s probe starts (the table must have slots).
+    pub(crate) fn home_slot(&self, h: u64) -> usize {
+        home(h, self.slots.len())
+    }
+
     /// The slot holding mixed key `h`.
     pub(crate) fn find(&self, h: u64) -> Option<usize> {
         let n = self.slots.len();

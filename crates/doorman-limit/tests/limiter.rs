@@ -31,7 +31,7 @@ impl Rng {
 /// 0–3, with sweeps in between: every verdict equals `check_state` over a plain map.
 #[test]
 fn decides_exactly_like_the_pure_algorithm() {
-    let limiter = LocalLimiter::with_seed(1_000_000, 1);
+    let limiter = LocalLimiter::new(1_000_000);
     let mut model: HashMap<u64, Option<KeyState>> = HashMap::new();
     let mut rng = Rng(0xfeed);
     let rules = [(q(10, 1000), 0), (q(3, 1000), 2500), (q(1, 250), 0)];
@@ -150,7 +150,7 @@ fn inserting_new_keys_sweeps_idle_ones_without_a_timer() {
 
 #[test]
 fn the_cap_holds_and_evictions_are_counted() {
-    let limiter = LocalLimiter::with_seed(100, 7);
+    let limiter = LocalLimiter::new(100);
     let quota = q(5, 60_000);
     for key in 0..10_000 {
         let v = limiter.check(key, 1000 + key / 100, quota, 1, 0);
@@ -166,7 +166,7 @@ fn the_cap_holds_and_evictions_are_counted() {
 #[test]
 fn the_cap_is_split_exactly_over_the_shards() {
     // 5000 keys: four shards of 1250.
-    let limiter = LocalLimiter::with_seed(5000, 3);
+    let limiter = LocalLimiter::new(5000);
     for key in 0..40_000 {
         limiter.check(key, 0, q(5, 60_000), 1, 0);
     }
@@ -176,7 +176,7 @@ fn the_cap_is_split_exactly_over_the_shards() {
 
 #[test]
 fn limited_keys_survive_a_flood_of_new_keys() {
-    let limiter = LocalLimiter::with_seed(100, 11);
+    let limiter = LocalLimiter::new(100);
     let quota = q(5, 60_000);
     // Ten clients that have spent their whole burst.
     let limited: Vec<u64> = (1_000_000..1_000_010).collect();
@@ -199,7 +199,7 @@ fn limited_keys_survive_a_flood_of_new_keys() {
 
 #[test]
 fn blocked_keys_are_evicted_last() {
-    let limiter = LocalLimiter::with_seed(100, 13);
+    let limiter = LocalLimiter::new(100);
     // Five keys blocked for 10 s by a fast rule: their state is idle at 10 s.
     let fast = q(1, 100);
     let blocked: Vec<u64> = (1_000_000..1_000_005).collect();
@@ -225,7 +225,7 @@ fn blocked_keys_are_evicted_last() {
 
 #[test]
 fn a_full_shard_drops_idle_keys_before_evicting() {
-    let limiter = LocalLimiter::with_seed(100, 17);
+    let limiter = LocalLimiter::new(100);
     let quota = q(10, 1000);
     for key in 0..100 {
         limiter.check(key, 0, quota, 1, 0);
