@@ -21,7 +21,8 @@
 //!
 //! **Ticks.** `T` is rarely a whole number of ms (3 per second: 333⅓ ms), so the algorithm
 //! counts in ticks of `1/L` ms, in which `T = P` ticks and the period is `L·P` ticks. A time of
-//! `x` ms is `x·L` ticks. Nothing is ever divided until a result is reported.
+//! `x` ms is `x·L` ticks. Nothing is rounded: the only divisions either keep their remainder
+//! (the TAT's fraction) or report a result rounded the stated way.
 //!
 //! **State.** A key's theoretical arrival time (TAT) is stored as a pair `(tm, tf)` meaning
 //! `tm + tf/L` ms, `0 ≤ tf < L` ([`Tat`]); in ticks, `tat = tm·L + tf`. A pair with `tf ≥ L`
@@ -88,14 +89,19 @@
 //! - Every reported wait is rounded up, so a client that honours `Retry-After` is let in.
 //!
 //! # Ranges
-//! Rust computes in `u128` ticks and is exact for every input, except that a TAT beyond
-//! `u64::MAX` ms saturates (only when `n + P` itself exceeds 2^64 ms, half a billion years).
-//! Lua numbers are doubles, exact for integers below 2^53: the allow decision, `retry_after_ms`
-//! and `reset_after_ms` use only sums of `n`, `P`, `M`, `c·P` and `L`, so they are exact while
-//! those stay below 2^53 (Unix milliseconds are about 2^41). `remaining` multiplies `(n + P −
-//! nm) ≤ P` by `L`: exact while `P·L < 2^53` (any `L` for `P` below 35 minutes; `L` up to 2^21
-//! for `P` up to 50 days); beyond that a script must split the product or accept an error of ±1
-//! in `remaining`, which is only reported, never decided on.
+//! Rust computes in `u128` ticks counted from `now` and is exact for every input, except that a
+//! TAT beyond `u64::MAX` ms saturates (only when `n + P` itself exceeds 2^64 ms, half a billion
+//! years).
+//!
+//! Lua numbers are doubles, exact for integers below 2^53 (Unix milliseconds are about 2^41).
+//! The allow decision, `retry_after_ms` and `reset_after_ms` need only `n + P`, `n + M`,
+//! `q = bf + c·P` and `⌊q/L⌋`, so they are exact while those stay below 2^53. Take every
+//! quotient as `(a − math.fmod(a, b)) / b`, not `math.floor(a / b)`: `fmod` is exact, and the
+//! division of an exact multiple is then exact too, while `a / b` may round up to the next
+//! integer when `a` is just below a multiple of `b`. `remaining` multiplies `(n + P − nm) ≤ P`
+//! by `L`: exact while `P·L < 2^53` (any `L` for `P` below 35 minutes; `L` up to 2^21 for `P`
+//! up to 50 days); beyond that a script must split the product or accept an error of ±1 in
+//! `remaining`, which is only reported, never decided on.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

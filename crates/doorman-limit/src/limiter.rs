@@ -54,7 +54,8 @@ pub struct Stats {
 ///
 /// # Memory and the cap
 /// A tracked key costs 20 bytes in a table kept between 0.64 and 0.8 full: 25–31.25 bytes per
-/// key (see `table.rs`). Idle keys (TAT passed, not blocked) hold no information and are
+/// key (see `table.rs`) once a shard holds more than a few dozen keys; the shard array adds
+/// 128 bytes per shard (8 KiB at most). Idle keys (TAT passed, not blocked) hold no information and are
 /// dropped: a few slots are swept on every insert, and all of them by [`sweep`](Self::sweep).
 ///
 /// The cap (`max_keys`, split evenly over the shards) bounds memory under a flood of new keys.
