@@ -43,7 +43,7 @@ fn quota(limit: u32, period_ms: u64) -> Quota {
 
 /// The in-process limiter the open fail mode falls back to.
 fn local() -> Arc<LocalLimiter> {
-    Arc::new(LocalLimiter::with_seed(10_000, 1))
+    Arc::new(LocalLimiter::new(10_000))
 }
 
 #[tokio::test]

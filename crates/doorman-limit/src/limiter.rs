@@ -145,13 +145,6 @@ impl LocalLimiter {
         }
     }
 
-    /// The same as [`new`](Self::new). The first version of this crate sampled evictions at
-    /// random from a seed; they are now taken next to the new key's home slot and need none.
-    /// Kept so that callers written against that version still build; use `new`.
-    pub fn with_seed(max_keys: usize, _seed: u64) -> LocalLimiter {
-        LocalLimiter::new(max_keys)
-    }
-
     /// The cap on tracked keys.
     pub fn max_keys(&self) -> usize {
         self.max_keys
