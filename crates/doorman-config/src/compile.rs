@@ -664,14 +664,33 @@ impl Compiler<'_, '_> {
             self.invalid(&path, e);
             return None;
         }
-        let span = self.index.value(&path);
+        self.first_use(
+            &path,
+            value,
+            &format!("{key} `{value}` in {section}"),
+            &format!("{key}s"),
+            seen,
+        )
+    }
+
+    /// Records `value` (the value at `path`) as used; a second use is reported as a duplicate
+    /// ("duplicate <what>", pointing at the first), and gives None.
+    pub(crate) fn first_use(
+        &mut self,
+        path: &str,
+        value: &str,
+        what: &str,
+        plural: &str,
+        seen: &mut HashMap<String, Range<usize>>,
+    ) -> Option<String> {
+        let span = self.index.value(path);
         if let Some(first) = seen.get(value) {
             let line = self.line_of(first);
             self.error(
                 span,
-                format!("duplicate {key} `{value}` in {section}"),
+                format!("duplicate {what}"),
                 Some(format!(
-                    "the first is on line {line}; {key}s must be unique"
+                    "the first is on line {line}; {plural} must be unique"
                 )),
             );
             return None;

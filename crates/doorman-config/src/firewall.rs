@@ -404,20 +404,13 @@ impl Compiler<'_, '_> {
             self.invalid(&name_path, e);
             return None;
         }
-        let span = self.index.value(&name_path);
-        if let Some(first) = seen.get(name) {
-            let line = self.line_of(first);
-            self.error(
-                span,
-                format!("duplicate list name `{name}`"),
-                Some(format!(
-                    "the first is on line {line}; list names must be unique"
-                )),
-            );
-            return None;
-        }
-        seen.insert(name.to_owned(), span);
-        Some(name.to_owned())
+        self.first_use(
+            &name_path,
+            name,
+            &format!("list name `{name}`"),
+            "list names",
+            seen,
+        )
     }
 
     /// Loads a list's entries from its file or its inline items. `None` when there is nothing
