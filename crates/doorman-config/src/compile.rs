@@ -73,6 +73,7 @@ pub(crate) fn compile(
     let routes = c.routes(&raw.routes, &upstream_index, names_complete);
     c.unused_upstreams(&upstreams);
     let firewall = c.firewall(&raw);
+    let rate_limit = c.rate_limit_settings(&raw.rate_limit);
 
     if c.sink.has_errors() {
         return None;
@@ -86,6 +87,7 @@ pub(crate) fn compile(
         listeners,
         admin,
         limits,
+        rate_limit,
         forwarding,
         logging,
         events,
@@ -98,6 +100,7 @@ pub(crate) fn compile(
         routes,
         upstreams,
         firewall: firewall.firewall,
+        rate_limits: firewall.rate_limits,
     };
     Some((Config { server, policy }, firewall.watched_files))
 }

@@ -39,9 +39,9 @@ use crate::raw::{
 use crate::suggest;
 use crate::values::{self, Invalid};
 
-/// Phases a `skip` rule may name. Only the rest of the custom rules exist today; later phases
-/// (rate limiting, bot checks) add their names here as they arrive.
-pub const SKIPPABLE_PHASES: &[&str] = &["custom_rules"];
+/// Phases a `skip` rule may name: the rest of the custom rules, and the rate limiting rules.
+/// Later phases (bot checks) add their names here as they arrive.
+pub const SKIPPABLE_PHASES: &[&str] = &["custom_rules", "rate_limit"];
 
 /// Longest list name (Cloudflare's limit, so names carry over both ways).
 pub const MAX_LIST_NAME: usize = 50;
@@ -53,6 +53,7 @@ pub const LIST_PROBLEMS_SHOWN: usize = 10;
 /// The firewall, and every file it was built from (list files and databases).
 pub(crate) struct Built {
     pub firewall: Firewall,
+    pub rate_limits: Ruleset<doorman_core::ratelimit::RateLimitRule>,
     pub watched_files: Vec<PathBuf>,
 }
 
@@ -92,14 +93,43 @@ impl ListTable {
     }
 }
 
+/// The lists as expressions see them.
+pub(crate) struct ExpressionLists {
+    registry: Lists,
+    /// Lists whose kind is unknown (already reported): registered as IP lists so that `$name`
+    /// resolves; a type error about them would be a guess, so it is not reported.
+    uncertain: HashSet<String>,
+    names_complete: bool,
+}
+
+impl ExpressionLists {
+    fn of(table: &ListTable) -> ExpressionLists {
+        let mut registry = Lists::new();
+        let mut uncertain = HashSet::new();
+        for (name, r) in &table.by_name {
+            registry.insert(name.clone(), table.lists[r.index].list.clone());
+            if r.kind.is_none() {
+                uncertain.insert(name.clone());
+            }
+        }
+        ExpressionLists {
+            registry,
+            uncertain,
+            names_complete: table.names_complete,
+        }
+    }
+}
+
 impl Compiler<'_, '_> {
-    /// Compiles the four firewall sections.
+    /// Compiles the four firewall sections and the rate limiting rules (whose expressions use
+    /// the same lists).
     pub(crate) fn firewall(&mut self, raw: &RawConfig) -> Built {
         let mut watched = Vec::new();
         let (intel, coverage) = self.intel(&raw.intel, &mut watched);
         let table = self.lists(&raw.lists, &mut watched);
         let access_rules = self.access_rules(&raw.access_rules, &table, coverage);
         let rules = self.custom_rules(&raw.rules, &table, coverage);
+        let rate_limits = self.rate_limits(&raw.rate_limits, &ExpressionLists::of(&table));
         let mut seen = HashSet::new();
         watched.retain(|p| seen.insert(p.clone()));
         Built {
@@ -109,6 +139,7 @@ impl Compiler<'_, '_> {
                 rules,
                 intel,
             },
+            rate_limits,
             watched_files: watched,
         }
     }
@@ -858,16 +889,7 @@ impl Compiler<'_, '_> {
         table: &ListTable,
         coverage: Coverage,
     ) -> Ruleset<CustomRule> {
-        let mut registry = Lists::new();
-        // Lists whose kind is unknown (already reported) are registered as IP lists so that
-        // `$name` resolves; a type error about them would be a guess, so it is not reported.
-        let mut uncertain = HashSet::new();
-        for (name, r) in &table.by_name {
-            registry.insert(name.clone(), table.lists[r.index].list.clone());
-            if r.kind.is_none() {
-                uncertain.insert(name.clone());
-            }
-        }
+        let registry = ExpressionLists::of(table);
         let mut seen = HashMap::new();
         let mut out = Ruleset::new();
         for (i, r) in raw.iter().enumerate() {
@@ -910,24 +932,7 @@ impl Compiler<'_, '_> {
                     None
                 }
                 Some(text) => {
-                    let compiled = doorman_rules::compile(text, Scheme::builtin(), &registry);
-                    match compiled {
-                        Ok(e) => Some(e),
-                        Err(e) => {
-                            let suppressed = match e.kind {
-                                doorman_rules::ErrorKind::UnknownList => !table.names_complete,
-                                doorman_rules::ErrorKind::Type => uncertain.iter().any(|n| {
-                                    text.get(e.offset..)
-                                        .is_some_and(|rest| rest.starts_with(&format!("${n}")))
-                                }),
-                                _ => false,
-                            };
-                            if !suppressed {
-                                self.expression_error(&format!("{path}.expression"), &id, text, &e);
-                            }
-                            None
-                        }
-                    }
+                    self.compile_expression(&format!("{path}.expression"), &id, text, &registry)
                 }
             };
             if let Some(e) = &expr {
@@ -957,6 +962,34 @@ impl Compiler<'_, '_> {
             );
         }
         out
+    }
+
+    /// Compiles one expression against the lists, reporting an error inside the string unless
+    /// it only follows from a list problem already reported.
+    pub(crate) fn compile_expression(
+        &mut self,
+        path: &str,
+        id: &str,
+        text: &str,
+        lists: &ExpressionLists,
+    ) -> Option<doorman_rules::CompiledExpr> {
+        match doorman_rules::compile(text, Scheme::builtin(), &lists.registry) {
+            Ok(e) => Some(e),
+            Err(e) => {
+                let suppressed = match e.kind {
+                    doorman_rules::ErrorKind::UnknownList => !lists.names_complete,
+                    doorman_rules::ErrorKind::Type => lists.uncertain.iter().any(|n| {
+                        text.get(e.offset..)
+                            .is_some_and(|rest| rest.starts_with(&format!("${n}")))
+                    }),
+                    _ => false,
+                };
+                if !suppressed {
+                    self.expression_error(path, id, text, &e);
+                }
+                None
+            }
+        }
     }
 
     /// A rules-language error, at its own place inside the expression string.
@@ -1076,7 +1109,7 @@ impl Compiler<'_, '_> {
                         SKIPPABLE_PHASES.join(", ")
                     ),
                     None => format!(
-                        "today only \"custom_rules\" (the rest of the custom rules) can be skipped; later phases add their names as they arrive (phases: {})",
+                        "only these phases can be skipped: {}",
                         SKIPPABLE_PHASES.join(", ")
                     ),
                 };
@@ -1155,7 +1188,7 @@ impl Compiler<'_, '_> {
     // ----- shared ----------------------------------------------------------------------------
 
     /// A required, unique id of an access rule or custom rule.
-    fn unique_id(
+    pub(crate) fn unique_id(
         &mut self,
         table_path: &str,
         section: &str,
@@ -1187,7 +1220,7 @@ impl Compiler<'_, '_> {
     }
 }
 
-fn disclosure(raw: RawDisclosure) -> Disclosure {
+pub(crate) fn disclosure(raw: RawDisclosure) -> Disclosure {
     match raw {
         RawDisclosure::Public => Disclosure::Public,
         RawDisclosure::Hint => Disclosure::Hint,

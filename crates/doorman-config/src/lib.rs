@@ -27,6 +27,7 @@ pub mod diag;
 mod firewall;
 mod literal;
 mod parse;
+mod ratelimit;
 pub mod raw;
 pub mod schema;
 mod settings;
@@ -38,9 +39,10 @@ use std::path::{Path, PathBuf};
 pub use diag::{Diagnostic, Diagnostics, Position, Severity};
 pub use firewall::{LIST_PROBLEMS_SHOWN, MAX_LIST_NAME, SKIPPABLE_PHASES};
 pub use parse::MAX_ERRORS;
+pub use ratelimit::{MAX_PERIOD_SECS, MAX_REQUESTS_PER_PERIOD};
 pub use settings::{
     Admin, AdminToken, Config, Events, Forwarding, Limits, Listener, LogFormat, Logging,
-    ServerSettings, TlsFiles,
+    RateLimitSettings, RedisSettings, ServerSettings, TlsFiles,
 };
 
 /// A configuration that loaded, and what looked odd about it.

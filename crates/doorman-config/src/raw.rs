@@ -55,6 +55,12 @@ pub const DEFAULT_RESPONSE_TIMEOUT_MS: u64 = 30_000;
 pub const DEFAULT_IDLE_TIMEOUT_MS: u64 = 90_000;
 /// Default `[[upstreams]] max_idle_per_target`.
 pub const DEFAULT_MAX_IDLE_PER_TARGET: u64 = 32;
+/// Default `[rate_limit] max_keys`.
+pub const DEFAULT_RATE_LIMIT_MAX_KEYS: u64 = 1_000_000;
+/// Default `[rate_limit] redis_timeout_ms`.
+pub const DEFAULT_REDIS_TIMEOUT_MS: u64 = 100;
+/// Default `[rate_limit] redis_key_prefix`.
+pub const DEFAULT_REDIS_KEY_PREFIX: &str = "doorman:rl:";
 /// Default `[[routes]] path_prefix`.
 pub const DEFAULT_PATH_PREFIX: &str = "/";
 
@@ -92,6 +98,10 @@ pub struct RawConfig {
     pub access_rules: Vec<RawAccessRule>,
     /// Custom firewall rules in the rules language, in file order.
     pub rules: Vec<RawRule>,
+    /// Where rate limit counters live (in process, or Redis shared by several gateways).
+    pub rate_limit: RawRateLimitSettings,
+    /// Rate limiting rules, in file order.
+    pub rate_limits: Vec<RawRateLimit>,
 }
 
 /// `[server]`.
@@ -644,4 +654,102 @@ impl<'de> Deserialize<'de> for RawIntOrString {
         }
         deserializer.deserialize_any(V)
     }
+}
+
+/// `[rate_limit]`: where the counters of `[[rate_limits]]` live.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawRateLimitSettings {
+    /// `local` (this process; the default) or `redis` (shared by every gateway on that Redis).
+    pub backend: RawLimitBackend,
+    /// With `backend = "redis"`: `redis://[user:password@]host:port/db`.
+    pub redis_url: Option<String>,
+    /// With `backend = "redis"`: read the URL from this environment variable instead (keeps a
+    /// password out of the file).
+    pub redis_url_env: Option<String>,
+    /// What to do while Redis cannot be reached: `open` (count locally; the default) or
+    /// `closed` (refuse with a 503 receipt).
+    pub fail_mode: RawFailMode,
+    /// Prefix of every Redis key Doorman writes.
+    pub redis_key_prefix: String,
+    /// How long one Redis decision may take before the fail mode applies.
+    pub redis_timeout_ms: u64,
+    /// Keys the in-process limiter tracks at most (also the fallback's cap).
+    pub max_keys: u64,
+}
+
+impl Default for RawRateLimitSettings {
+    fn default() -> Self {
+        RawRateLimitSettings {
+            backend: RawLimitBackend::Local,
+            redis_url: None,
+            redis_url_env: None,
+            fail_mode: RawFailMode::Open,
+            redis_key_prefix: DEFAULT_REDIS_KEY_PREFIX.to_owned(),
+            redis_timeout_ms: DEFAULT_REDIS_TIMEOUT_MS,
+            max_keys: DEFAULT_RATE_LIMIT_MAX_KEYS,
+        }
+    }
+}
+
+/// `[rate_limit] backend`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawLimitBackend {
+    /// Counters in this process.
+    Local,
+    /// Counters in Redis or Valkey, shared.
+    Redis,
+}
+
+/// `[rate_limit] fail_mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawFailMode {
+    /// Fall back to counting in this process.
+    Open,
+    /// Refuse requests the limit applies to.
+    Closed,
+}
+
+/// One `[[rate_limits]]` entry.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawRateLimit {
+    /// Unique id; names the limit in headers, receipts and events. Required.
+    pub id: Option<String>,
+    /// Public description, shown as the receipt's title.
+    pub description: Option<String>,
+    /// Which requests the limit applies to (rules language). Required.
+    pub expression: Option<String>,
+    /// What one counter is kept per. Default: `["doorman.identity"]`.
+    pub characteristics: Option<Vec<String>>,
+    /// Requests allowed per period. Required.
+    pub requests_per_period: Option<u64>,
+    /// The period in seconds. Required.
+    pub period_secs: Option<u64>,
+    /// How long a key stays blocked after exceeding; 0 (the default) only throttles.
+    pub mitigation_timeout_secs: u64,
+    /// `block` (default), `challenge` or `log`.
+    pub action: Option<RawLimitAction>,
+    /// When set, only responses matching it count (e.g. `http.response.code eq 401`).
+    pub counting_expression: Option<String>,
+    /// How much the person sees.
+    pub disclosure: RawDisclosure,
+    /// One more remedy line for the receipt.
+    pub note: Option<String>,
+    /// Send `RateLimit-Policy` and `RateLimit` on allowed responses too. Default true.
+    pub response_headers: Option<bool>,
+}
+
+/// `[[rate_limits]] action`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawLimitAction {
+    /// 429 with a receipt.
+    Block,
+    /// Ask for a challenge.
+    Challenge,
+    /// Record and let through.
+    Log,
 }

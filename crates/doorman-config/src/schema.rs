@@ -10,9 +10,10 @@ use serde::de::{self, Deserializer, Visitor};
 
 use crate::raw::{
     RawAccess, RawAccessAction, RawAccessRule, RawAdmin, RawClientIp, RawConfig, RawDisclosure,
-    RawEvents, RawForwarding, RawIntel, RawIpClass, RawLimits, RawList, RawListFormat, RawListKind,
-    RawListener, RawLogFormat, RawLogging, RawMode, RawRoute, RawRule, RawRuleAction, RawServer,
-    RawSite, RawSource, RawTls, RawUpstream,
+    RawEvents, RawFailMode, RawForwarding, RawIntel, RawIpClass, RawLimitAction, RawLimitBackend,
+    RawLimits, RawList, RawListFormat, RawListKind, RawListener, RawLogFormat, RawLogging, RawMode,
+    RawRateLimit, RawRateLimitSettings, RawRoute, RawRule, RawRuleAction, RawServer, RawSite,
+    RawSource, RawTls, RawUpstream,
 };
 
 /// One kind of table in the file.
@@ -46,6 +47,8 @@ pub fn sections() -> Vec<Section> {
         section::<RawList>("lists.*", "[[lists]]"),
         section::<RawAccessRule>("access_rules.*", "[[access_rules]]"),
         section::<RawRule>("rules.*", "[[rules]]"),
+        section::<RawRateLimitSettings>("rate_limit", "[rate_limit]"),
+        section::<RawRateLimit>("rate_limits.*", "[[rate_limits]]"),
     ]
 }
 
@@ -85,6 +88,10 @@ pub fn enum_key(pattern: &str) -> Option<&'static [&'static str]> {
         "access_rules.*.disclosure" | "rules.*.disclosure" => variants::<RawDisclosure>(),
         "access_rules.*.mode" | "rules.*.mode" => variants::<RawMode>(),
         "rules.*.action" => variants::<RawRuleAction>(),
+        "rate_limit.backend" => variants::<RawLimitBackend>(),
+        "rate_limit.fail_mode" => variants::<RawFailMode>(),
+        "rate_limits.*.action" => variants::<RawLimitAction>(),
+        "rate_limits.*.disclosure" => variants::<RawDisclosure>(),
         _ => return None,
     })
 }

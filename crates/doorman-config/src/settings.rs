@@ -37,6 +37,8 @@ pub struct ServerSettings {
     pub admin: Option<Admin>,
     /// Limits on client requests.
     pub limits: Limits,
+    /// Where rate limit counters live.
+    pub rate_limit: RateLimitSettings,
     /// Headers added for the upstream.
     pub forwarding: Forwarding,
     /// Log output.
@@ -145,4 +147,37 @@ pub struct Events {
     pub retention_days: Option<u64>,
     /// Keep at most this many events; `None`: no cap.
     pub retention_rows: Option<u64>,
+}
+
+/// Where rate limit counters live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimitSettings {
+    /// Keys the in-process limiter tracks at most.
+    pub max_keys: usize,
+    /// `None`: counters in this process only.
+    pub redis: Option<RedisSettings>,
+}
+
+/// `[rate_limit] backend = "redis"`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RedisSettings {
+    /// The URL, which may hold a password: never logged (see the Debug impl).
+    pub url: String,
+    /// Refuse (`true`) or count locally (`false`) while Redis is unreachable.
+    pub fail_closed: bool,
+    /// Prefix of every key written.
+    pub key_prefix: String,
+    /// Per-decision timeout.
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for RedisSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisSettings")
+            .field("url", &"<redacted>")
+            .field("fail_closed", &self.fail_closed)
+            .field("key_prefix", &self.key_prefix)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }

@@ -734,9 +734,9 @@ fn skip_phases_status_and_code_are_checked() {
         )
     };
     assert_error(
-        &rule("action = \"skip\"\nskip_phases = [\"custom_rules\", \"rate_limits\"]"),
-        "`rate_limits` is not a phase a rule can skip",
-        "\"rate_limits\"",
+        &rule("action = \"skip\"\nskip_phases = [\"custom_rules\", \"bot_checks\"]"),
+        "`bot_checks` is not a phase a rule can skip",
+        "\"bot_checks\"",
         Some("custom_rules"),
     );
     assert_error(

@@ -22,6 +22,8 @@ pub enum Code {
     RateLimited,
     /// 1020: a custom firewall rule blocked the request.
     FirewallRule,
+    /// The shared rate limiter cannot be reached and the operator chose to fail closed (503).
+    LimiterUnavailable,
     /// A challenge must be passed first.
     Challenge,
     /// The route is closed to everyone, with a reason the operator wrote.
@@ -58,6 +60,7 @@ impl Code {
         Code::TemporaryBan,
         Code::RateLimited,
         Code::FirewallRule,
+        Code::LimiterUnavailable,
         Code::Challenge,
         Code::RouteClosed,
         Code::NetworkNotAllowed,
@@ -82,6 +85,7 @@ impl Code {
             Code::TemporaryBan => "1012",
             Code::RateLimited => "1015",
             Code::FirewallRule => "1020",
+            Code::LimiterUnavailable => "RATE_LIMITER_UNAVAILABLE",
             Code::Challenge => "CHALLENGE",
             Code::RouteClosed => "ROUTE_CLOSED",
             Code::NetworkNotAllowed => "NETWORK_NOT_ALLOWED",
@@ -108,7 +112,8 @@ impl Code {
     /// The HTTP status this code is answered with unless a rule overrides it.
     pub const fn default_status(self) -> u16 {
         match self {
-            Code::RateLimited => 429,
+            Code::RateLimited | Code::TemporaryBan => 429,
+            Code::LimiterUnavailable => 503,
             Code::NoRoute => 404,
             Code::HeadersTooLarge => 431,
             Code::BodyTooLarge => 413,
@@ -130,6 +135,7 @@ impl Code {
             Code::TemporaryBan => "You are temporarily banned",
             Code::RateLimited => "Too many requests",
             Code::FirewallRule => "Blocked by a firewall rule",
+            Code::LimiterUnavailable => "The rate limiter is unavailable",
             Code::Challenge => "Please confirm you are a person",
             Code::RouteClosed => "This part of the site is closed",
             Code::NetworkNotAllowed => "Your network may not use this part of the site",

@@ -6,6 +6,7 @@
 
 use std::borrow::Cow;
 
+use crate::ratelimit::LimitCheck;
 use crate::receipt::Receipt;
 
 /// The phases, in the order they run. Later phases are added here and in [`crate::pipeline`].
@@ -19,6 +20,8 @@ pub enum PhaseName {
     AccessRules,
     /// Custom firewall rules in the rules language.
     CustomRules,
+    /// Rate limiting rules: counted per key, decided with the limiter's answer.
+    RateLimit,
     /// The proxy itself: limits, timeouts, origin failures (decided by the server, not the core).
     Proxy,
 }
@@ -30,6 +33,7 @@ impl PhaseName {
         PhaseName::RouteAccess,
         PhaseName::AccessRules,
         PhaseName::CustomRules,
+        PhaseName::RateLimit,
         PhaseName::Proxy,
     ];
 
@@ -40,6 +44,7 @@ impl PhaseName {
             PhaseName::RouteAccess => "route_access",
             PhaseName::AccessRules => "access_rules",
             PhaseName::CustomRules => "custom_rules",
+            PhaseName::RateLimit => "rate_limit",
             PhaseName::Proxy => "proxy",
         }
     }
@@ -120,6 +125,12 @@ pub struct Decision {
     pub trace: Vec<TraceStep>,
     /// Log and shadow matches, to be recorded whatever the verdict.
     pub logged: Vec<Logged>,
+    /// Rate limit counters this request must be checked against before it may pass (only when
+    /// allowed so far). The server asks its limiter and calls
+    /// [`finish_limits`](crate::pipeline::finish_limits); until then the verdict is provisional.
+    pub limits: Vec<LimitCheck>,
+    /// Headers for the response if the request passes (`RateLimit-Policy`, `RateLimit`).
+    pub response_headers: Vec<(String, String)>,
 }
 
 impl Decision {

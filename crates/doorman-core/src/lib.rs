@@ -20,6 +20,7 @@ pub mod firewall;
 pub mod intel;
 pub mod pipeline;
 pub mod policy;
+pub mod ratelimit;
 pub mod ray;
 pub mod receipt;
 pub mod render;

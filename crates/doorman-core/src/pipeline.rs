@@ -7,6 +7,7 @@
 //! change.
 
 use std::borrow::Cow;
+use std::time::Duration;
 
 use doorman_rules::{EvalContext, MatchedCondition};
 
@@ -18,7 +19,11 @@ use crate::firewall::{
     AccessAction, AccessRule, AccessTarget, CustomRule, IpClass, RuleAction, rule_matches,
 };
 use crate::policy::{Notice, Policy, Route};
+use crate::ratelimit::{
+    LimitAction, LimitCheck, LimitOutcome, RateLimitRule, header_values, key_for,
+};
 use crate::receipt::Receipt;
+use crate::timefmt::{human_duration, human_utc};
 
 /// How a security phase ended.
 enum Flow {
@@ -50,6 +55,8 @@ pub fn decide(facts: &RequestFacts<'_>, policy: &Policy) -> Decision {
             route: None,
             trace,
             logged,
+            limits: Vec::new(),
+            response_headers: Vec::new(),
         };
     };
     let route = &policy.routes[route_idx];
@@ -62,6 +69,8 @@ pub fn decide(facts: &RequestFacts<'_>, policy: &Policy) -> Decision {
         route: Some(route_idx),
         trace,
         logged,
+        limits: Vec::new(),
+        response_headers: Vec::new(),
     };
 
     if let Some(receipt) = route_access(facts, policy, route, &mut trace) {
@@ -71,20 +80,273 @@ pub fn decide(facts: &RequestFacts<'_>, policy: &Policy) -> Decision {
     let ip = ClientIpFacts::new(facts.client_ip, &policy.firewall);
     let fields = RequestFields::new(facts, &ip, Some(route.name.as_str()));
     let ctx = EvalContext::new(&fields);
+    let mut skip_rate_limit = false;
     let mut flow = access_rules(facts, policy, &ip, &mut trace, &mut logged);
     if let Flow::Continue = flow {
-        flow = custom_rules(facts, policy, &ip, &ctx, &mut trace, &mut logged);
+        flow = custom_rules(
+            facts,
+            policy,
+            &ip,
+            &ctx,
+            &mut trace,
+            &mut logged,
+            &mut skip_rate_limit,
+        );
     }
     if let Flow::Deny(receipt) = flow {
         return deny(*receipt, trace, logged);
     }
+    let limits = if matches!(flow, Flow::Continue) && !skip_rate_limit {
+        rate_limit_checks(policy, &ip, &ctx, &mut trace)
+    } else {
+        if skip_rate_limit && !policy.rate_limits.is_empty() {
+            trace.push(TraceStep {
+                phase: PhaseName::RateLimit,
+                outcome: Cow::Borrowed("skipped by a custom rule"),
+            });
+        }
+        Vec::new()
+    };
 
     Decision {
         verdict: Verdict::Allow(Permit::new(route_idx, route.upstream)),
         route: Some(route_idx),
         trace,
         logged,
+        limits,
+        response_headers: Vec::new(),
     }
+}
+
+/// The counters of every rate limiting rule whose expression matches this request.
+fn rate_limit_checks(
+    policy: &Policy,
+    ip: &ClientIpFacts<'_>,
+    ctx: &EvalContext<'_>,
+    trace: &mut Vec<TraceStep>,
+) -> Vec<LimitCheck> {
+    let mut checks = Vec::new();
+    for (i, (rule, expr)) in policy.rate_limits.iter().enumerate() {
+        if !expr.matches(ctx) {
+            continue;
+        }
+        let key = key_for(rule, ctx, ip);
+        trace.push(TraceStep {
+            phase: PhaseName::RateLimit,
+            outcome: Cow::Owned(format!(
+                "rate limit `{}` ({}) counts this request per {} {}{}",
+                rule.id,
+                rule.quota_words(),
+                key.kind,
+                key.shown,
+                if rule.counting.is_some() {
+                    " (only matching responses count)"
+                } else {
+                    ""
+                }
+            )),
+        });
+        checks.push(LimitCheck {
+            rule: i,
+            rule_id: rule.id.clone(),
+            key,
+            spend: rule.counting.is_none(),
+        });
+    }
+    if checks.is_empty() && !policy.rate_limits.is_empty() {
+        trace.push(TraceStep {
+            phase: PhaseName::RateLimit,
+            outcome: Cow::Owned(format!(
+                "{} rate limits, none applies",
+                policy.rate_limits.len()
+            )),
+        });
+    }
+    checks
+}
+
+/// Completes a decision with the limiter's answers to its [`Decision::limits`], in order: the
+/// first enforced rule over its limit denies (429, or a challenge); `log` rules over the limit
+/// are recorded; allowed requests get the `RateLimit` headers of the rule closest to its limit.
+pub fn finish_limits(
+    facts: &RequestFacts<'_>,
+    policy: &Policy,
+    decision: &mut Decision,
+    outcomes: &[LimitOutcome],
+) {
+    if !matches!(decision.verdict, Verdict::Allow(_)) {
+        return;
+    }
+    // (remaining, headers) of the allowed rule with the fewest units left.
+    let mut tightest: Option<(u32, [(String, String); 2])> = None;
+    for (check, outcome) in decision.limits.iter().zip(outcomes) {
+        let Some(rule) = policy.rate_limits.get(check.rule) else {
+            continue;
+        };
+        let LimitOutcome::Checked {
+            allowed,
+            remaining,
+            reset_after_ms,
+            retry_after_ms,
+            blocked,
+        } = *outcome
+        else {
+            decision.trace.push(TraceStep {
+                phase: PhaseName::RateLimit,
+                outcome: Cow::Owned(format!(
+                    "rate limit `{}`: the shared limiter is unreachable (fail mode closed)",
+                    rule.id
+                )),
+            });
+            decision.verdict = Verdict::Deny(Box::new(limiter_unavailable(facts, policy, rule)));
+            return;
+        };
+        // A counting rule only looks: it is over when no unit is left.
+        let over = !allowed || (!check.spend && remaining == 0);
+        if !over {
+            if rule.response_headers && tightest.as_ref().is_none_or(|(r, _)| remaining < *r) {
+                tightest = Some((remaining, header_values(rule, remaining, reset_after_ms)));
+            }
+            continue;
+        }
+        let wait_ms = retry_after_ms.or(if over && allowed {
+            // A look-only check that found no unit left: the next unit frees up by the reset.
+            Some(reset_after_ms)
+        } else {
+            None
+        });
+        decision.trace.push(TraceStep {
+            phase: PhaseName::RateLimit,
+            outcome: Cow::Owned(format!(
+                "rate limit `{}` exceeded by {} {}{} ({})",
+                rule.id,
+                check.key.kind,
+                check.key.shown,
+                if blocked { ", key blocked" } else { "" },
+                rule.action.as_str()
+            )),
+        });
+        let receipt = limit_receipt(facts, policy, rule, check, wait_ms, blocked, reset_after_ms);
+        if rule.action == LimitAction::Log {
+            decision.logged.push(Logged {
+                mode: LogMode::Log,
+                receipt,
+            });
+            continue;
+        }
+        decision.verdict = Verdict::Deny(Box::new(receipt));
+        return;
+    }
+    if let Some((_, headers)) = tightest {
+        decision.response_headers.extend(headers);
+    }
+}
+
+fn limiter_unavailable(facts: &RequestFacts<'_>, policy: &Policy, rule: &RateLimitRule) -> Receipt {
+    let mut r = receipt_for(facts, policy, Code::LimiterUnavailable, PhaseName::RateLimit)
+        .reason("This site counts requests in a shared rate limiter that cannot be reached right now, and it is set to refuse requests rather than let them through uncounted. The fault is on the site's side, not yours.")
+        .remedy("Try again in a few seconds.")
+        .remedy("If this lasts, tell the site's support and include the Ray ID below.")
+        .rule(format!("rate_limit:{}", rule.id));
+    r.retry_after_s = Some(5);
+    r
+}
+
+fn limit_receipt(
+    facts: &RequestFacts<'_>,
+    policy: &Policy,
+    rule: &RateLimitRule,
+    check: &LimitCheck,
+    wait_ms: Option<u64>,
+    blocked: bool,
+    reset_after_ms: u64,
+) -> Receipt {
+    let code = match (rule.action, rule.counting.is_some()) {
+        (LimitAction::Challenge, _) => Code::Challenge,
+        (_, true) => Code::TemporaryBan,
+        _ => Code::RateLimited,
+    };
+    let key = &check.key;
+    let who = format!("your {} {}", key.kind, key.shown);
+    let counted = match &rule.counting {
+        Some(expr) => format!(
+            "responses matching `{}` ({})",
+            expr.normalized(),
+            rule.quota_words()
+        ),
+        None => rule.quota_words(),
+    };
+    let mut reason = match &rule.counting {
+        Some(_) => format!(
+            "Too many counted responses for {who}: this site allows {counted}, counted per {}.",
+            key.kind
+        ),
+        None => format!(
+            "Too many requests from {who}: this site allows {counted}, counted per {}.",
+            key.kind
+        ),
+    };
+    let until = wait_ms.map(|ms| facts.now + Duration::from_millis(ms));
+    match (until, wait_ms) {
+        (Some(t), Some(ms)) => {
+            let verb = if blocked { "are paused" } else { "can resume" };
+            if blocked {
+                reason.push_str(&format!(
+                    " Requests from {who} {verb} until {} (for {}).",
+                    human_utc(t),
+                    human_duration(Duration::from_millis(ms.max(1000).div_ceil(1000) * 1000))
+                ));
+            } else {
+                reason.push_str(&format!(
+                    " You can send the next request at {} (in {}).",
+                    human_utc(t),
+                    human_duration(Duration::from_millis(ms.max(1000).div_ceil(1000) * 1000))
+                ));
+            }
+        }
+        _ => reason.push_str(" This request costs more than the whole limit and can never pass."),
+    }
+    let mut r = receipt_for(facts, policy, code, PhaseName::RateLimit)
+        .reason(reason)
+        .rule(format!("rate_limit:{}", rule.id))
+        .fact("limit", rule.quota_words())
+        .fact("counted per", format!("{} {}", key.kind, key.shown));
+    if let Some(t) = until {
+        r = r.fact(
+            if blocked { "blocked until" } else { "retry at" },
+            human_utc(t),
+        );
+    }
+    r.title = rule.description.clone();
+    r.disclosure = rule.disclosure;
+    r.retry_after_s = wait_ms.map(|ms| ms.div_ceil(1000).max(1));
+    r.headers.extend(header_values(
+        rule,
+        0,
+        reset_after_ms.max(wait_ms.unwrap_or(0)),
+    ));
+    r.private_facts
+        .push(("key hash".to_string(), format!("{:016x}", key.hash)));
+    if let Some(t) = until {
+        r.remedies.push(format!(
+            "Wait until {} before retrying; clients that honour the Retry-After header do this by themselves.",
+            human_utc(t)
+        ));
+    }
+    if rule.counting.is_none() {
+        r.remedies
+            .push(format!("Slow down to at most {}.", rule.quota_words()));
+    }
+    if key.ip_fallback {
+        r.remedies.push("If others share your address (an office, a mobile network, a VPN), their requests count too: sending your API key gives you a budget of your own.".to_string());
+    }
+    if let Some(note) = &rule.note {
+        r.remedies.push(note.clone());
+    }
+    if code == Code::Challenge {
+        r.remedies.push("Open this address in a regular web browser with JavaScript and cookies enabled to pass the check.".into());
+    }
+    r.remedy("If you think this is a mistake, send the Ray ID below to the site's support.")
 }
 
 /// Starts a receipt for this request with the site's support line filled in.
@@ -402,6 +664,7 @@ fn custom_rules(
     ctx: &EvalContext<'_>,
     trace: &mut Vec<TraceStep>,
     logged: &mut Vec<Logged>,
+    skip_rate_limit: &mut bool,
 ) -> Flow {
     let rules = &policy.firewall.rules;
     if rules.is_empty() {
@@ -445,7 +708,8 @@ fn custom_rules(
                 return Flow::Deny(Box::new(custom_receipt(facts, policy, ip, rule, &why)));
             }
             RuleAction::Allow => return Flow::AllowAll,
-            RuleAction::Skip { .. } => {
+            RuleAction::Skip { phases } => {
+                *skip_rate_limit = phases.iter().any(|p| p == "rate_limit");
                 trace.push(TraceStep {
                     phase: PhaseName::CustomRules,
                     outcome: Cow::Owned(format!("remaining custom rules skipped by `{}`", rule.id)),
@@ -582,6 +846,7 @@ mod tests {
             routes,
             upstreams: vec![],
             firewall: Default::default(),
+            rate_limits: doorman_rules::Ruleset::new(),
         }
     }
 

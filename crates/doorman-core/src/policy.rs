@@ -26,6 +26,8 @@ pub struct Policy {
     pub upstreams: Vec<UpstreamSpec>,
     /// IP access rules, lists, network intelligence and custom rules.
     pub firewall: crate::firewall::Firewall,
+    /// Rate limiting rules, in file order, each with the expression selecting its requests.
+    pub rate_limits: doorman_rules::Ruleset<crate::ratelimit::RateLimitRule>,
 }
 
 /// Public facts about the site, shown on receipts.
@@ -212,6 +214,7 @@ mod tests {
             routes,
             upstreams: vec![],
             firewall: Default::default(),
+            rate_limits: doorman_rules::Ruleset::new(),
         }
     }
 

@@ -138,10 +138,13 @@ pub fn generic_reason(code: Code) -> &'static str {
             "Your browser's request headers did not look like those of a real browser."
         }
         Code::TemporaryBan => {
-            "Your address was temporarily banned after a burst of suspicious requests."
+            "You are temporarily banned after too many failed or suspicious requests."
         }
         Code::RateLimited => "You sent more requests than this site allows in a short time.",
         Code::FirewallRule => "A firewall rule of this site blocked the request.",
+        Code::LimiterUnavailable => {
+            "This site's rate limiter is unreachable and the site refuses uncounted requests; the fault is on the site's side."
+        }
         Code::Challenge => {
             "This site needs to check that the request comes from a person before passing it on."
         }
@@ -161,7 +164,10 @@ pub fn generic_reason(code: Code) -> &'static str {
 
 fn generic_remedies(code: Code) -> &'static [&'static str] {
     match code {
-        Code::RateLimited => &["Wait a little, then try again more slowly."],
+        Code::RateLimited | Code::TemporaryBan => {
+            &["Wait until the time given by the Retry-After header, then try again more slowly."]
+        }
+        Code::LimiterUnavailable => &["Try again in a few seconds."],
         Code::UpstreamRefused
         | Code::UpstreamReset
         | Code::UpstreamTimeout

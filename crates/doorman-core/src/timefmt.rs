@@ -64,9 +64,53 @@ pub fn from_unix_millis(ms: i64) -> SystemTime {
     }
 }
 
+/// "1 minute", "90 seconds", "2 hours 5 minutes", "250 ms": a duration as a person says it.
+/// Whole units only, largest first, at most two of them.
+pub fn human_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 {
+        return format!("{ms} ms");
+    }
+    if !ms.is_multiple_of(1000) && ms < 10_000 {
+        return format!("{:.1} seconds", ms as f64 / 1000.0);
+    }
+    let mut secs = d.as_secs();
+    let units = [
+        (86_400, "day"),
+        (3600, "hour"),
+        (60, "minute"),
+        (1, "second"),
+    ];
+    let mut parts = Vec::new();
+    for (size, name) in units {
+        if secs >= size && parts.len() < 2 {
+            let n = secs / size;
+            secs %= size;
+            parts.push(format!("{n} {name}{}", if n == 1 { "" } else { "s" }));
+        } else if !parts.is_empty() {
+            // Only adjacent units: "1 hour 5 seconds" reads worse than "1 hour".
+            break;
+        }
+    }
+    parts.join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_read_as_people_say_them() {
+        assert_eq!(human_duration(Duration::from_secs(60)), "1 minute");
+        assert_eq!(
+            human_duration(Duration::from_secs(90)),
+            "1 minute 30 seconds"
+        );
+        assert_eq!(human_duration(Duration::from_secs(3605)), "1 hour");
+        assert_eq!(human_duration(Duration::from_secs(10)), "10 seconds");
+        assert_eq!(human_duration(Duration::from_millis(1500)), "1.5 seconds");
+        assert_eq!(human_duration(Duration::from_millis(250)), "250 ms");
+    }
 
     #[test]
     fn known_instants() {

@@ -129,6 +129,7 @@ fn policy(access_rules: Vec<AccessRule>, rules: Vec<(CustomRule, &str)>) -> Poli
             rules: ruleset,
             intel: Arc::new(table),
         },
+        rate_limits: doorman_rules::Ruleset::new(),
     }
 }
 

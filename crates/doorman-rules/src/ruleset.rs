@@ -44,6 +44,11 @@ impl<T> Ruleset<T> {
         Ruleset { rules: Vec::new() }
     }
 
+    /// The data of the rule at `index` (as [`RuleMatch::index`] reports it).
+    pub fn get(&self, index: usize) -> Option<&T> {
+        self.rules.get(index).map(|(data, _)| data)
+    }
+
     /// Appends a rule; rules are evaluated in insertion order.
     pub fn push(&mut self, data: T, expr: CompiledExpr) {
         self.rules.push((data, expr));

@@ -103,7 +103,7 @@ pub async fn serve(
             let svc = service_fn(move |req| {
                 let gw = gw.clone();
                 let token = token.clone();
-                async move { Ok::<_, Infallible>(route(&gw, &token, req)) }
+                async move { Ok::<_, Infallible>(route(&gw, &token, req).await) }
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
@@ -137,7 +137,7 @@ fn text(status: StatusCode, body: impl Into<String>) -> Response<ProxyBody> {
     r
 }
 
-fn route(gw: &Gateway, token: &str, req: Request<Incoming>) -> Response<ProxyBody> {
+async fn route(gw: &Gateway, token: &str, req: Request<Incoming>) -> Response<ProxyBody> {
     if req.uri().path() == "/healthz" {
         return text(StatusCode::OK, "ok\n");
     }
@@ -158,6 +158,18 @@ fn route(gw: &Gateway, token: &str, req: Request<Incoming>) -> Response<ProxyBod
             gw.metrics.event_log_dropped.set(c.dropped as i64);
             gw.metrics.event_log_recorded.set(c.recorded as i64);
             gw.metrics.event_log_write_errors.set(c.write_errors as i64);
+            let l = gw.limiter.stats();
+            let m = &gw.metrics;
+            m.rate_limit_tracked_keys.set(l.tracked_keys as i64);
+            m.rate_limit_evictions.set(l.evicted as i64);
+            m.rate_limit_redis_errors.set(l.redis_errors as i64);
+            m.rate_limit_fallbacks.set(l.fallbacks as i64);
+            m.rate_limit_redis_down.set(i64::from(l.redis_down));
+            m.rate_limit_bans_unlisted.set(
+                gw.limiter
+                    .bans_unlisted
+                    .load(std::sync::atomic::Ordering::Relaxed) as i64,
+            );
             let mut r = text(StatusCode::OK, gw.metrics.encode());
             r.headers_mut().insert(
                 header::CONTENT_TYPE,
@@ -200,17 +212,90 @@ fn route(gw: &Gateway, token: &str, req: Request<Incoming>) -> Response<ProxyBod
                 "routes": rt.config.policy.routes.iter().map(|r| &r.name).collect::<Vec<_>>(),
                 "upstreams": rt.config.policy.upstreams.iter().map(|u| &u.name).collect::<Vec<_>>(),
                 "event_log": { "recorded": c.recorded, "dropped": c.dropped, "write_errors": c.write_errors },
+                "rate_limit": {
+                    "backend": if gw.limiter.is_shared() { "redis" } else { "local" },
+                    "tracked_keys": gw.limiter.stats().tracked_keys,
+                    "redis_down": gw.limiter.stats().redis_down,
+                    "bans": gw.limiter.bans(std::time::SystemTime::now()).len(),
+                },
             });
-            let mut r = text(StatusCode::OK, body.to_string());
-            r.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-            r
+            json_response(StatusCode::OK, &body)
+        }
+        (&Method::GET, "/admin/bans") => {
+            let bans: Vec<_> = gw
+                .limiter
+                .bans(std::time::SystemTime::now())
+                .iter()
+                .map(|b| b.to_json())
+                .collect();
+            json_response(StatusCode::OK, &json!({ "bans": bans }))
+        }
+        (&Method::POST, "/admin/bans/lift") => {
+            let query = req.uri().query().unwrap_or("");
+            let param = |name: &str| {
+                query.split('&').find_map(|p| {
+                    let (k, v) = p.split_once('=')?;
+                    (k == name).then(|| percent_decode(v))
+                })
+            };
+            let Some(target) = param("key").filter(|k| !k.is_empty()) else {
+                return text(
+                    StatusCode::BAD_REQUEST,
+                    "say which ban to lift: POST /admin/bans/lift?key=<16 hex digits, or the IP/value shown by GET /admin/bans>[&rule=<rule id>]\n",
+                );
+            };
+            let rule = param("rule");
+            let lifted = gw
+                .limiter
+                .lift(&target, rule.as_deref(), std::time::SystemTime::now())
+                .await;
+            if lifted.is_empty() {
+                return text(
+                    StatusCode::NOT_FOUND,
+                    format!("no ban in force matches `{target}`; GET /admin/bans lists them\n"),
+                );
+            }
+            for b in &lifted {
+                tracing::info!(target: "doorman::rate_limit", rule = %b.rule, "ban on {} {} lifted by the admin API", b.kind, b.shown);
+            }
+            let lifted: Vec<_> = lifted.iter().map(|b| b.to_json()).collect();
+            json_response(StatusCode::OK, &json!({ "lifted": lifted }))
         }
         _ => text(
             StatusCode::NOT_FOUND,
-            "admin endpoints: GET /metrics, GET /admin/status, POST /admin/reload, GET /healthz\n",
+            "admin endpoints: GET /metrics, GET /admin/status, POST /admin/reload, GET /admin/bans, POST /admin/bans/lift?key=…, GET /healthz\n",
         ),
     }
+}
+
+fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<ProxyBody> {
+    let mut r = text(status, body.to_string());
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+/// `%3A` → `:`; enough for the values the ban endpoints take (IPs, hex, rule ids).
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => match u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                Ok(b) => {
+                    out.push(b);
+                    i += 3;
+                    continue;
+                }
+                Err(_) => out.push(b'%'),
+            },
+            b'+' => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }

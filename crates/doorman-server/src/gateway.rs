@@ -15,6 +15,7 @@ use http::HeaderName;
 use tokio_util::task::TaskTracker;
 
 use crate::headers::Forwarding;
+use crate::limits::Limiter;
 use crate::metrics::{Metrics, OutcomeLabels};
 use crate::upstream::UpstreamPool;
 
@@ -73,6 +74,8 @@ pub struct Gateway {
     current: ArcSwap<Runtime>,
     pub metrics: Metrics,
     pub events: EventLog,
+    /// Rate limit counters and bans; they outlive reloads.
+    pub limiter: Limiter,
     /// Upgraded connections (WebSocket tunnels) that graceful shutdown must also wait for.
     pub tunnels: TaskTracker,
 }
@@ -97,6 +100,7 @@ impl Gateway {
         loaded: doorman_config::Loaded,
         config_path: Option<PathBuf>,
         events: EventLog,
+        limiter: Limiter,
     ) -> Gateway {
         Gateway {
             config_path,
@@ -107,6 +111,7 @@ impl Gateway {
             )),
             metrics: Metrics::new(),
             events,
+            limiter,
             tunnels: TaskTracker::new(),
         }
     }
@@ -187,6 +192,9 @@ fn restart_only_changes(old: &Config, new: &Config) -> Vec<String> {
     }
     if o.events != n.events {
         out.push("[events]".to_string());
+    }
+    if o.rate_limit != n.rate_limit {
+        out.push("[rate_limit]".to_string());
     }
     if o.limits.max_connections != n.limits.max_connections {
         out.push("limits.max_connections".to_string());

@@ -13,6 +13,7 @@ pub mod body;
 pub mod gateway;
 mod head_timeout;
 pub mod headers;
+pub mod limits;
 mod listener;
 pub mod logging;
 pub mod metrics;
@@ -55,6 +56,9 @@ pub enum ServerError {
     /// The admin token could not be read or created.
     #[error("admin token: {message}")]
     AdminToken { message: String },
+    /// The rate limiter's settings could not be used (a malformed Redis URL).
+    #[error("rate limiter: {0}")]
+    RateLimiter(String),
     /// The data directory or the event log could not be opened.
     #[error("event log: {0}")]
     EventLog(String),
@@ -160,7 +164,8 @@ pub async fn start(loaded: Loaded, config_path: Option<PathBuf>) -> Result<Start
     let grace = s.shutdown_grace;
     let max_connections = s.limits.max_connections;
     let watch = s.watch_config;
-    let gw = Arc::new(Gateway::new(loaded, config_path, events));
+    let limiter = limits::Limiter::new(&s.rate_limit).map_err(ServerError::RateLimiter)?;
+    let gw = Arc::new(Gateway::new(loaded, config_path, events, limiter));
     // Taken now, before the watcher task runs, so an edit made in between is still noticed.
     let loaded_stamps = reload::stamps(&gw);
     let shutdown = CancellationToken::new();
@@ -178,6 +183,20 @@ pub async fn start(loaded: Loaded, config_path: Option<PathBuf>) -> Result<Start
     }
     if let (Some(tcp), Some(token)) = (admin_tcp, token) {
         tokio::spawn(admin::serve(gw.clone(), tcp, token, shutdown.clone()));
+    }
+    {
+        // Idle keys hold no information; dropping them keeps memory to the keys in use.
+        let gw = gw.clone();
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(5));
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => gw.limiter.sweep(std::time::SystemTime::now()),
+                    _ = shutdown.cancelled() => break,
+                }
+            }
+        });
     }
     if watch {
         tokio::spawn(reload::watch_files(

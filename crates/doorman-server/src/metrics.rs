@@ -25,6 +25,12 @@ pub struct UpstreamLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LimitLabels {
+    pub rule: String,
+    pub outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeLabels {
     pub outcome: &'static str,
 }
@@ -48,6 +54,13 @@ pub struct Metrics {
     pub event_log_dropped: Gauge,
     pub event_log_recorded: Gauge,
     pub event_log_write_errors: Gauge,
+    pub rate_limit_checks: Family<LimitLabels, Counter>,
+    pub rate_limit_tracked_keys: Gauge,
+    pub rate_limit_evictions: Gauge,
+    pub rate_limit_redis_errors: Gauge,
+    pub rate_limit_fallbacks: Gauge,
+    pub rate_limit_redis_down: Gauge,
+    pub rate_limit_bans_unlisted: Gauge,
 }
 
 impl Metrics {
@@ -110,8 +123,56 @@ impl Metrics {
             "Event log batches that failed to write",
             event_log_write_errors.clone(),
         );
+        let rate_limit_checks = Family::<LimitLabels, Counter>::default();
+        registry.register(
+            "rate_limit_checks",
+            "Rate limit checks, by rule and outcome (allowed, over, unavailable)",
+            rate_limit_checks.clone(),
+        );
+        let gauge = |registry: &mut Registry, name: &str, help: &str| {
+            let g = Gauge::default();
+            registry.register(name, help, g.clone());
+            g
+        };
+        let rate_limit_tracked_keys = gauge(
+            &mut registry,
+            "rate_limit_tracked_keys",
+            "Keys the in-process rate limiter tracks",
+        );
+        let rate_limit_evictions = gauge(
+            &mut registry,
+            "rate_limit_evictions",
+            "Keys evicted because the in-process limiter was full (max_keys)",
+        );
+        let rate_limit_redis_errors = gauge(
+            &mut registry,
+            "rate_limit_redis_errors",
+            "Redis rate limit calls that failed or timed out",
+        );
+        let rate_limit_fallbacks = gauge(
+            &mut registry,
+            "rate_limit_fallbacks",
+            "Rate limit decisions made in process because Redis was unavailable (fail mode open)",
+        );
+        let rate_limit_redis_down = gauge(
+            &mut registry,
+            "rate_limit_redis_down",
+            "1 while the shared rate limiter's Redis is considered down",
+        );
+        let rate_limit_bans_unlisted = gauge(
+            &mut registry,
+            "rate_limit_bans_unlisted",
+            "Bans left out of `doorman bans list` because the listing was full",
+        );
         Metrics {
             registry,
+            rate_limit_checks,
+            rate_limit_tracked_keys,
+            rate_limit_evictions,
+            rate_limit_redis_errors,
+            rate_limit_fallbacks,
+            rate_limit_redis_down,
+            rate_limit_bans_unlisted,
             requests,
             decisions,
             upstream_latency,
@@ -122,6 +183,22 @@ impl Metrics {
             event_log_recorded,
             event_log_write_errors,
         }
+    }
+
+    /// Counts one rate limit check.
+    pub fn note_limit(&self, rule: &str, outcome: &doorman_core::ratelimit::LimitOutcome) {
+        use doorman_core::ratelimit::LimitOutcome;
+        let outcome = match outcome {
+            LimitOutcome::Checked { allowed: true, .. } => "allowed",
+            LimitOutcome::Checked { .. } => "over",
+            LimitOutcome::Unavailable => "unavailable",
+        };
+        self.rate_limit_checks
+            .get_or_create(&LimitLabels {
+                rule: rule.to_owned(),
+                outcome,
+            })
+            .inc();
     }
 
     /// The Prometheus text exposition.

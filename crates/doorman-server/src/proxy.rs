@@ -18,6 +18,7 @@ use doorman_core::decision::Verdict;
 use doorman_core::facts::request_host;
 use doorman_core::intel::IpInfo;
 use doorman_core::pipeline::receipt_for;
+use doorman_core::ratelimit::{LimitCheck, LimitOutcome, ResponseFacts, counted_by_response};
 use doorman_core::{
     Code, Decision, LogMode, PhaseName, RayId, Receipt, RequestFacts, Scheme, TlsFacts, TraceStep,
 };
@@ -121,7 +122,7 @@ impl<'h> RequestSummary<'h> {
 }
 
 async fn process(
-    gw: &Gateway,
+    gw: &Arc<Gateway>,
     rt: &Runtime,
     conn: &ConnInfo,
     req: Request<Incoming>,
@@ -150,12 +151,27 @@ async fn process(
         return (deny(gw, rt, receipt, &summary, None, &[]), "-".to_owned());
     }
 
+    let mut decision = doorman_core::decide(&facts, policy);
+    if !decision.limits.is_empty() {
+        let limit_outcomes = check_limits(gw, policy, &decision.limits, &facts).await;
+        doorman_core::pipeline::finish_limits(&facts, policy, &mut decision, &limit_outcomes);
+    }
+    // Counting expressions need the request as it was once the response is known.
+    let counting = if decision.limits.iter().any(|c| !c.spend)
+        && matches!(decision.verdict, Verdict::Allow(_))
+    {
+        Some(CountingContext::of(&req, conn, client_ip, host.clone()))
+    } else {
+        None
+    };
     let Decision {
         verdict,
         route,
         trace,
         logged,
-    } = doorman_core::decide(&facts, policy);
+        limits,
+        response_headers,
+    } = decision;
     let route_name = route.map_or_else(|| "-".to_owned(), |i| policy.routes[i].name.clone());
     for entry in &logged {
         let action = match entry.mode {
@@ -177,7 +193,29 @@ async fn process(
         Verdict::Allow(permit) => {
             let pool = &rt.pools[permit.upstream()];
             match forward(gw, rt, conn, req, pool, ray).await {
-                Ok(resp) => resp,
+                Ok(mut resp) => {
+                    for (name, value) in &response_headers {
+                        if let (Ok(n), Ok(v)) = (
+                            http::HeaderName::from_bytes(name.as_bytes()),
+                            HeaderValue::from_str(value),
+                        ) {
+                            resp.headers_mut().insert(n, v);
+                        }
+                    }
+                    if let Some(counting) = counting {
+                        count_response(
+                            gw,
+                            rt,
+                            ray,
+                            now,
+                            &counting,
+                            &limits,
+                            route.map(|i| policy.routes[i].name.as_str()),
+                            &resp,
+                        );
+                    }
+                    resp
+                }
                 Err(failure) => {
                     let mut receipt = bare_receipt(rt, ray, now, client_ip, failure.code);
                     if failure.code == Code::BodyTooLarge {
@@ -192,6 +230,153 @@ async fn process(
         }
     };
     (resp, route_name)
+}
+
+/// Asks the limiter about each of the decision's counters, in order, noting bans as they start.
+async fn check_limits(
+    gw: &Gateway,
+    policy: &doorman_core::Policy,
+    checks: &[LimitCheck],
+    facts: &RequestFacts<'_>,
+) -> Vec<LimitOutcome> {
+    let mut outcomes = Vec::with_capacity(checks.len());
+    for check in checks {
+        let Some(rule) = policy.rate_limits.get(check.rule) else {
+            outcomes.push(LimitOutcome::Checked {
+                allowed: true,
+                remaining: 0,
+                reset_after_ms: 0,
+                retry_after_ms: None,
+                blocked: false,
+            });
+            continue;
+        };
+        let cost = u32::from(check.spend);
+        let outcome = gw
+            .limiter
+            .check(rule, check.key.hash, facts.now, cost)
+            .await;
+        gw.metrics.note_limit(&rule.id, &outcome);
+        if let LimitOutcome::Checked {
+            blocked: true,
+            retry_after_ms: Some(wait),
+            ..
+        } = outcome
+        {
+            gw.limiter
+                .note_ban(check, facts.now, wait, &facts.ray_id.to_string());
+        }
+        let over = match outcome {
+            LimitOutcome::Checked {
+                allowed, remaining, ..
+            } => !allowed || (!check.spend && remaining == 0),
+            LimitOutcome::Unavailable => true,
+        };
+        outcomes.push(outcome);
+        // The first enforced excess decides; later counters are not spent for a denied request.
+        if over && rule.action != doorman_core::ratelimit::LimitAction::Log {
+            break;
+        }
+    }
+    outcomes
+}
+
+/// What a counting expression may read after the request itself has been sent upstream.
+struct CountingContext {
+    method: http::Method,
+    uri: Uri,
+    headers: http::HeaderMap,
+    version: Version,
+    scheme: Scheme,
+    client_ip: IpAddr,
+    peer_ip: IpAddr,
+    host: String,
+}
+
+impl CountingContext {
+    fn of(req: &Request<Incoming>, conn: &ConnInfo, client_ip: IpAddr, host: String) -> Self {
+        CountingContext {
+            method: req.method().clone(),
+            uri: req.uri().clone(),
+            headers: req.headers().clone(),
+            version: req.version(),
+            scheme: conn.scheme,
+            peer_ip: conn.peer_ip,
+            client_ip,
+            host,
+        }
+    }
+}
+
+/// Evaluates the counting expressions against the origin's response and spends the units off
+/// the response path. Only origin responses come here: the gateway's own denials never count.
+#[allow(clippy::too_many_arguments)]
+fn count_response(
+    gw: &Arc<Gateway>,
+    rt: &Runtime,
+    ray: &RayId,
+    now: SystemTime,
+    counting: &CountingContext,
+    checks: &[LimitCheck],
+    route: Option<&str>,
+    resp: &Response<ProxyBody>,
+) {
+    let policy = &rt.config.policy;
+    let facts = RequestFacts {
+        ray_id: ray,
+        now,
+        client_ip: counting.client_ip,
+        peer_ip: counting.peer_ip,
+        method: &counting.method,
+        uri: &counting.uri,
+        host: counting.host.as_str().into(),
+        headers: &counting.headers,
+        version: counting.version,
+        scheme: counting.scheme,
+        tls: None,
+    };
+    let response = ResponseFacts {
+        status: resp.status().as_u16(),
+        headers: resp.headers(),
+    };
+    let counted = counted_by_response(&facts, policy, route, checks, &response);
+    if counted.is_empty() {
+        return;
+    }
+    let gw = gw.clone();
+    let rt = gw.runtime();
+    let checks: Vec<LimitCheck> = counted.into_iter().map(|i| checks[i].clone()).collect();
+    let ray = ray.to_string();
+    tokio::spawn(async move {
+        for check in checks {
+            let Some(rule) = rt.config.policy.rate_limits.get(check.rule) else {
+                continue;
+            };
+            let when = SystemTime::now();
+            let mut outcome = gw.limiter.check(rule, check.key.hash, when, 1).await;
+            // The unit that reaches the limit starts the ban: a failed-login limit of 5 bans
+            // on the fifth failure, not on a sixth attempt it would never let through.
+            if let LimitOutcome::Checked {
+                allowed: true,
+                remaining: 0,
+                ..
+            } = outcome
+                && !rule.mitigation_timeout.is_zero()
+            {
+                outcome = gw.limiter.check(rule, check.key.hash, when, 1).await;
+            }
+            gw.metrics.note_limit(&rule.id, &outcome);
+            if let LimitOutcome::Checked {
+                blocked: true,
+                retry_after_ms: Some(wait),
+                ..
+            } = outcome
+            {
+                gw.limiter.note_ban(&check, when, wait, &ray);
+                tracing::info!(target: "doorman::rate_limit", rule = %rule.id, key = %check.key.shown, "temporary ban for {} {} (counted responses)", check.key.kind, check.key.shown);
+            }
+        }
+    });
 }
 
 /// A receipt for a request that is already gone (sent upstream), so only its identity remains.
