@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod cmd_events;
+mod cmd_keys;
 mod cmd_trace;
 mod demo;
 
@@ -51,6 +52,8 @@ enum Command {
     Explain(cmd_events::ExplainArgs),
     /// What-if: run a described request (JSON) through a config's policy.
     Trace(cmd_trace::TraceArgs),
+    /// Manage API keys: create, list, show, revoke, rotate.
+    Keys(cmd_keys::KeysArgs),
     /// Check or evaluate rules-language expressions.
     #[command(subcommand)]
     Rules(RulesCommand),
@@ -101,6 +104,7 @@ fn run(command: Command) -> Result<ExitCode> {
         Command::Events(args) => cmd_events::run_events(&args),
         Command::Explain(args) => cmd_events::run_explain(&args),
         Command::Trace(args) => cmd_trace::run(&args),
+        Command::Keys(args) => cmd_keys::run(&args),
         Command::Rules(RulesCommand::Check { expr }) => {
             match doorman_rules::cli::check_command(&expr) {
                 Ok(normalized) => {
