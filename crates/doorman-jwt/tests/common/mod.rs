@@ -1,0 +1,320 @@
+//! Shared test parts: signing keys made at test time (EC, Ed25519 with rcgen/ring; RSA from a
+//! fixture, since generating one per run is slow in debug builds), token minting, JWKS documents,
+//! and a real JWKS server on 127.0.0.1 that counts its requests.
+
+#![allow(dead_code)] // each test binary uses a different part
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use bytes::Bytes;
+use doorman_jwt::{KeySource, Provider, ProviderConfig, TokenRejection};
+use http_body_util::Full;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// 2026-03-01T14:05:11Z.
+pub const NOW: u64 = 1_772_373_911;
+pub const ISSUER: &str = "https://id.example.test";
+pub const AUDIENCE: &str = "plugins-api";
+
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// A signing key and the public JWK that verifies it.
+pub struct TestKey {
+    pub alg: Algorithm,
+    pub kid: String,
+    pub enc: EncodingKey,
+    pub jwk: Value,
+}
+
+fn b64(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+impl TestKey {
+    fn ec(kid: &str, alg: Algorithm) -> Self {
+        let (rc_alg, crv, len) = match alg {
+            Algorithm::ES256 => (&rcgen::PKCS_ECDSA_P256_SHA256, "P-256", 32),
+            _ => (&rcgen::PKCS_ECDSA_P384_SHA384, "P-384", 48),
+        };
+        let kp = rcgen::KeyPair::generate_for(rc_alg).expect("generate EC key");
+        let point = kp.public_key_raw();
+        assert_eq!(point.len(), 1 + 2 * len);
+        Self {
+            alg,
+            kid: kid.to_string(),
+            enc: EncodingKey::from_ec_der(&kp.serialize_der()),
+            jwk: json!({
+                "kty": "EC", "crv": crv, "use": "sig", "kid": kid,
+                "x": b64(&point[1..1 + len]), "y": b64(&point[1 + len..]),
+            }),
+        }
+    }
+
+    pub fn es256(kid: &str) -> Self {
+        Self::ec(kid, Algorithm::ES256)
+    }
+
+    pub fn es384(kid: &str) -> Self {
+        Self::ec(kid, Algorithm::ES384)
+    }
+
+    pub fn ed25519(kid: &str) -> Self {
+        let kp = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).expect("generate Ed25519");
+        Self {
+            alg: Algorithm::EdDSA,
+            kid: kid.to_string(),
+            enc: EncodingKey::from_ed_der(&kp.serialize_der()),
+            jwk: json!({
+                "kty": "OKP", "crv": "Ed25519", "use": "sig", "kid": kid,
+                "x": b64(kp.public_key_raw()),
+            }),
+        }
+    }
+
+    /// The fixture RSA key (2048 bits, test only), for RS* or PS*.
+    pub fn rsa(kid: &str, alg: Algorithm) -> Self {
+        let pem = std::fs::read(fixture("rsa2048-test-only.pem")).expect("RSA fixture");
+        let enc = EncodingKey::from_rsa_pem(&pem).expect("RSA fixture parses");
+        let mut jwk = serde_json::to_value(
+            jsonwebtoken::jwk::Jwk::from_encoding_key(&enc, alg).expect("RSA JWK"),
+        )
+        .expect("JWK to JSON");
+        jwk["kid"] = json!(kid);
+        jwk["use"] = json!("sig");
+        // The fixture serves RS256 and PS256 tests alike; leave the key unbound to one alg.
+        jwk.as_object_mut().map(|o| o.remove("alg"));
+        Self {
+            alg,
+            kid: kid.to_string(),
+            enc,
+            jwk,
+        }
+    }
+
+    pub fn header(&self) -> Header {
+        let mut h = Header::new(self.alg);
+        h.kid = Some(self.kid.clone());
+        h
+    }
+
+    pub fn sign(&self, claims: &Value) -> String {
+        self.sign_with(self.header(), claims)
+    }
+
+    pub fn sign_with(&self, header: Header, claims: &Value) -> String {
+        jsonwebtoken::encode(&header, claims, &self.enc).expect("sign")
+    }
+
+    /// A token naming `kid` but signed by this key.
+    pub fn sign_as_kid(&self, kid: &str, claims: &Value) -> String {
+        let mut h = self.header();
+        h.kid = Some(kid.to_string());
+        self.sign_with(h, claims)
+    }
+}
+
+pub fn jwks(keys: &[&TestKey]) -> String {
+    json!({ "keys": keys.iter().map(|k| k.jwk.clone()).collect::<Vec<_>>() }).to_string()
+}
+
+/// Claims that pass the default test provider at `now`.
+pub fn claims(now: u64) -> Value {
+    json!({
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": "user-42",
+        "iat": now - 10,
+        "exp": now + 3600,
+        "scope": "plugins:weather chat:read",
+    })
+}
+
+/// `claims(now)` with some fields replaced (a `null` value removes the claim).
+pub fn claims_with(now: u64, changes: Value) -> Value {
+    let mut c = claims(now);
+    let obj = c.as_object_mut().expect("object");
+    for (k, v) in changes.as_object().expect("object") {
+        if v.is_null() {
+            obj.remove(k);
+        } else {
+            obj.insert(k.clone(), v.clone());
+        }
+    }
+    c
+}
+
+/// A token from raw JSON parts and a raw signature string (for tokens no library would make).
+pub fn raw_token(header: &str, payload: &str, signature: &str) -> String {
+    format!(
+        "{}.{}.{signature}",
+        b64(header.as_bytes()),
+        b64(payload.as_bytes())
+    )
+}
+
+/// The default test provider's config around `keys`.
+pub fn config(keys: KeySource) -> ProviderConfig {
+    let mut c = ProviderConfig::new("main", ISSUER, keys);
+    c.audiences = vec![AUDIENCE.to_string()];
+    c
+}
+
+/// A provider reading `jwks_json` from a file (written to a temp dir, read eagerly).
+pub fn file_provider(jwks_json: &str, tweak: impl FnOnce(&mut ProviderConfig)) -> Provider {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("jwks.json");
+    std::fs::write(&path, jwks_json).expect("write jwks");
+    let mut c = config(KeySource::JwksFile(path));
+    tweak(&mut c);
+    Provider::new(c).expect("provider builds")
+}
+
+pub fn expect_rejection(
+    result: Result<doorman_jwt::VerifiedToken, TokenRejection>,
+) -> TokenRejection {
+    match result {
+        Ok(v) => panic!("expected a rejection, got {v:?}"),
+        Err(e) => e,
+    }
+}
+
+/// Asserts the code, that the reason mentions every fact, and that a remedy exists.
+pub fn assert_rejection(r: &TokenRejection, code: &str, facts: &[&str]) {
+    assert_eq!(r.code(), code, "{r}");
+    let reason = r.reason();
+    for f in facts {
+        assert!(reason.contains(f), "reason lacks {f:?}: {reason}");
+    }
+    assert!(!r.remedy().is_empty());
+}
+
+/// What the test JWKS server answers.
+struct Answer {
+    status: StatusCode,
+    body: String,
+    delay: Duration,
+}
+
+/// A real HTTP(S) server on 127.0.0.1 serving one JWKS document on every path, counting
+/// requests. Each answer closes the connection (as the client's fetches do not reuse them).
+pub struct JwksServer {
+    pub addr: SocketAddr,
+    hits: Arc<AtomicUsize>,
+    answer: Arc<Mutex<Answer>>,
+    task: JoinHandle<()>,
+}
+
+impl JwksServer {
+    pub async fn start(body: String) -> Self {
+        Self::start_with(body, None).await
+    }
+
+    /// With TLS: `tls` is the server config (certificate from the test's own CA).
+    pub async fn start_with(body: String, tls: Option<Arc<rustls::ServerConfig>>) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let hits = Arc::new(AtomicUsize::new(0));
+        let answer = Arc::new(Mutex::new(Answer {
+            status: StatusCode::OK,
+            body,
+            delay: Duration::ZERO,
+        }));
+        let (h, a) = (hits.clone(), answer.clone());
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    return;
+                };
+                let (h, a, tls) = (h.clone(), a.clone(), tls.clone());
+                tokio::spawn(async move {
+                    let service = service_fn(move |_req: Request<hyper::body::Incoming>| {
+                        let (h, a) = (h.clone(), a.clone());
+                        async move {
+                            h.fetch_add(1, Ordering::SeqCst);
+                            let (status, body, delay) = {
+                                let a = a.lock().expect("answer lock");
+                                (a.status, a.body.clone(), a.delay)
+                            };
+                            tokio::time::sleep(delay).await;
+                            Ok::<_, std::convert::Infallible>(
+                                Response::builder()
+                                    .status(status)
+                                    .header("content-type", "application/json")
+                                    .header("connection", "close")
+                                    .body(Full::new(Bytes::from(body)))
+                                    .expect("response"),
+                            )
+                        }
+                    });
+                    let http = hyper::server::conn::http1::Builder::new();
+                    match tls {
+                        None => {
+                            let _ = http.serve_connection(TokioIo::new(tcp), service).await;
+                        }
+                        Some(cfg) => {
+                            if let Ok(stream) =
+                                tokio_rustls::TlsAcceptor::from(cfg).accept(tcp).await
+                            {
+                                let _ = http.serve_connection(TokioIo::new(stream), service).await;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        Self {
+            addr,
+            hits,
+            answer,
+            task,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}/.well-known/jwks.json", self.addr)
+    }
+
+    pub fn hits(&self) -> usize {
+        self.hits.load(Ordering::SeqCst)
+    }
+
+    pub fn set_body(&self, body: String) {
+        self.answer.lock().expect("lock").body = body;
+    }
+
+    pub fn set_status(&self, status: u16) {
+        self.answer.lock().expect("lock").status = StatusCode::from_u16(status).expect("status");
+    }
+
+    pub fn set_delay(&self, delay: Duration) {
+        self.answer.lock().expect("lock").delay = delay;
+    }
+
+    /// Stops accepting: the listener closes, so connections are refused from now on.
+    pub async fn stop(self) {
+        self.task.abort();
+        let _ = self.task.await;
+    }
+}
+
+/// A port on 127.0.0.1 where nothing listens (bound, then released).
+pub async fn closed_port() -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    l.local_addr().expect("addr")
+}
