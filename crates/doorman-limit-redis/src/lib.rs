@@ -1,9 +1,11 @@
 //! Shared rate limits for Doorman: many gateway instances enforce one limit by keeping its state
 //! in Redis (or Valkey) and deciding in one atomic Lua script per request.
 //!
-//! - [`RedisLimiter`] runs the script (`gcra.lua`): GCRA plus the mitigation timeout, the same
-//!   arithmetic as the in-process limiter, on the key `doorman:rl:<rule>:<key hash hex>`, which
-//!   expires once idle. Time is the caller's (`now_ms`), see [`RedisLimiter`] for why.
+//! - [`RedisLimiter`] runs the script (`window.lua`): the conservative sliding window plus the
+//!   mitigation timeout of `doorman-limit` (at most `limit` units in any window of one period, a
+//!   full burst from cold), the same steps as the in-process limiter, on the key
+//!   `doorman:rl:<rule>:<key hash hex>`, which expires once idle. Time is the caller's
+//!   (`now_ms`), see [`RedisLimiter`] for why.
 //! - [`SharedLimiter`] adds the fail mode for when Redis is unreachable or slow: open (decide
 //!   with an in-process [`doorman_limit::LocalLimiter`]) or closed ([`Outcome::Unavailable`]), counted in
 //!   [`SharedStats`], logged at most once per interval while down and once on recovery. Recovery
@@ -13,10 +15,12 @@
 //!
 //! # Agreement with the local limiter
 //! The script is a port of [`doorman_limit::check_state`] (the specification is in the
-//! `doorman-limit` crate docs), done in (ms, fraction) pairs and an exact multiply-divide so that
-//! no product has to fit in a Lua double. `tests/equivalence.rs` compares every verdict with the
-//! Rust function on random sequences (quotas up to `u32::MAX` per 2^40 ms, costs beyond the
-//! limit, quota reloads, clocks stepping back); they are equal.
+//! `doorman-limit` crate docs), with the same anchored slice arithmetic, whose products stay
+//! below 2^48 and so exact in a Lua double; the state is a short string (`w <end> <bits>
+//! <counts…>` or `b <until> <end> <total>`) written with one `SET … PX`. `tests/equivalence.rs`
+//! compares every verdict with the Rust function on random sequences (every lane width, periods
+//! up to 2^40 ms and beyond, costs beyond the limit, quota reloads that change the lane width or
+//! the period, mitigation blocks, clocks stepping back); they are equal.
 //!
 //! # While Redis is down
 //! - The connection manager makes one connection attempt per reconnection; a call that finds
@@ -44,7 +48,7 @@ mod shared;
 use std::time::Duration;
 
 pub use doorman_limit::{Quota, Verdict};
-pub use redis_limiter::{GCRA_LUA, MAX_SCRIPT_TIME_MS, RedisLimiter, RedisOptions};
+pub use redis_limiter::{MAX_SCRIPT_TIME_MS, RedisLimiter, RedisOptions, WINDOW_LUA};
 pub use shared::{FailMode, Outcome, SharedLimiter, SharedOptions, SharedStats};
 
 /// Why the Redis limiter could not decide.
@@ -88,7 +92,8 @@ pub enum RedisLimitError {
     /// The times are too large for exact arithmetic in Redis Lua (doubles, 53-bit integers).
     #[error(
         "time values out of range for the Redis script: now {now_ms} ms, period {period_ms} ms, \
-         mitigation timeout {mitigation_timeout_ms} ms (their sum must stay below 2^52 ms)"
+         mitigation timeout {mitigation_timeout_ms} ms (now + 2 × period + timeout must stay \
+         below 2^52 ms)"
     )]
     OutOfRange {
         /// The caller's clock.

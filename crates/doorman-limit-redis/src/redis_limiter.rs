@@ -1,28 +1,30 @@
-//! [`RedisLimiter`]: one rate-limit decision is one EVALSHA of the GCRA script in `gcra.lua`,
-//! over a [`ConnectionManager`] (one multiplexed connection that reconnects by itself), bounded by
-//! a per-call timeout so that a stalled Redis costs a request at most that long.
+//! [`RedisLimiter`]: one rate-limit decision is one EVALSHA of the sliding-window script in
+//! `window.lua`, over a [`ConnectionManager`] (one multiplexed connection that reconnects by
+//! itself), bounded by a per-call timeout so that a stalled Redis costs a request at most that
+//! long.
 
 use std::sync::LazyLock;
 use std::time::Duration;
 
+use doorman_limit::{MAX_LIMIT, MAX_PERIOD_MS};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, Script};
 
 use crate::{Quota, RedisLimitError, Verdict};
 
-/// The GCRA + mitigation-timeout script. Built once: `Script` hashes the source (SHA-1) so every
-/// call can send EVALSHA, and falls back to SCRIPT LOAD + EVALSHA when Redis answers NOSCRIPT
-/// (after a restart or SCRIPT FLUSH).
-static GCRA_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(GCRA_LUA));
+/// The sliding-window + mitigation-timeout script. Built once: `Script` hashes the source
+/// (SHA-1) so every call can send EVALSHA, and falls back to SCRIPT LOAD + EVALSHA when Redis
+/// answers NOSCRIPT (after a restart or SCRIPT FLUSH).
+static WINDOW_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(WINDOW_LUA));
 
 /// The Lua source of the shared limiter, exposed so operators can read exactly what runs in
 /// their Redis (and tests can load it by hand).
-pub const GCRA_LUA: &str = include_str!("gcra.lua");
+pub const WINDOW_LUA: &str = include_str!("window.lua");
 
-/// `now_ms + period_ms + mitigation_timeout_ms` must stay below this (2^52 ms, 142 000 years).
-/// Redis Lua numbers are IEEE doubles, exact for integers below 2^53; the script's arithmetic
-/// (see `gcra.lua`) is exact for operands below 2^52, and every time it handles (now, horizon,
-/// TAT, block end) is at most this sum.
+/// `now_ms + 2·period_ms + mitigation_timeout_ms` must stay below this (2^52 ms, 142 000 years).
+/// Redis Lua numbers are IEEE doubles, exact for integers below 2^53; every time the script
+/// handles (now, slice boundaries, end of the counts, block end) is below this sum, and every
+/// product below 2^48 (see `window.lua` and the `doorman-limit` crate docs).
 pub const MAX_SCRIPT_TIME_MS: u64 = 1 << 52;
 
 /// How a [`RedisLimiter`] talks to Redis.
@@ -57,17 +59,21 @@ impl Default for RedisOptions {
 
 /// Rate limits shared by every gateway instance that points at the same Redis.
 ///
-/// Each decision runs one Lua script atomically in Redis (GCRA plus the mitigation timeout, the
-/// same formulas as the in-process limiter), so instances never race each other on a counter.
-/// Cloning is cheap and clones share the connection.
+/// Each decision runs one Lua script atomically in Redis (the sliding window plus the
+/// mitigation timeout, the same steps as the in-process limiter), so instances never race each
+/// other on a counter. Cloning is cheap and clones share the connection.
 ///
 /// **Time comes from the caller** (`now_ms`, Unix milliseconds), not from Redis `TIME`. That keeps
 /// the shared limiter bit-for-bit equal to the local one and lets tests drive the clock; the price
-/// is that all instances need synchronized clocks (NTP): an instance whose clock runs ahead by
-/// `d` ms spends the shared budget up to `d` ms early, one that lags is denied for up to `d` ms
-/// longer. Reading `redis.call('TIME')` inside the script would remove that dependency (Redis 5+
-/// replicates scripts by effects, so it is allowed) at the cost of diverging from the local limiter
-/// and of untestable clocks; it is a small change in `gcra.lua` if operators ask for it.
+/// is that all instances need synchronized clocks (NTP). A request from an instance whose clock
+/// lags the key's newest slice counts in that slice (time never runs backwards for a key), so
+/// the limit holds over the times the script decides at; an instance whose clock runs ahead by
+/// `d` ms moves the key's slices up to `d` ms early, which makes the others wait longer, and
+/// one that lags by more than the expiry margin may find an idle key already gone (a fresh
+/// burst). Reading `redis.call('TIME')` inside the script would remove that dependency (Redis 5+
+/// replicates scripts by effects, so it is allowed) at the cost of diverging from the local
+/// limiter and of untestable clocks; it is a small change in `window.lua` if operators ask for
+/// it.
 #[derive(Clone)]
 pub struct RedisLimiter {
     connection: ConnectionManager,
@@ -155,8 +161,10 @@ impl RedisLimiter {
     /// `mitigation_timeout_ms` > 0 blocks the key for that long once it first exceeds the quota;
     /// while blocked the counter does not move. The verdict is exactly what
     /// [`doorman_limit::check_state`] gives for the key's state (the script is its port), so the
-    /// shared and the local limiter agree. `key` should be the same hash the local limiter gets
-    /// (of the rule id and the characteristics).
+    /// shared and the local limiter agree; as there, a limit above
+    /// [`MAX_LIMIT`](doorman_limit::MAX_LIMIT) is read as that, a period of 0 as 1 ms and one
+    /// above [`MAX_PERIOD_MS`](doorman_limit::MAX_PERIOD_MS) as that. `key` should be the same
+    /// hash the local limiter gets (of the rule id and the characteristics).
     ///
     /// Fails (never panics) when Redis is unreachable, slower than the call timeout, or answers
     /// something unexpected, and when the times are beyond [`MAX_SCRIPT_TIME_MS`].
@@ -169,14 +177,15 @@ impl RedisLimiter {
         cost: u32,
         mitigation_timeout_ms: u64,
     ) -> Result<Verdict, RedisLimitError> {
-        // The Rust functions read a period of 0 as 1 ms; the script expects it done.
-        let period_ms = quota.period_ms.max(1);
+        // The Rust function reads the quota this way; the script expects it done.
+        let limit = quota.limit.min(MAX_LIMIT);
+        let period_ms = quota.period_ms.clamp(1, MAX_PERIOD_MS);
         check_range(now_ms, period_ms, mitigation_timeout_ms)?;
         let redis_key = self.redis_key(rule, key);
-        let mut invocation = GCRA_SCRIPT.key(&redis_key);
+        let mut invocation = WINDOW_SCRIPT.key(&redis_key);
         invocation
             .arg(now_ms)
-            .arg(quota.limit)
+            .arg(limit)
             .arg(period_ms)
             .arg(cost)
             .arg(mitigation_timeout_ms)
@@ -221,8 +230,9 @@ fn check_range(
     period_ms: u64,
     mitigation_timeout_ms: u64,
 ) -> Result<(), RedisLimitError> {
-    let horizon = now_ms
-        .checked_add(period_ms)
+    let horizon = period_ms
+        .checked_mul(2)
+        .and_then(|t| t.checked_add(now_ms))
         .and_then(|t| t.checked_add(mitigation_timeout_ms));
     match horizon {
         Some(t) if t < MAX_SCRIPT_TIME_MS => Ok(()),
@@ -322,8 +332,10 @@ mod tests {
     #[test]
     fn times_that_cannot_be_computed_exactly_are_refused() {
         assert!(check_range(1_800_000_000_000, 86_400_000, 3_600_000).is_ok());
-        assert!(check_range(MAX_SCRIPT_TIME_MS - 2, 1, 0).is_ok());
-        assert!(check_range(MAX_SCRIPT_TIME_MS - 1, 1, 0).is_err());
+        assert!(check_range(1_800_000_000_000, MAX_PERIOD_MS, 30 * 86_400_000).is_ok());
+        assert!(check_range(MAX_SCRIPT_TIME_MS - 3, 1, 0).is_ok());
+        assert!(check_range(MAX_SCRIPT_TIME_MS - 2, 1, 0).is_err());
         assert!(check_range(1, u64::MAX, 1).is_err());
+        assert!(check_range(1, 1, u64::MAX).is_err());
     }
 }

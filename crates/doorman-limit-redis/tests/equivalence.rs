@@ -1,7 +1,7 @@
 //! The Lua script against its specification: for random sequences of requests (clock steps,
-//! costs, quotas, mitigation timeouts, quota changes as after a reload, and clocks stepping
-//! back), every verdict Redis gives equals what `doorman_limit::check_state` gives for the same
-//! sequence. The PRNG is a fixed-seed SplitMix64 written here, so a failure names a seed and a
+//! costs, quotas of every lane width, mitigation timeouts, quota changes as after a reload, and
+//! clocks stepping back), every verdict Redis gives equals what `doorman_limit::check_state`
+//! gives for the same sequence. The PRNG is a fixed-seed SplitMix64 written here, so a failure names a seed and a
 //! step that reproduce it.
 
 mod support;
@@ -42,22 +42,27 @@ impl Rng {
 }
 
 fn random_quota(rng: &mut Rng) -> Quota {
-    let limit = match rng.upto(5) {
+    let limit = match rng.upto(7) {
+        // Every lane width, 1 to 16 bits, and its edges.
         0 => 1 + rng.upto(4),
-        1 => 1 + rng.upto(99),
-        2 => 1 + rng.upto(9_999),
-        3 => 1 + rng.upto(999_999),
-        // Near the top of u32: products with periods run far past 2^53.
-        4 => u64::from(u32::MAX) - rng.upto(1000),
-        _ => 1 + rng.upto(u64::from(u32::MAX) - 1),
+        1 => (1 << rng.upto(15)) - 1 + rng.upto(2),
+        2 => 1 + rng.upto(99),
+        3 => 1 + rng.upto(9_999),
+        4 => 65_535 - rng.upto(100),
+        5 => 1 + rng.upto(65_534),
+        // Beyond MAX_LIMIT (only without Quota::new): read as 65 535 by both.
+        6 => 65_536 + rng.upto(u64::from(u32::MAX) - 65_536),
+        _ => 1 + rng.upto(30),
     };
-    let period_ms = match rng.upto(4) {
+    let period_ms = match rng.upto(5) {
+        // Periods shorter than the slice count: 1 ms slices.
         0 => 1 + rng.upto(9),
         1 => 1 + rng.upto(999),
         2 => 1 + rng.upto(59_999),
         3 => 1 + rng.upto(86_400_000 * 30),
-        // Up to ~35 years: still far inside the script's range with a 2027 clock.
-        _ => 1 + rng.upto(1 << 40),
+        4 => 1 + rng.upto(1 << 40),
+        // Beyond MAX_PERIOD_MS: read as 2^40 ms by both.
+        _ => (1 << 40) + rng.upto(1 << 44),
     };
     Quota {
         limit: u32::try_from(limit).expect("limit fits u32"),
@@ -66,7 +71,7 @@ fn random_quota(rng: &mut Rng) -> Quota {
 }
 
 fn random_cost(rng: &mut Rng, quota: Quota) -> u32 {
-    let limit = u64::from(quota.limit);
+    let limit = u64::from(quota.limit.min(65_535));
     let cost = match rng.upto(9) {
         0 => 0,
         1 => 1 + rng.upto(limit.clamp(1, 10) - 1),
@@ -74,6 +79,7 @@ fn random_cost(rng: &mut Rng, quota: Quota) -> u32 {
         3 => limit,
         4 => limit.saturating_add(1 + rng.upto(3)),
         5 => u64::from(u32::MAX),
+        6 => 1 + rng.upto(limit / 3),
         _ => 1,
     };
     u32::try_from(cost.min(u64::from(u32::MAX))).expect("cost fits u32")
@@ -88,25 +94,26 @@ fn random_mitigation(rng: &mut Rng, quota: Quota) -> u64 {
 }
 
 /// The next clock: mostly forward by something between nothing (a burst) and a few periods,
-/// sometimes backwards (another instance whose clock is a little behind), now and then by more
-/// than a mitigation block (so a block that ended is looked at from before its end).
+/// sometimes backwards (another instance whose clock is a little behind, or far behind), now
+/// and then by more than a mitigation block (so a block that ended is looked at from before
+/// its end).
 fn step(rng: &mut Rng, now: u64, quota: Quota, mitigation: u64) -> u64 {
-    let interval = (quota.period_ms / u64::from(quota.limit.max(1))).max(1);
+    let period = quota.period_ms.clamp(1, 1 << 40);
+    let slice = (period / u64::from(quota.slices())).max(1);
     if rng.chance(3) {
         return now
             .saturating_sub(rng.upto(mitigation.saturating_mul(2)))
             .max(T0);
     }
-    match rng.upto(9) {
+    match rng.upto(10) {
         0..=2 => now,
-        3 | 4 => now + rng.upto(interval.saturating_mul(2).min(1 << 40)),
-        5 => now + rng.upto(interval.min(1 << 40)),
-        6 => now + rng.upto(quota.period_ms),
-        7 => now + rng.upto(quota.period_ms.saturating_mul(3).min(1 << 41)),
+        3 | 4 => now + rng.upto(slice.saturating_mul(2)),
+        5 => now + rng.upto(slice),
+        6 => now + rng.upto(period),
+        7 => now + rng.upto(period.saturating_mul(3)),
         8 => now + 1 + rng.upto(9),
-        _ => now
-            .saturating_sub(rng.upto(interval.min(quota.period_ms).min(1 << 30)))
-            .max(T0),
+        9 => now.saturating_sub(rng.upto(slice * 3)).max(T0),
+        _ => now.saturating_sub(rng.upto(period * 4)).max(T0),
     }
 }
 
@@ -138,8 +145,9 @@ async fn the_script_decides_exactly_like_check_state_on_random_sequences() {
         let mut now = T0 + rng.upto(1_000_000);
         for step_no in 0..steps {
             if rng.chance(4) {
-                // A reload: the stored TAT's fraction may now be at or above the new limit,
-                // and now and then the limit is 0 (denies everything) or the period 0.
+                // A reload: the stored counts may be of another lane width (folded) or on other
+                // slices (re-read), and now and then the limit is 0 (denies everything) or the
+                // period 0.
                 quota = random_quota(&mut rng);
                 if rng.chance(10) {
                     quota.limit = 0;
@@ -186,9 +194,9 @@ async fn the_script_decides_exactly_like_check_state_on_random_sequences() {
 }
 
 #[tokio::test]
-async fn large_limits_and_periods_take_the_exact_product_path() {
-    // Hand-picked cases where limit * period and cost * period are far above 2^53, so the
-    // script's muldivmod long path decides; compared with the specification.
+async fn the_largest_limits_periods_and_times_stay_exact() {
+    // Hand-picked cases at the edges of the script's range: the largest limit and period, a
+    // clock near 2^52 − 2^41, costs up to the limit; compared with the specification.
     let server = RedisServer::start();
     let limiter = RedisLimiter::connect(
         &server.url(),
@@ -200,19 +208,20 @@ async fn large_limits_and_periods_take_the_exact_product_path() {
     )
     .await
     .expect("connect to the test redis-server");
+    let late = (1u64 << 52) - (1 << 41) - 1_000_000;
     let cases = [
-        (u32::MAX, 86_400_000u64, 1u32),
-        (u32::MAX, 86_400_000, u32::MAX / 3),
-        (u32::MAX - 1, (1 << 40) + 7, u32::MAX - 2),
-        (4_000_000_000, 2_592_000_000, 3_999_999_999),
-        (1_000_003, 1 << 44, 999_983),
-        (3, 1000, 1),
+        (65_535u32, 1u64 << 40, 1u32, T0),
+        (65_535, (1 << 40) - 1, 21_845, T0),
+        (65_535, 86_400_000, 65_535, late),
+        (1, 1 << 40, 1, T0),
+        (4096, 999_999_937, 1000, late),
+        (3, 1000, 1, late),
     ];
-    for (i, (limit, period_ms, cost)) in cases.into_iter().enumerate() {
+    for (i, (limit, period_ms, cost, start)) in cases.into_iter().enumerate() {
         let quota = Quota { limit, period_ms };
         let mut state = None;
-        let mut now = T0;
-        for step_no in 0..20u64 {
+        let mut now = start;
+        for step_no in 0..40u64 {
             let (expected, next) = check_state(state, now, quota, cost, 0);
             state = next;
             let got = limiter
@@ -221,9 +230,9 @@ async fn large_limits_and_periods_take_the_exact_product_path() {
                 .expect("check");
             assert_eq!(
                 got, expected,
-                "case {i} step {step_no}: {quota:?} cost {cost}"
+                "case {i} step {step_no}: {quota:?} cost {cost} at {now}"
             );
-            now += 1 + step_no * 7919;
+            now += step_no * step_no * (period_ms / 97 + 1);
         }
     }
 }

@@ -1,13 +1,15 @@
-//! Rate limiting for Doorman: the generic cell rate algorithm (GCRA) with mitigation timeouts, as
-//! pure functions of time, and [`LocalLimiter`], the sharded in-process store of key states.
+//! Rate limiting for Doorman: a conservative sliding window with mitigation timeouts, as a pure
+//! function of time, and [`LocalLimiter`], the sharded in-process store of key states.
 //!
-//! The algorithm is exact: it never rounds in the client's favour, so it never admits more than
-//! the quota. Time is always an input (`now_ms`, milliseconds since any epoch the caller keeps
-//! to), so tests drive a fake clock and a shared store (the Redis backend) can run the very same
-//! formulas. This crate depends on no other Doorman crate; the core and the server use it.
+//! The guarantee is the one operators read in "10 requests per 10 s": **no window of one period
+//! ever holds more than `limit` allowed units**, and a key that has spent nothing recently may
+//! spend all of `limit` at once. The price is that a unit may count up to one slice (`P/k`, see
+//! below) longer than the period. Time is always an input (`now_ms`, milliseconds since any
+//! epoch the caller keeps to), so tests drive a fake clock and a shared store (the Redis backend)
+//! runs the very same steps. This crate depends on no other Doorman crate.
 //!
 //! # Map of the crate
-//! - [`gcra()`] and [`check_state`] (`gcra.rs`): the algorithm, pure.
+//! - [`check_state`] (`window.rs`): the algorithm, pure.
 //! - [`LocalLimiter`] (`limiter.rs`): shards, clock, sweep, cap and eviction.
 //! - `table.rs` (private): the 20-byte-slot hash table a shard keeps its keys in.
 //!
@@ -15,99 +17,141 @@
 //! This section is the specification: the Redis Lua script must implement it exactly, and the
 //! tests of this crate are its examples.
 //!
-//! **Names.** `L` = `quota.limit` (≥ 1), `P` = `quota.period_ms` (≥ 1; 0 is read as 1), `c` =
-//! `cost` (≥ 0), `n` = `now_ms`, `M` = `mitigation_timeout_ms`. The emission interval is
-//! `T = P/L` ms. All quantities are integers.
+//! **Names.** `L` = `quota.limit` (a limit above 65 535 is read as 65 535), `P` =
+//! `quota.period_ms` (0 is read as 1, more than 2^40 as 2^40), `c` = `cost` (≥ 0), `n` =
+//! `now_ms` (more than 2^62 is read as 2^62), `M` = `mitigation_timeout_ms`. All quantities are
+//! integers.
 //!
-//! **Ticks.** `T` is rarely a whole number of ms (3 per second: 333⅓ ms), so the algorithm
-//! counts in ticks of `1/L` ms, in which `T = P` ticks and the period is `L·P` ticks. A time of
-//! `x` ms is `x·L` ticks. Nothing is rounded: the only divisions either keep their remainder
-//! (the TAT's fraction) or report a result rounded the stated way.
+//! **Slices.** `b` is the bit length of `L` (1 for `L ≤ 1`); a count fits in `b` bits, and `64/b`
+//! of them fit in 64 bits. The period is cut into `k = min(⌊64/b⌋ − 1, P)` slices:
 //!
-//! **State.** A key's theoretical arrival time (TAT) is stored as a pair `(tm, tf)` meaning
-//! `tm + tf/L` ms, `0 ≤ tf < L` ([`Tat`]); in ticks, `tat = tm·L + tf`. A pair with `tf ≥ L`
-//! (written under another quota before a reload) is read as `(tm + 1, 0)`, so a quota change
-//! moves a TAT by less than 1 ms. A key never seen has no TAT.
+//! | `L` | 1 | 2–3 | 4–7 | 8–15 | 16–31 | 32–63 | 64–127 | 128–255 | 256–511 | 512–1023 | 1024–4095 | 4096–65535 |
+//! |---|---|---|---|---|---|---|---|---|---|---|---|---|
+//! | `k` | 63 | 31 | 20 | 15 | 11 | 9 | 8 | 7 | 6 | 5 | 4 | 3 |
 //!
-//! **GCRA** ([`gcra()`]), for a request of cost `c` at `n`:
+//! Time `t` lies in slice `slice(t) = ⌊t·k/P⌋`, and slice `j` begins at `start(j) = ⌈j·P/k⌉`.
+//! As `P/k ≥ 1`, every slice has at least one millisecond and `slice(start(j)) = j`. The
+//! **window** of slice `σ` is the slices `σ − k ..= σ`: `k + 1` slices, which cover every period
+//! that ends in slice `σ`.
 //!
-//! | step | in ticks | in ms and fraction (for Lua) |
-//! |---|---|---|
-//! | now | `now = n·L` | |
-//! | base | `base = max(tat, now)`; no TAT: `now` | if no TAT, or `tm < n`, or `tm = n ∧ tf = 0`: `(bm, bf) = (n, 0)`, else `(tm, tf)` |
-//! | new TAT | `new = base + c·P` | `q = bf + c·P`; `nm = bm + ⌊q/L⌋`; `nf = q mod L` |
-//! | horizon | `hor = now + L·P` (that is, `n + P` ms) | |
-//! | **allowed iff** | `new ≤ hor` | `nm < n + P`, or `nm = n + P ∧ nf = 0` |
+//! **State** ([`KeyState`]). A key never seen has none. Otherwise it is either
+//! - a **window** ([`Window`]) `{E, b', counts}`: `counts[i]` units were allowed in slice
+//!   `S − i`, where `S` is the newest slice with a count, and `E = start(S + k + 1)`, the moment
+//!   slice `S` leaves the window; conversely `S = slice(E − 1) − k`. `b'` is the lane width the
+//!   counts were written with (`b` when the quota has not changed); or
+//! - a **block** `{U, E, T}`: denied until `U`; then the key resumes as the window `{E, b, [T]}`:
+//!   `T` units in the slice leaving the window at `E`.
 //!
-//! If **allowed**: store `(nm, nf)` (that is, `new`), and report
-//! - `remaining = ⌊(hor − new)/P⌋` = `⌊((n + P − nm)·L − nf)/P⌋`: cost-1 requests that would still
-//!   pass now, i.e. `⌊(n + P − new TAT)/T⌋`;
-//! - `reset_after_ms = ⌈(new − now)/L⌉` = `nm − n + [nf > 0]`: until the TAT has passed and a full
-//!   burst of `L` is available;
+//! **Step 1, blocked.** If the state is a block and `n < U`: denied as in step 7, state
+//! unchanged.
+//!
+//! **Step 2, idle.** A window with `E ≤ n`, or a block with `U ≤ n` and `E ≤ n`, holds nothing:
+//! treat it as no state (and drop it; in Redis, give each state a TTL until then).
+//!
+//! **Step 3, limit 0.** `L = 0` denies everything: `remaining = 0`, `reset_after_ms = 0`,
+//! `retry_after_ms = None`, state unchanged.
+//!
+//! **Step 4, the view at `n`**: the slice `σ` the request counts in, and `k + 1` lanes, lane `i`
+//! holding the count of slice `σ − i`.
+//! - No state: `σ = slice(n)`, all lanes 0.
+//! - A window written with `b' ≠ b` (the limit changed since) is first **folded**: one count
+//!   `min(Σ counts, 2^b − 1)` in its newest slice. A finished block (`U ≤ n`) is the window
+//!   `{E, b, [min(T, 2^b − 1)]}`.
+//! - With `S = slice(E − 1) − k`: if `slice(n) ≥ S`, then `σ = slice(n)` and `counts[i]` goes to
+//!   lane `i + σ − S`; lanes beyond `k` (slices that left the window) are dropped. If
+//!   `slice(n) < S` (a clock behind the key's, or slices re-read after a reload), then `σ = S`
+//!   and `counts[i]` goes to lane `i`: **time never runs backwards for a key**; the request is
+//!   decided as at `start(S)`.
+//!
+//! Let `W` be the sum of the lanes, `full = start(σ − i₀ + k + 1)` where `i₀` is the lowest lane
+//! with a count (when the last count leaves the window), and `free(c)` the time at which `c`
+//! would fit: with `j` the first lane at which `lane[0] + … + lane[j] > L − c`, `free(c) =
+//! start(σ + k + 1 − j)` (lanes `j ..= k` have left the window by then, and at any earlier slice
+//! boundary lane `j` has not).
+//!
+//! **Step 5, allowed** iff `W + c ≤ L`.
+//! - `c > 0`: lane 0 += `c`; store the window `{E' = start(σ + k + 1), b, lanes}`.
+//!   `remaining = L − W − c`, `reset_after_ms = E' − n`.
+//! - `c = 0` asks without spending: the state stays as it was (or none, if idle).
+//!   `remaining = L − W`, `reset_after_ms = full − n` (0 if `W = 0`).
 //! - `retry_after_ms = None`.
 //!
-//! If **denied**: store nothing (the TAT does not move), and report
-//! - `remaining = ⌊max(0, hor − base)/P⌋` = `⌊max(0, (n + P − bm)·L − bf)/P⌋` (may be above 0 when
-//!   `c` exceeds it);
-//! - `reset_after_ms = ⌈(base − now)/L⌉` = `bm − n + [bf > 0]`;
-//! - `retry_after_ms = ⌈(new − hor)/L⌉` = `nm − P − n + [nf > 0]` (≥ 1): at `n + retry` exactly
-//!   this request would pass. `None` if `c > L`, which can never pass.
+//! **Step 6, denied.** `remaining = max(0, L − W)` (may be above 0 when `c` exceeds it),
+//! `reset_after_ms = full − n` (0 if `W = 0`), `retry_after_ms = free(c) − n`, or `None` if
+//! `c > L`, which can never pass.
+//! - `M = 0`, or `c > L`: state unchanged (denied requests never count).
+//! - Otherwise this is the **first exceed**: store the block `{U = n + M, E = full, T = min(W,
+//!   65535)}` and answer as in step 7.
 //!
-//! `L = 0` denies everything: `remaining = 0`, `reset_after_ms = 0`, `retry_after_ms = None`.
+//! **Step 7, a blocked key** at `n < U`: view the resumed window `{E, b, [min(T, 2^b − 1)]}` at
+//! `U` as in step 4, with its `W_U`, `full_U`, `free_U`. `remaining = 0`; `reset_after_ms =
+//! max(U, full_U) − n` (`U − n` if `W_U = 0`); `retry_after_ms` is `None` if `L = 0` or `c > L`,
+//! `U − n` if `W_U + c ≤ L`, else `free_U(c) − n`.
 //!
-//! **Mitigation timeout** ([`check_state`]). The stored state is either a TAT, or a block
-//! `{until U, resume TAT R}` with `R` in whole ms ([`KeyState`]).
-//! 1. Blocked and `n < U`: **denied**, state unchanged. `remaining = 0`; `reset_after_ms =
-//!    max(U, R) − n`; `retry_after_ms = (U − n) + w`, where `w` is what GCRA at time `U` from
-//!    TAT `(R, 0)` says for cost `c`: 0 if allowed, else its `retry_after_ms` (`None` if `c > L`).
-//! 2. Blocked and `n ≥ U`: continue with GCRA from TAT `(R, 0)`.
-//! 3. GCRA allowed: store the new TAT.
-//! 4. GCRA denied, `c ≤ L` and `M > 0` (the **first exceed**): store the block `U = n + M`,
-//!    `R = max(⌈old TAT⌉, n)` (`n` if there was none), and answer as in 1 with these values: at
-//!    this first denial, `retry_after_ms` is `M` unless GCRA would still deny at `U`.
-//! 5. Otherwise (denied with `M = 0`, or `c > L`): denied as GCRA says, state unchanged.
+//! **Without large numbers.** `slice(n)` is about `2^43` for a Unix-time `n`; `n·k` is beyond a
+//! Lua double's 2^53. So nothing uses absolute slice numbers. Each view picks an **anchor** time
+//! `A` (`n` without counts, `E − 1` with them) and its **phase** `φ = ((A mod P)·k) mod P`
+//! (`A·k = slice(A)·P + φ`). Then, exactly:
+//! - `start(slice(A) + j) = A + ⌈(j·P − φ)/k⌉` for any integer `j` (with `|j| ≤ 2k + 2`);
+//! - for `n ≤ A`: `slice(A) − slice(n) = max(0, ⌈(min(A − n, 3P)·k − φ)/P⌉)`; distances beyond
+//!   `3P` all mean "more than `k` slices" (`slice(n) < S`), so they are capped there.
 //!
-//! **Idle states.** A TAT `≤ n`, or a block with `U ≤ n` and `R ≤ n`, holds no information (the
-//! key decides exactly like one never seen) and may be dropped at any moment: in Redis, give the
-//! key a TTL of `⌈TAT⌉ − n` or `max(U, R) − n` ms, refreshed on each write. An allowed request of
-//! cost 0 at an idle key stores nothing.
-//!
-//! **Time going backwards.** GCRA itself is safe with a `n` earlier than a previous call's: the
-//! horizon `n + P` only shrinks, so it can deny more, never allow more (`remaining` is clamped at
-//! 0). [`LocalLimiter`] goes further and uses, per shard, the latest `n` it has seen.
+//! Every product is below `2^47`; times are at most `n + 2P + 1`. Rust computes in 64 bits (in
+//! 32 when the operands fit, for speed). Lua numbers are doubles, exact for integers below 2^53:
+//! the script needs `n + 2P + M < 2^52` (the Redis limiter checks this) and takes every
+//! quotient as `(a − math.fmod(a, b)) / b`, which is exact (`math.floor(a / b)` is not: `a / b`
+//! may round up to the next integer when `a` is just below a multiple of `b`).
 //!
 //! # What this guarantees
-//! - From a cold key, a burst of exactly `⌊L/c⌋` requests of cost `c` at one instant, then one
-//!   unit per `T` (the k-th at `⌈k·T⌉` ms after the burst).
-//! - In any window of `W` whole milliseconds `[a, a + W)`, the costs allowed add up to at most
-//!   `⌊(W − 1 + P)·L/P⌋ = L + ⌊(W − 1)·L/P⌋`: at most the burst plus the steady rate. Proof: the
-//!   TAT before the window's first allowed request is at least `a·L` ticks, each allowed unit adds
-//!   `P`, and after the last one (at most at `a + W − 1`) the TAT is at most `(a + W − 1 + P)·L`.
-//!   For `W = P` this is up to `2L − 1`, not `L`: a burst of `L` at the start of the window and the
-//!   `L − 1` units that accrue during it. GCRA bounds the burst and the rate; a bound of `L` in
-//!   *every* window of length `P` would need a sliding log, or a burst of 1.
-//! - Every reported wait is rounded up, so a client that honours `Retry-After` is let in.
+//! - **At most `L` units in any window of one period.** Call a request's *effective time*
+//!   `τ = max(n, start(S))` (its slice is `σ`). Claim: the allowed units with effective times in
+//!   any `[t, t + P)` add up to at most `L`. Proof: let `Z` be the last of them to be decided,
+//!   in slice `σ_Z`. Every other one, `Y`, was decided before `Z`, so `σ_Y ≤ σ_Z` (a key's
+//!   newest slice never moves back; an idle key has `slice(n) > S`); and `τ_Y > τ_Z − P`, so
+//!   `σ_Y ≥ slice(τ_Z − P) = σ_Z − k`. So `Y` was counted in a slice that is still in `Z`'s
+//!   window, in its own lane or, after a fold or a block, in a later one: in `W_Z`. As `W_Z +
+//!   c_Z ≤ L`, the units add up to at most `L`. ∎ When a key's requests are decided in time
+//!   order, `τ = n`: [`LocalLimiter`] keeps time per shard from running backwards, so it holds
+//!   for real time. The Redis script sees the instances' clocks; they must agree (NTP), and an
+//!   idle key must not be dropped before a lagging instance is past `E` (the key's TTL has a
+//!   margin).
+//! - **A full burst from cold**: a key without counts in the window admits `⌊L/c⌋` requests of
+//!   cost `c` at once.
+//! - **Over-blocking is at most one slice.** A unit allowed at `τ` in slice `σ` counts until
+//!   `start(σ + k + 1)`, which lies in `(τ + P, τ + P + ⌈P/k⌉]`. So a request is always allowed
+//!   when the units allowed in the last `P + ⌈P/k⌉` ms, plus its cost, fit in `L` (for requests
+//!   in time order). A greedy client gets `L` units every `P + ⌈P/k⌉` ms at worst: for "10 per
+//!   10 s" (`k = 15`), 10 every 10.67 s; for `L ≥ 4096` (`k = 3`), `L` every `1.34·P`.
+//! - **`retry_after_ms` is exact**: at `n + retry` this request passes (unless other requests
+//!   of the key were allowed meanwhile), and one millisecond earlier it does not.
+//! - **After a mitigation block** the key resumes with all `T` units of its window in its newest
+//!   slice: the block never forgives anything, and the units of older slices may count up to
+//!   `k` slices longer than without the block (never after `E`, at most `P + ⌈P/k⌉` after the
+//!   exceed). A block whose `U` is after `E` resumes with a full burst.
+//! - **Time going backwards** can deny more, never allow more: the request counts in the key's
+//!   newest slice. [`LocalLimiter`] also uses, per shard, the latest `n` it has seen.
+//! - **A quota change** (reload) keeps the counts: a new lane width folds them into the newest
+//!   slice, a new period re-reads them on the new slices (newest at `slice(E − 1) − k`). Windows
+//!   that begin after the change hold at most the new `L` (the proof above only needs that the
+//!   units decided after the change were counted on its slices).
 //!
-//! # Ranges
-//! Rust computes in `u128` ticks counted from `now` and is exact for every input, except that a
-//! TAT beyond `u64::MAX` ms saturates (only when `n + P` itself exceeds 2^64 ms, half a billion
-//! years).
-//!
-//! Lua numbers are doubles, exact for integers below 2^53 (Unix milliseconds are about 2^41).
-//! The allow decision, `retry_after_ms` and `reset_after_ms` need only `n + P`, `n + M`,
-//! `q = bf + c·P` and `⌊q/L⌋`, so they are exact while those stay below 2^53. Take every
-//! quotient as `(a − math.fmod(a, b)) / b`, not `math.floor(a / b)`: `fmod` is exact, and the
-//! division of an exact multiple is then exact too, while `a / b` may round up to the next
-//! integer when `a` is just below a multiple of `b`. `remaining` multiplies `(n + P − nm) ≤ P`
-//! by `L`: exact while `P·L < 2^53` (any `L` for `P` below 35 minutes; `L` up to 2^21 for `P`
-//! up to 50 days); beyond that a script must split the product or accept an error of ±1 in
-//! `remaining`, which is only reported, never decided on.
+//! # State and memory
+//! A window is an end time plus 64 bits of counts (`k + 1` lanes of `b` bits); a block is two
+//! end times and a 16-bit total. [`LocalLimiter`] stores either in 12 bytes next to an 8-byte
+//! key: times as 32-bit offsets from a per-shard epoch that it moves forward (re-encoding every
+//! slot) before its clock is 2^30 ms past it, so an offset never wraps and is exact for end
+//! times up to 2^30 ms (12 days) ahead; farther ones are rounded *up* (`table.rs`). With the
+//! table's empty slots a tracked key costs 25–31.25 bytes. The Redis script (`window.lua` in
+//! `doorman-limit-redis`) stores the same state as a short string.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-mod gcra;
 mod limiter;
 mod table;
+mod window;
 
-pub use gcra::{KeyState, Quota, QuotaError, Tat, Verdict, check_state, gcra};
 pub use limiter::{LocalLimiter, Stats};
+pub use window::{
+    KeyState, MAX_LIMIT, MAX_PERIOD_MS, MAX_TIME_MS, Quota, QuotaError, Verdict, Window,
+    check_state,
+};

@@ -1,5 +1,5 @@
 //! [`LocalLimiter`]: the in-process store of key states, sharded, capped, and swept of idle
-//! keys, deciding with [`check_state`].
+//! keys, deciding with [`check_state`](crate::check_state).
 //!
 //! Each shard is a `std::sync::Mutex` over a compact table (`table.rs`). A decision locks one
 //! shard for a lookup and a few arithmetic operations and never across an `.await` (the API is
@@ -8,8 +8,8 @@
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use crate::gcra::{KeyState, Quota, Verdict, check_state};
 use crate::table::{Table, mix};
+use crate::window::{KeyState, Quota, Verdict, check_state};
 
 /// Slots examined for idle keys on every insert of a new key below the cap (a removal counts
 /// as one). The cursor then passes over a whole table of `s` slots holding `i` idle keys within
@@ -23,6 +23,10 @@ const MAX_SHARDS: usize = 64;
 /// A shard is given at least about this many keys of the cap, so that uneven hashing across
 /// shards (±1/√n) costs little of the cap.
 const MIN_KEYS_PER_SHARD: usize = 1024;
+/// A shard moves its table's epoch up to its clock once the clock is this far past it, so that
+/// stored offsets stay exact (below 2^31 ms) for end times up to 2^30 ms ahead of the clock.
+/// The move re-encodes every slot: once every 12 days per shard.
+const REBASE_AFTER_MS: u64 = 1 << 30;
 
 /// Counters of a [`LocalLimiter`], summed over its shards.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -38,16 +42,18 @@ pub struct Stats {
     pub memory_bytes: usize,
 }
 
-/// The rate-limit state of every key this process tracks, with GCRA and mitigation timeouts.
+/// The rate-limit state of every key this process tracks: the sliding-window counts and
+/// mitigation blocks of the crate's algorithm.
 ///
 /// `check` decides and records one request; `sweep` drops idle keys (call it from a timer, every
 /// few seconds); `stats` reports. Cheap to share: wrap it in an `Arc`.
 ///
 /// # Keys
 /// A key is the caller's 64-bit hash of the rule id and the characteristic values (IP, header,
-/// …). Two different inputs with the same hash share one budget. The limiter keeps 63 bits of
-/// it, so with `n` keys tracked the chance that any two collide is about `n²/2^64`: 5·10⁻⁸ at a
-/// million keys, 5·10⁻¹² at ten thousand. A collision can only make two clients share a budget
+/// …). Two different inputs with the same hash share one budget. The limiter keeps 59 bits of
+/// it (the slot needs the other 5), so with `n` keys tracked the chance that any two collide is
+/// about `n²/2^60`: 9·10⁻⁷ at a million keys, 9·10⁻¹¹ at ten thousand. A collision can only
+/// make two clients share a budget
 /// (each gets less), never let one exceed its own. If clients can choose inputs freely, the hash
 /// should be keyed (SipHash with a random key, as `std`'s `RandomState`), or a client could
 /// search for an input that lands on someone else's key and spend their budget.
@@ -55,27 +61,30 @@ pub struct Stats {
 /// # Memory and the cap
 /// A tracked key costs 20 bytes in a table kept between 0.64 and 0.8 full: 25–31.25 bytes per
 /// key (see `table.rs`) once a shard holds more than a few dozen keys; the shard array adds
-/// 128 bytes per shard (8 KiB at most). Idle keys (TAT passed, not blocked) hold no information and are
-/// dropped: a few slots are swept on every insert, and all of them by [`sweep`](Self::sweep).
+/// 128 bytes per shard (8 KiB at most). Idle keys (every count out of the window, no block
+/// running) hold no information and are dropped: a few slots are swept on every insert, and all
+/// of them by [`sweep`](Self::sweep).
 ///
 /// The cap (`max_keys`, split evenly over the shards) bounds memory under a flood of new keys.
 /// When a new key finds its shard full, the shard first drops its idle keys (a full pass, at
 /// most once per quarter of the shard's cap in inserts, so its cost stays constant per insert);
 /// if still full, it **evicts** one: of the 8 entries at and after the new key's home slot, the
-/// unblocked one with the earliest TAT, or if all 8 are blocked, the one whose block and TAT end
-/// first. Keys sit in the table by hash, so these neighbours are unrelated keys, as good a
-/// sample as random picks, and the lookup that just missed has already brought them into cache.
+/// unblocked one that has used the smallest share of its limit (ties: the one whose counts
+/// leave the window first), or if all 8 are blocked, the one whose block and counts end first.
+/// Keys sit in the table by hash, so these neighbours are unrelated keys, as good a sample as
+/// random picks, and the lookup that just missed has already brought them into cache.
 /// Evictions are counted in [`Stats::evicted`].
 ///
-/// An evicted key comes back fresh, with a full burst: eviction forgives whatever it still owed
-/// (at most `limit` units). The policy makes that cheap and rare for keys that are limited by
-/// much: the earliest TAT in the sample belongs to the key closest to being forgotten anyway,
-/// and a flood of new keys (one request each, TAT = now + T) sits below any key that has used
-/// most of its burst (TAT near now + period), so flood keys evict each other first. A limited
-/// key is evicted only if every sampled entry is at least as limited as it, which needs most of
-/// its neighbourhood to be limited keys; a client choosing its keys to arrange that must spend
-/// the budget of each key it plants, more than the one eviction forgives. Blocked keys go last
-/// of all: evicting one would forgive its whole block.
+/// An evicted key comes back fresh, with a full burst: eviction forgives whatever its window
+/// still held (at most `limit` units). The policy makes that cheap and rare for keys that are
+/// limited by much. The share used is the sum of the counts over the lane maximum `2^b − 1`,
+/// which lies within a factor of two of the limit (`b` is the limit's bit length), so no quota
+/// is needed to compute it: a flood of new keys (one request each) sits far below any key that
+/// has used most of its limit, so flood keys evict each other first. A limited key is evicted
+/// only if every sampled entry has used at least about as much, which needs most of its
+/// neighbourhood to be limited keys; a client choosing its keys to arrange that must spend the
+/// budget of each key it plants, more than the one eviction forgives. Blocked keys go last of
+/// all: evicting one would forgive its whole block.
 ///
 /// # Time
 /// Time is an input (`now_ms`, any epoch, the caller's clock). Each shard remembers the latest
@@ -99,7 +108,7 @@ struct Shard {
     table: Table,
     /// This shard's part of `max_keys`.
     cap: usize,
-    /// The latest `now_ms` seen.
+    /// The latest `now_ms` seen (the table's epoch is never after it).
     clock: u64,
     /// Where the incremental sweep goes on.
     cursor: usize,
@@ -152,7 +161,8 @@ impl LocalLimiter {
 
     /// Decides one request of `cost` units for `key` at `now_ms` under `quota`, and records it.
     /// `mitigation_timeout_ms > 0` blocks the key that long from its first denial; 0 throttles
-    /// only. See [`check_state`] for the exact behaviour; this adds storage.
+    /// only. See [`check_state`](crate::check_state) for the exact behaviour; this adds
+    /// storage.
     pub fn check(
         &self,
         key: u64,
@@ -190,8 +200,8 @@ impl LocalLimiter {
         }
     }
 
-    /// Drops every idle key (TAT at or before `now_ms`, not blocked) and gives memory back from
-    /// tables that have become mostly empty. Locks one shard at a time.
+    /// Drops every idle key (all counts out of the window at `now_ms`, no block running) and
+    /// gives memory back from tables that have become mostly empty. Locks one shard at a time.
     pub fn sweep(&self, now_ms: u64) {
         for shard in &self.shards {
             let mut shard = lock(shard);
@@ -231,9 +241,15 @@ fn lock(shard: &CacheAligned) -> MutexGuard<'_, Shard> {
 }
 
 impl Shard {
-    /// The time to decide at: never earlier than what this shard has already seen.
+    /// The time to decide at: never earlier than what this shard has already seen. Moves the
+    /// table's epoch up when the clock has gone far past it.
     fn observe(&mut self, now_ms: u64) -> u64 {
         self.clock = self.clock.max(now_ms);
+        if self.clock - self.table.epoch() >= REBASE_AFTER_MS {
+            // Idle windows first: their end lies before the new epoch and would not encode.
+            self.sweep_all(self.clock);
+            self.table.rebase(self.clock);
+        }
         self.clock
     }
 
@@ -296,15 +312,22 @@ impl Shard {
     fn evict_near(&mut self, h: u64, now_ms: u64) {
         let n = self.table.slot_count();
         let start = self.table.home_slot(h);
-        let mut victim: Option<(usize, (bool, u64, u32))> = None;
+        let mut victim: Option<(usize, (u8, u64, u64))> = None;
         let sampled = (0..n)
             .map(|k| (start + k) % n)
             .filter(|&i| self.table.is_occupied(i))
             .take(EVICTION_SAMPLES);
         for i in sampled {
-            let rank = match self.table.state(i) {
-                KeyState::Tat(tat) => (false, tat.ms, tat.frac),
-                blocked => (true, blocked.idle_at_ms(), 0),
+            // Lowest first: idle states, then windows by share of the limit used (in 1/65536)
+            // and end, then blocks by their end.
+            let state = self.table.state(i);
+            let rank = match state {
+                _ if state.is_idle(now_ms) => (0, 0, 0),
+                KeyState::Window(window) => {
+                    let bits = u32::from(window.bits.clamp(1, 16));
+                    (1, window.total() << (16 - bits), window.end_ms)
+                }
+                KeyState::Blocked { .. } => (2, 0, state.idle_at_ms()),
             };
             if victim.is_none_or(|(_, best)| rank < best) {
                 victim = Some((i, rank));

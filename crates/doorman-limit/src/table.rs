@@ -3,46 +3,54 @@
 //! bytes including the table's empty slots.
 //!
 //! Why not `std::collections::HashMap<u64, State>`: its bucket count is a power of two and it
-//! grows by doubling at 7/8 load, so its load swings between 7/16 and 7/8. Even with an 8-byte
-//! state (17 bytes per bucket with the control byte) that is 19–39 bytes per key, 35.6 at one
-//! million keys; the exact TAT needs 12 bytes, which makes it 28–57. Here the slot count is any
-//! integer (the home slot is found by multiply-shift, not by masking), the table grows by 1.25×
-//! at 0.8 load, so the load stays within 0.64–0.8 and a key costs 25–31.25 bytes.
+//! grows by doubling at 7/8 load, so its load swings between 7/16 and 7/8: with a 12-byte state
+//! (21 bytes per bucket with the control byte) that is 24–48 bytes per key. Here the slot count
+//! is any integer (the home slot is found by multiply-shift, not by masking), the table grows by
+//! 1.25× at 0.8 load, so the load stays within 0.64–0.8 and a key costs 25–31.25 bytes.
 //!
-//! Slot layout (`repr(packed(4))`, 20 bytes): `key` (u64), `a` (u64), `b` (u32).
-//! - `key`: the caller's key after [`mix`], 63 bits; the top bit says "blocked".
-//! - not blocked: `a` = TAT whole ms, `b` = TAT fraction (numerator over the quota's limit).
-//! - blocked: `a` = block end, `b` = how far the resume TAT lies beyond the block end, exact
-//!   below 2^31 ms (24.8 days) and above that rounded *up* to 25 significant bits (so a resumed
-//!   key is never forgiven anything).
-//! - empty: all of `a`, `b` and the blocked bit zero. A stored TAT is always in the future of
-//!   the call that stored it (due states are dropped, not stored), so it is never zero.
+//! Slot layout (`repr(packed(4))`, 20 bytes): `key` (u64), `t` (u32), `x` (u64).
+//! - `key`: the caller's key after [`mix`], 59 bits; bit 63 says "blocked"; bits 59–62 hold the
+//!   lane width minus 1 of a window state.
+//! - window: `t` = end time, `x` = the lanes.
+//! - blocked: `t` = block end; `x` = end time of the summarized counts (low 32 bits) and their
+//!   total (bits 32–47).
+//! - times are stored as offsets from the table's `epoch` ([`encode_offset`]): exact below 2^31
+//!   ms (24.8 days), beyond that rounded *up* to 25 significant bits, so a decoded time is never
+//!   earlier than the real one (a count is never forgiven early, a block never shortened). The
+//!   shard moves the epoch up to its clock before the clock gets 2^30 ms past it
+//!   ([`Table::rebase`]), so an end time is exact while it lies less than 2^30 ms (12.4 days)
+//!   ahead: periods up to about 6 days, mitigation timeouts up to 12 days.
+//! - empty: `t` zero and not blocked. A stored window's end lies after the clock that stored it
+//!   (idle states are dropped, not stored), and the clock is never before the epoch, so its
+//!   offset is at least 1.
 //!
 //! Deletion shifts the following entries of the run back (no tombstones), so a table that has
 //! seen any number of removals probes exactly as one freshly built.
 
-use crate::gcra::{KeyState, Tat};
+use crate::window::{KeyState, Window};
 
 /// The top bit of a stored key: the slot holds a blocked state.
 const BLOCKED: u64 = 1 << 63;
-/// The bits of a key that the table keeps (63).
-pub(crate) const KEY_MASK: u64 = !BLOCKED;
+/// Where a window's lane width (minus 1) sits in the stored key.
+const WIDTH_SHIFT: u32 = 59;
+/// The bits of a key that the table keeps (59).
+pub(crate) const KEY_MASK: u64 = (1 << WIDTH_SHIFT) - 1;
 
 /// The smallest table that is ever allocated.
 const MIN_SLOTS: usize = 8;
 
-/// Block-resume offsets below this are stored exactly.
-const EXACT_DELTA: u64 = 1 << 31;
+/// Offsets below this are stored exactly.
+const EXACT_OFFSET: u64 = 1 << 31;
 /// Significant bits kept for larger offsets.
 const MANTISSA_BITS: u32 = 25;
 
 /// The caller's 64-bit key, remixed (murmur3's finalizer: a bijection, so distinct keys stay
-/// distinct) and cut to 63 bits.
+/// distinct) and cut to 59 bits.
 ///
 /// The caller's key is already a hash, but nothing guarantees its low and high bits are equally
 /// good, and the limiter takes the shard from the low bits and the home slot from the high
-/// ones. Two multiplies cost about a nanosecond. Dropping the top bit halves the key space:
-/// collision odds among `n` keys are about `n²/2^64` instead of `n²/2^65`.
+/// ones. Two multiplies cost about a nanosecond. Keeping 59 bits leaves room in the slot for the
+/// blocked flag and the lane width; collision odds among `n` keys are about `n²/2^60`.
 pub(crate) const fn mix(mut x: u64) -> u64 {
     x ^= x >> 33;
     x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
@@ -55,8 +63,8 @@ pub(crate) const fn mix(mut x: u64) -> u64 {
 /// The home slot of a mixed key in a table of `n` slots: its high bits scaled to `0..n`
 /// (multiply-shift), which works for any `n`, not just powers of two.
 fn home(h: u64, n: usize) -> usize {
-    // `h` has 63 bits; shift them to the top so the whole key takes part.
-    let scaled = (u128::from(h << 1) * n as u128) >> 64;
+    // `h` has 59 bits; shift them to the top so the whole key takes part.
+    let scaled = (u128::from(h << (u64::BITS - WIDTH_SHIFT)) * n as u128) >> 64;
     // Below `n`, a usize.
     usize::try_from(scaled).unwrap_or(0)
 }
@@ -65,48 +73,56 @@ fn home(h: u64, n: usize) -> usize {
 #[repr(C, packed(4))]
 struct Slot {
     key: u64,
-    a: u64,
-    b: u32,
+    t: u32,
+    x: u64,
 }
 
-const EMPTY: Slot = Slot { key: 0, a: 0, b: 0 };
+const EMPTY: Slot = Slot { key: 0, t: 0, x: 0 };
 
 impl Slot {
     fn is_empty(self) -> bool {
-        self.a == 0 && self.b == 0 && self.key & BLOCKED == 0
+        self.t == 0 && self.key & BLOCKED == 0
     }
 
     fn mixed_key(self) -> u64 {
         self.key & KEY_MASK
     }
 
-    fn pack(h: u64, state: KeyState) -> Slot {
+    fn pack(h: u64, state: KeyState, epoch: u64) -> Slot {
         match state {
-            KeyState::Tat(tat) => Slot {
-                key: h,
-                a: tat.ms,
-                b: tat.frac,
+            KeyState::Window(window) => Slot {
+                key: h | (u64::from(window.bits.clamp(1, 16) - 1) << WIDTH_SHIFT),
+                t: encode_offset(window.end_ms.saturating_sub(epoch)),
+                x: window.lanes,
             },
-            KeyState::Blocked { until_ms, tat_ms } => Slot {
+            KeyState::Blocked {
+                until_ms,
+                end_ms,
+                total,
+            } => Slot {
                 key: h | BLOCKED,
-                a: until_ms,
-                b: encode_delta(tat_ms.saturating_sub(until_ms)),
+                t: encode_offset(until_ms.saturating_sub(epoch)),
+                x: u64::from(encode_offset(end_ms.saturating_sub(epoch))) | u64::from(total) << 32,
             },
         }
     }
 
-    fn unpack(self) -> KeyState {
+    fn unpack(self, epoch: u64) -> KeyState {
+        let time = |offset: u32| epoch.saturating_add(decode_offset(offset));
         if self.key & BLOCKED == 0 {
-            KeyState::Tat(Tat {
-                ms: self.a,
-                frac: self.b,
+            KeyState::Window(Window {
+                end_ms: time(self.t),
+                // Four bits: 1..=16.
+                bits: ((self.key >> WIDTH_SHIFT) & 0xf) as u8 + 1,
+                lanes: self.x,
             })
         } else {
-            // A resume TAT at or before the block end was stored as 0: either way the key is
-            // fresh when the block ends, so the two are indistinguishable to GCRA.
+            // A time before the epoch was stored as the epoch: both lie before every time the
+            // shard will decide at, so they decide alike.
             KeyState::Blocked {
-                until_ms: self.a,
-                tat_ms: self.a.saturating_add(decode_delta(self.b)),
+                until_ms: time(self.t),
+                end_ms: time(self.x as u32),
+                total: (self.x >> 32) as u16,
             }
         }
     }
@@ -114,8 +130,8 @@ impl Slot {
 
 /// A non-negative offset in ms as 32 bits: exact below 2^31, else `1 | exponent(6) |
 /// mantissa(25)` rounded up.
-fn encode_delta(d: u64) -> u32 {
-    if d < EXACT_DELTA {
+fn encode_offset(d: u64) -> u32 {
+    if d < EXACT_OFFSET {
         return d as u32;
     }
     let bits = u64::BITS - d.leading_zeros();
@@ -129,8 +145,8 @@ fn encode_delta(d: u64) -> u32 {
     (1 << 31) | (e << MANTISSA_BITS) | m as u32
 }
 
-/// The inverse of [`encode_delta`], never below the encoded value, saturating.
-fn decode_delta(b: u32) -> u64 {
+/// The inverse of [`encode_offset`], never below the encoded value, saturating.
+fn decode_offset(b: u32) -> u64 {
     if b & (1 << 31) == 0 {
         return u64::from(b);
     }
@@ -148,6 +164,8 @@ fn decode_delta(b: u32) -> u64 {
 pub(crate) struct Table {
     slots: Vec<Slot>,
     len: usize,
+    /// The time stored offsets count from.
+    epoch: u64,
 }
 
 impl Table {
@@ -200,13 +218,34 @@ impl Table {
 
     /// The state in occupied slot `i`.
     pub(crate) fn state(&self, i: usize) -> KeyState {
-        self.slots[i].unpack()
+        self.slots[i].unpack(self.epoch)
     }
 
-    /// Replaces the state in occupied slot `i`.
+    /// Replaces the state in occupied slot `i`. Its times must not lie before the epoch if it
+    /// is a window (an idle state is dropped, not stored).
     pub(crate) fn set(&mut self, i: usize, state: KeyState) {
         let h = self.slots[i].mixed_key();
-        self.slots[i] = Slot::pack(h, state);
+        self.slots[i] = Slot::pack(h, state, self.epoch);
+    }
+
+    /// The time stored offsets count from.
+    pub(crate) fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// Moves the epoch forward to `epoch` and re-encodes every slot from it. Windows idle at
+    /// `epoch` must have been removed first: their end would encode as 0, an empty slot.
+    pub(crate) fn rebase(&mut self, epoch: u64) {
+        let old = self.epoch;
+        self.epoch = epoch.max(old);
+        for i in 0..self.slots.len() {
+            let slot = self.slots[i];
+            if !slot.is_empty() {
+                let state = slot.unpack(old);
+                debug_assert!(matches!(state, KeyState::Blocked { .. }) || !state.is_idle(epoch));
+                self.slots[i] = Slot::pack(slot.mixed_key(), state, self.epoch);
+            }
+        }
     }
 
     /// Adds mixed key `h`, which must not be present, growing the table if needed.
@@ -220,7 +259,7 @@ impl Table {
             }
             self.resize(m);
         }
-        self.place(Slot::pack(h, state));
+        self.place(Slot::pack(h, state, self.epoch));
     }
 
     /// Removes the entry in occupied slot `i`, shifting the rest of its run back so no lookup
@@ -304,30 +343,38 @@ mod tests {
         state.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
 
+    fn window(end_ms: u64) -> KeyState {
+        KeyState::Window(Window {
+            end_ms,
+            bits: 4,
+            lanes: 1,
+        })
+    }
+
     #[test]
     fn slot_is_20_bytes() {
         assert_eq!(size_of::<Slot>(), 20);
     }
 
     #[test]
-    fn mix_is_a_bijection_on_samples_and_keeps_63_bits() {
+    fn mix_is_a_bijection_on_samples_and_keeps_59_bits() {
         let mut seen = std::collections::HashSet::new();
         let mut s = 7;
         for _ in 0..10_000 {
             let h = mix(rng(&mut s));
-            assert_eq!(h & BLOCKED, 0);
+            assert_eq!(h & !KEY_MASK, 0);
             assert!(seen.insert(h));
         }
     }
 
     #[test]
-    fn delta_encoding_is_exact_below_2_31_and_never_rounds_down() {
-        for d in [0, 1, 2, 1000, EXACT_DELTA - 1] {
-            assert_eq!(decode_delta(encode_delta(d)), d);
+    fn offset_encoding_is_exact_below_2_31_and_never_rounds_down() {
+        for d in [0, 1, 2, 1000, EXACT_OFFSET - 1] {
+            assert_eq!(decode_offset(encode_offset(d)), d);
         }
         let mut s = 99;
         for d in [
-            EXACT_DELTA,
+            EXACT_OFFSET,
             (1 << 33) - 1,
             1 << 40,
             u64::MAX / 3,
@@ -337,7 +384,7 @@ mod tests {
         .into_iter()
         .chain((0..10_000).map(|_| rng(&mut s) >> (rng(&mut s) % 33)))
         {
-            let back = decode_delta(encode_delta(d));
+            let back = decode_offset(encode_offset(d));
             assert!(back >= d, "{d} came back as {back}");
             // 25 significant bits: relative error below 2^-24.
             assert!(back - d <= (d >> 24) + 1, "{d} came back as {back}");
@@ -347,42 +394,96 @@ mod tests {
     #[test]
     fn pack_round_trips() {
         let h = mix(42);
+        let epoch = 1_700_000_000_000;
         for state in [
-            KeyState::Tat(Tat { ms: 5, frac: 0 }),
-            KeyState::Tat(Tat {
-                ms: u64::MAX,
-                frac: u32::MAX - 1,
+            window(epoch + 5),
+            KeyState::Window(Window {
+                end_ms: epoch + (1 << 31) - 1,
+                bits: 16,
+                lanes: u64::MAX,
             }),
-            KeyState::Tat(Tat { ms: 0, frac: 1 }),
+            KeyState::Window(Window {
+                end_ms: epoch + 1,
+                bits: 1,
+                lanes: 1 << 63,
+            }),
             KeyState::Blocked {
-                until_ms: 10,
-                tat_ms: 30,
+                until_ms: epoch + 10,
+                end_ms: epoch + 30,
+                total: 65_535,
             },
             KeyState::Blocked {
-                until_ms: 1,
-                tat_ms: 1,
+                until_ms: epoch + 1,
+                end_ms: epoch + 1,
+                total: 1,
             },
         ] {
-            let slot = Slot::pack(h, state);
+            let slot = Slot::pack(h, state, epoch);
             assert!(!slot.is_empty());
             assert_eq!(slot.mixed_key(), h);
-            assert_eq!(slot.unpack(), state);
+            assert_eq!(slot.unpack(epoch), state);
         }
-        // A resume TAT before the block end reads back as the block end: same behaviour.
+        // Times before the epoch in a block read back as the epoch: both are past.
         let slot = Slot::pack(
             h,
             KeyState::Blocked {
-                until_ms: 50,
-                tat_ms: 20,
+                until_ms: epoch - 50,
+                end_ms: epoch - 20,
+                total: 3,
             },
+            epoch,
         );
         assert_eq!(
-            slot.unpack(),
+            slot.unpack(epoch),
             KeyState::Blocked {
-                until_ms: 50,
-                tat_ms: 50
+                until_ms: epoch,
+                end_ms: epoch,
+                total: 3
             }
         );
+        // Far times round up, never down.
+        let far = KeyState::Window(Window {
+            end_ms: epoch + (1 << 40) + 1,
+            bits: 3,
+            lanes: 5,
+        });
+        match Slot::pack(h, far, epoch).unpack(epoch) {
+            KeyState::Window(w) => {
+                assert!(w.end_ms > epoch + (1 << 40) && w.end_ms - epoch - (1 << 40) < 1 << 17);
+                assert_eq!((w.bits, w.lanes), (3, 5));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn rebase_keeps_every_time_exact() {
+        let mut table = Table::default();
+        let mut s = 3;
+        let mut model = HashMap::new();
+        for i in 0..1000u64 {
+            let h = mix(rng(&mut s));
+            let state = if i % 3 == 0 {
+                KeyState::Blocked {
+                    until_ms: 5_000 + i,
+                    end_ms: 4_000 + 2 * i,
+                    total: i as u16,
+                }
+            } else {
+                window(3_000 + i)
+            };
+            table.insert_absent(h, state);
+            model.insert(h, state);
+        }
+        table.rebase(2_999);
+        assert_eq!(table.epoch(), 2_999);
+        for (&h, &state) in &model {
+            let i = table.find(h).expect("present");
+            assert_eq!(table.state(i), state);
+        }
+        // An epoch never moves back.
+        table.rebase(10);
+        assert_eq!(table.epoch(), 2_999);
     }
 
     /// Random inserts, updates and removals against `HashMap` as the model, across growth,
@@ -396,10 +497,7 @@ mod tests {
         let keys: Vec<u64> = (0..600).map(|_| mix(rng(&mut s))).collect();
         for step in 0..200_000u64 {
             let h = keys[(rng(&mut s) % keys.len() as u64) as usize];
-            let state = KeyState::Tat(Tat {
-                ms: step + 1,
-                frac: 0,
-            });
+            let state = window(step + 1);
             match (rng(&mut s) % 3, table.find(h)) {
                 (0, Some(i)) => {
                     table.remove_at(i);
@@ -436,7 +534,7 @@ mod tests {
         let mut table = Table::default();
         let mut s = 5;
         for n in 1..=200_000usize {
-            table.insert_absent(mix(rng(&mut s)), KeyState::Tat(Tat::from_ms(1)));
+            table.insert_absent(mix(rng(&mut s)), window(1));
             if n >= 1000 {
                 let load = n as f64 / table.slot_count() as f64;
                 assert!((0.639..=0.8).contains(&load), "load {load} at {n}");

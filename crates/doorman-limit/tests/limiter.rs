@@ -1,7 +1,8 @@
 //! The in-process store with a fake clock: it decides exactly as the pure algorithm over random
-//! traffic, drops idle keys (by `sweep` and on its own while inserting), keeps to its cap with
-//! counted evictions that spare limited and blocked keys, treats a clock stepped back as the
-//! last time seen, stays exact under concurrent use, and keeps a tracked key within 32 bytes.
+//! traffic (also while its clock runs for years and the table's epoch moves), drops idle keys
+//! (by `sweep` and on its own while inserting), keeps to its cap with counted evictions that
+//! spare limited and blocked keys, treats a clock stepped back as the last time seen, stays
+//! exact under concurrent use, and keeps a tracked key within 32 bytes.
 
 use std::collections::HashMap;
 
@@ -55,6 +56,46 @@ fn decides_exactly_like_the_pure_algorithm() {
     assert!(stats.expired > 0);
 }
 
+/// The table stores times as offsets from an epoch that moves up every 2^30 ms of clock: over
+/// years of clock, with periods of days and blocks of up to 12 days (still stored exactly),
+/// every verdict equals `check_state` over a plain map.
+#[test]
+fn decides_exactly_like_the_pure_algorithm_while_the_epoch_moves() {
+    let limiter = LocalLimiter::new(10_000);
+    let mut model: HashMap<u64, Option<KeyState>> = HashMap::new();
+    let mut rng = Rng(0xe90c);
+    const DAY: u64 = 86_400_000;
+    let rules = [
+        (q(5, 5 * DAY), 0),
+        (q(300, 2 * DAY), 12 * DAY),
+        (q(4, 1000), 3 * DAY),
+        (q(70, 60_000), 0),
+    ];
+    let mut now = 1_700_000_000_000;
+    let mut jumps = 0;
+    for step in 0..60_000 {
+        now += match rng.below(100) {
+            0 => {
+                jumps += 1;
+                rng.below(1 << 30)
+            }
+            1..=10 => rng.below(DAY),
+            _ => rng.below(500),
+        };
+        let key = rng.below(200);
+        let (quota, timeout) = rules[(key % 4) as usize];
+        let cost = [1, 1, 2, 0, 3][rng.below(5) as usize];
+        let got = limiter.check(key, now, quota, cost, timeout);
+        let state = model.entry(key).or_default();
+        let (want, next) = check_state(*state, now, quota, cost, timeout);
+        *state = next;
+        assert_eq!(got, want, "step {step}, key {key} at {now}");
+    }
+    assert!(jumps > 400, "{jumps}");
+    // The clock ran for years: the epoch moved many times.
+    assert!(now - 1_700_000_000_000 > 200 * (1 << 30));
+}
+
 #[test]
 fn a_burst_then_denial_with_retry() {
     let limiter = LocalLimiter::new(1000);
@@ -63,15 +104,18 @@ fn a_burst_then_denial_with_retry() {
         assert!(v.allowed);
         assert_eq!(v.remaining, 4 - i);
     }
+    // 20 slices of 50 ms: the burst's slice leaves the window at 1050.
     assert_eq!(
         limiter.check(7, 0, q(5, 1000), 1, 0),
         Verdict {
             allowed: false,
             remaining: 0,
-            reset_after_ms: 1000,
-            retry_after_ms: Some(200)
+            reset_after_ms: 1050,
+            retry_after_ms: Some(1050)
         }
     );
+    assert!(!limiter.check(7, 1049, q(5, 1000), 1, 0).allowed);
+    assert!(limiter.check(7, 1050, q(5, 1000), 5, 0).allowed);
     // Another key is untouched.
     assert_eq!(limiter.check(8, 0, q(5, 1000), 1, 0).remaining, 4);
 }
@@ -105,14 +149,14 @@ fn idle_keys_are_dropped_by_sweep() {
         limiter.check(key, 0, quota, 1, 0);
     }
     assert_eq!(limiter.stats().tracked, 100);
-    // TAT = 100 ms: not idle at 99, idle at 100.
-    limiter.sweep(99);
+    // 15 slices of 66⅔ ms: slice 0 leaves the window at 1067; not idle at 1066, idle at 1067.
+    limiter.sweep(1066);
     assert_eq!(limiter.stats().tracked, 100);
-    limiter.sweep(100);
+    limiter.sweep(1067);
     let stats = limiter.stats();
     assert_eq!((stats.tracked, stats.expired, stats.evicted), (0, 100, 0));
     // A forgotten key is simply fresh.
-    assert_eq!(limiter.check(5, 100, quota, 1, 0).remaining, 9);
+    assert_eq!(limiter.check(5, 1067, quota, 1, 0).remaining, 9);
 }
 
 #[test]
@@ -120,11 +164,14 @@ fn an_idle_key_asked_at_cost_zero_is_forgotten() {
     let limiter = LocalLimiter::new(1000);
     limiter.check(1, 0, q(10, 1000), 1, 0);
     let v = limiter.check(1, 500, q(10, 1000), 0, 0);
+    assert_eq!((v.allowed, v.remaining), (true, 9));
+    assert_eq!(limiter.stats().tracked, 1);
+    let v = limiter.check(1, 1100, q(10, 1000), 0, 0);
     assert_eq!((v.allowed, v.remaining), (true, 10));
     let stats = limiter.stats();
     assert_eq!((stats.tracked, stats.expired), (0, 1));
     // And a cost-0 ask about a key never seen stores nothing.
-    limiter.check(2, 500, q(10, 1000), 0, 0);
+    limiter.check(2, 1100, q(10, 1000), 0, 0);
     assert_eq!(limiter.stats().tracked, 0);
 }
 
@@ -207,7 +254,7 @@ fn blocked_keys_are_evicted_last() {
         assert!(limiter.check(key, 0, fast, 1, 10_000).allowed);
         assert!(!limiter.check(key, 0, fast, 1, 10_000).allowed);
     }
-    // Flood keys under a slow rule hold information far longer (TAT an hour away), yet they
+    // Flood keys under a slow rule hold information far longer (counts for an hour), yet they
     // are the ones evicted.
     let slow = q(1, 3_600_000);
     for key in 0..10_000 {
@@ -230,9 +277,9 @@ fn a_full_shard_drops_idle_keys_before_evicting() {
     for key in 0..100 {
         limiter.check(key, 0, quota, 1, 0);
     }
-    // At 1000 every one of them is idle: new keys take their places without an eviction.
+    // At 1100 every one of them is idle: new keys take their places without an eviction.
     for key in 100..200 {
-        limiter.check(key, 1000, quota, 1, 0);
+        limiter.check(key, 1100, quota, 1, 0);
     }
     let stats = limiter.stats();
     assert_eq!((stats.tracked, stats.evicted, stats.expired), (100, 0, 100));
@@ -244,17 +291,19 @@ fn a_clock_stepped_back_is_read_as_the_last_time_seen() {
     let quota = q(2, 1000);
     assert!(limiter.check(1, 1000, quota, 1, 0).allowed);
     assert!(limiter.check(1, 1000, quota, 1, 0).allowed);
-    // Back to 0: decided as at 1000 (retry 500 from then), not as two periods early.
+    // Back to 0: decided as at 1000 (31 slices; slice 31 leaves at 2033), waits counted from
+    // then, not from the earlier clock.
     assert_eq!(
         limiter.check(1, 0, quota, 1, 0),
         Verdict {
             allowed: false,
             remaining: 0,
-            reset_after_ms: 1000,
-            retry_after_ms: Some(500)
+            reset_after_ms: 1033,
+            retry_after_ms: Some(1033)
         }
     );
-    assert!(limiter.check(1, 1500, quota, 1, 0).allowed);
+    assert!(!limiter.check(1, 1500, quota, 1, 0).allowed);
+    assert!(limiter.check(1, 2033, quota, 2, 0).allowed);
 }
 
 #[test]
@@ -299,7 +348,7 @@ fn memory_is_given_back_after_a_flood() {
         limiter.check(key, 0, q(10, 1000), 1, 0);
     }
     let before = limiter.stats().memory_bytes;
-    limiter.sweep(1000);
+    limiter.sweep(1067);
     let after = limiter.stats();
     assert_eq!(after.tracked, 0);
     assert!(
