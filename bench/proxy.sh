@@ -15,7 +15,9 @@
 #   THREADS [1]        wrk threads
 #   LOADGEN_CPU [0]    CPU wrk is pinned to
 #   SERVER_CPU [1]     CPU the origin and every proxy are pinned to
-#   TARGETS ["direct nginx haproxy doorman"]  add doorman-fw for Doorman with a 1M-CIDR list + 500 rules
+#   TARGETS ["direct nginx haproxy doorman"]  add doorman-fw for Doorman with a 1M-CIDR list + 500 rules,
+#                      doorman-rl with one rate limit that every request is counted against (never
+#                      exceeded), doorman-rl-redis with the same limit in a local redis-server
 #   SKIP_BUILD [0]     1: use the doorman binary as it is, without cargo build
 #   DOORMAN_BIN [target/release/doorman]  binary to run, e.g. one built from another commit
 #                      (combine with SKIP_BUILD=1); DOORMAN_COMMIT then names that commit in the JSON
@@ -94,9 +96,11 @@ fi
 
 TMP=$(mktemp -d /tmp/doorman-proxy-bench.XXXXXX)
 PIDS=()
+REDIS_PORTS=()
 
 cleanup() {
-  local pid
+  local pid port
+  for port in "${REDIS_PORTS[@]}"; do "$ROOT/scripts/redis-test-server.sh" --stop "$port" || true; done
   [ -z "${WRK_PID:-}" ] || PIDS+=("$WRK_PID")
   for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for _ in $(seq 50); do
@@ -250,7 +254,35 @@ for target in $TARGETS; do
       PROXY_PIDS[doorman-fw]=$!
       wait_ok doorman-fw "${PORT[doorman-fw]}" "${PROXY_PIDS[doorman-fw]}"
       ;;
-    *) die "unknown target $target (known: direct nginx haproxy doorman doorman-fw)" ;;
+    doorman-rl | doorman-rl-redis)
+      # One rate limit every request counts against, high enough never to deny: what checking
+      # (and the RateLimit headers) cost per request, in process or through Redis.
+      PORT[$target]=$(free_port)
+      render doorman.toml.tmpl "${PORT[$target]}" "$(free_port)"
+      sed -e "s|@DIR@/doorman-data|$TMP/$target-data|" "$TMP/doorman.toml" >"$TMP/$target.toml"
+      if [ "$target" = doorman-rl-redis ]; then
+        REDIS_PORT=$("$ROOT/scripts/redis-test-server.sh")
+        REDIS_PORTS+=("$REDIS_PORT")
+        printf '\n[rate_limit]\nbackend = "redis"\nredis_url = "redis://127.0.0.1:%s/0"\n' "$REDIS_PORT" >>"$TMP/$target.toml"
+      fi
+      cat >>"$TMP/$target.toml" <<'EOF'
+
+[[rate_limits]]
+id = "bench"
+expression = 'true'
+characteristics = ["ip.src"]
+requests_per_period = 65535
+period_secs = 1
+EOF
+      "$DOORMAN" check --config "$TMP/$target.toml" >"$TMP/$target-check.out" 2>&1 ||
+        { cat "$TMP/$target-check.out" >&2; die "doorman check failed for $target"; }
+      taskset -c "$SERVER_CPU" "$DOORMAN" serve --config "$TMP/$target.toml" --workers 1 \
+        >"$TMP/$target.out" 2>&1 &
+      PIDS+=($!)
+      PROXY_PIDS[$target]=$!
+      wait_ok "$target" "${PORT[$target]}" "${PROXY_PIDS[$target]}"
+      ;;
+    *) die "unknown target $target (known: direct nginx haproxy doorman doorman-fw doorman-rl doorman-rl-redis)" ;;
   esac
 done
 

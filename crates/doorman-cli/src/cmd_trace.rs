@@ -207,6 +207,7 @@ fn trace(req: &RequestFile, policy: &Policy) -> Result<Traced> {
         version,
         scheme,
         tls: tls.as_ref(),
+        auth: &doorman_core::auth::NO_AUTH,
     };
     let decision = doorman_core::decide(&facts, policy);
     Ok(Traced {

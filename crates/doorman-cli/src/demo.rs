@@ -74,10 +74,13 @@ name = "chat"
 path_prefix = "/"
 upstream = "chat"
 
+# The plugin API needs an API key with the scope plugins:weather. The demo creates two keys at
+# start (one with the scope, one without) and prints them; make more with `doorman keys create`.
 [[routes]]
 name = "plugins"
 path_prefix = "/plugins"
 upstream = "chat"
+auth = { methods = ["api_key"], scopes = ["plugins:weather"] }
 
 [[routes]]
 name = "debug"
@@ -164,6 +167,28 @@ title = "Scripted clients (trial)"
 expression = 'lower(http.user_agent) contains "python-requests"'
 action = "block"
 mode = "shadow"
+
+# Rate limits. Counters live in this process; with [rate_limit] backend = "redis" every gateway
+# on that Redis would share them.
+[[rate_limits]]
+id = "weather-plugin"
+description = "Weather plugin calls"
+expression = 'http.request.uri.path eq "/plugins/weather"'
+requests_per_period = 5
+period_secs = 30
+note = "The weather changes slowly: cache answers for a few minutes."
+
+# Failed logins: only the origin's 401 answers count. Three within 5 minutes pause the client
+# for 2 minutes (code 1012).
+[[rate_limits]]
+id = "failed-logins"
+description = "Too many failed logins"
+expression = 'http.request.uri.path eq "/login"'
+characteristics = ["ip.src"]
+requests_per_period = 3
+period_secs = 300
+mitigation_timeout_secs = 120
+counting_expression = "http.response.code eq 401"
 "#;
 
 /// Writes the demo's country/ASN database: documentation ranges only.
@@ -234,6 +259,7 @@ async fn run_async(args: &DemoArgs) -> Result<()> {
     let loaded = doorman_config::load(&path)
         .map_err(|d| anyhow::anyhow!("the demo policy does not compile:\n{d}"))?;
 
+    let keys = demo_keys(&args.data_dir)?;
     let started = doorman_server::start(loaded, Some(path.clone()))
         .await
         .context("starting the gateway")?;
@@ -242,6 +268,7 @@ async fn run_async(args: &DemoArgs) -> Result<()> {
         started.admin_addr.unwrap_or(args.admin),
         &path,
         &args.data_dir,
+        &keys,
     );
     let gateway = started.gateway.clone();
     let stop = tokio::spawn(async move {
@@ -274,6 +301,43 @@ async fn wait_for_term() {
     std::future::pending::<()>().await
 }
 
+/// The demo's two API keys, made afresh on every start (earlier demo keys are revoked, since a
+/// key is shown only when it is created).
+struct DemoKeys {
+    weather: String,
+    reader: String,
+}
+
+fn demo_keys(data_dir: &Path) -> Result<DemoKeys> {
+    let store = doorman_keys::KeyStore::open(doorman_keys::keys_path(data_dir))
+        .context("opening the demo's key store")?;
+    let now = doorman_keys::time::now_ms();
+    let make = |name: &str, scopes: &[&str]| -> Result<String> {
+        if store.find(name).is_ok_and(|k| k.revoked_at.is_none()) {
+            store
+                .revoke(name, now)
+                .with_context(|| format!("revoking the previous demo key {name}"))?;
+        }
+        let (secret, _) = store
+            .create(
+                doorman_keys::NewKey {
+                    name: name.into(),
+                    scopes: scopes.iter().map(|s| s.to_string()).collect(),
+                    expires_at: None,
+                    rate_limit: None,
+                },
+                doorman_keys::DEFAULT_PREFIX,
+                now,
+            )
+            .with_context(|| format!("creating the demo key {name}"))?;
+        Ok(secret.expose().to_owned())
+    };
+    Ok(DemoKeys {
+        weather: make("demo-weather", &["plugins:weather"])?,
+        reader: make("demo-reader", &["chat"])?,
+    })
+}
+
 /// A loopback port nothing listens on (bound and released at once).
 fn closed_port() -> std::io::Result<SocketAddr> {
     let l = std::net::TcpListener::bind("127.0.0.1:0")?;
@@ -287,7 +351,13 @@ fn toml_escape(p: &Path) -> String {
         .replace('"', "\\\"")
 }
 
-fn print_guide(addr: SocketAddr, admin: SocketAddr, policy: &Path, data_dir: &Path) {
+fn print_guide(
+    addr: SocketAddr,
+    admin: SocketAddr,
+    policy: &Path,
+    data_dir: &Path,
+    keys: &DemoKeys,
+) {
     let u = format!("http://{addr}");
     let data = data_dir.display();
     println!(
@@ -301,7 +371,18 @@ Doorman demo is running.
 Passes:
   curl -N {u}/v1/chat/completions -H 'content-type: application/json' \
        -d '{{"messages":[{{"role":"user","content":"hello"}}],"stream":true}}'     # tokens stream in
-  curl '{u}/plugins/weather?city=Lisbon'
+  curl -H "Authorization: Bearer $KEY" '{u}/plugins/weather?city=Lisbon'      # the plugin API, with a key
+
+API keys (created for this run; set them in your shell first):
+  KEY={weather}      # scope plugins:weather
+  READER={reader}    # scope chat only
+  curl -i '{u}/plugins/weather?city=Oslo'                              # KEY_MISSING 401, WWW-Authenticate: Bearer realm="doorman"
+  curl -i -H "Authorization: Bearer ${{KEY%?}}x" '{u}/plugins/weather?city=Oslo'   # KEY_MALFORMED 401: the checksum catches the typo
+  curl -i -H "Authorization: Bearer sk-proj-123" '{u}/plugins/weather?city=Oslo' # KEY_MALFORMED 401: a key for another service
+  curl -i -H "Authorization: Bearer $READER" '{u}/plugins/weather?city=Oslo'      # INSUFFICIENT_SCOPE 403: needs plugins:weather
+  curl -s -H "Authorization: Bearer $KEY" {u}/.well-known/doorman/whoami?path=/plugins/weather  # what the gateway sees
+  doorman keys list --data-dir {data}                                  # then: doorman keys revoke demo-reader --data-dir {data}
+  curl -i -H "Authorization: Bearer $READER" '{u}/plugins/weather?city=Oslo'      # KEY_REVOKED 401, within a second
 
 Denials (each answer has a Ray ID; try -H 'Accept: application/json' or a browser too):
   curl -i {u}/admin/                                   # ROUTE_CLOSED 403, the operator's reason
@@ -317,9 +398,18 @@ Firewall (the demo trusts X-Forwarded-For from localhost, so you can play any cl
   curl -i -H 'X-Forwarded-For: 192.0.2.200' {u}/             # 1009: a country rule (KP in the demo database)
   curl -i -H 'X-Forwarded-For: 198.51.100.7' '{u}/plugins/weather?city=Oslo'  # 1020: a VPN range, named
   curl -i {u}/wp-login.php                                   # 1020 with disclosure = "hint"
-  curl -s -A python-requests/2.32 -o /dev/null -w '%{{http_code}}\n' '{u}/plugins/weather?city=Oslo'
+  curl -s -A python-requests/2.32 -o /dev/null -w '%{{http_code}}\n' -H "Authorization: Bearer $KEY" '{u}/plugins/weather?city=Oslo'
                                                              # 200: a shadow rule only records it
   echo '{{"ip":"203.0.113.7","url":"/"}}' | doorman trace --config {policy} --request -
+
+Rate limits (5 weather calls per 30 s per API key; 3 failed logins in 5 min pause you for 2 min):
+  for i in $(seq 7); do curl -s -o /dev/null -w '%{{http_code}} ' -H "Authorization: Bearer $KEY" '{u}/plugins/weather?city=Oslo'; done; echo
+                                                             # 200 ×5, then 429 (1015) with Retry-After
+  curl -i -H "Authorization: Bearer $KEY" '{u}/plugins/weather?city=Oslo'  # the receipt: which limit, your key, when to retry
+  for i in $(seq 4); do curl -s -o /dev/null -w '%{{http_code}} ' -d 'user=ann&password=guess' {u}/login; done; echo
+                                                             # 401 ×3 from the origin, then 429 (1012): paused
+  doorman bans list --config {policy}                        # who is banned, by which rule, until when
+  doorman bans lift 127.0.0.1 --config {policy}              # lift it early
 
 Then, for any Ray ID you got:
   doorman explain <ray-id> --data-dir {data}
@@ -327,6 +417,8 @@ Then, for any Ray ID you got:
 
 Ctrl-C stops the demo.
 "#,
-        policy = policy.display()
+        policy = policy.display(),
+        weather = keys.weather,
+        reader = keys.reader
     );
 }

@@ -3,6 +3,7 @@
 //! place.
 #![forbid(unsafe_code)]
 
+mod cmd_bans;
 mod cmd_events;
 mod cmd_keys;
 mod cmd_trace;
@@ -54,6 +55,8 @@ enum Command {
     Trace(cmd_trace::TraceArgs),
     /// Manage API keys: create, list, show, revoke, rotate.
     Keys(cmd_keys::KeysArgs),
+    /// List and lift temporary bans (rate limits with a mitigation timeout) on a running gateway.
+    Bans(cmd_bans::BansArgs),
     /// Check or evaluate rules-language expressions.
     #[command(subcommand)]
     Rules(RulesCommand),
@@ -105,6 +108,7 @@ fn run(command: Command) -> Result<ExitCode> {
         Command::Explain(args) => cmd_events::run_explain(&args),
         Command::Trace(args) => cmd_trace::run(&args),
         Command::Keys(args) => cmd_keys::run(&args),
+        Command::Bans(args) => cmd_bans::run(&args),
         Command::Rules(RulesCommand::Check { expr }) => {
             match doorman_rules::cli::check_command(&expr) {
                 Ok(normalized) => {

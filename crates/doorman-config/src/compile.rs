@@ -70,7 +70,14 @@ pub(crate) fn compile(
     let logging = c.logging(&raw.logging);
     let events = c.events(&raw.events);
     let (upstreams, upstream_index, names_complete) = c.upstreams(&raw.upstreams);
-    let routes = c.routes(&raw.routes, &upstream_index, names_complete);
+    let (auth_policy, mut auth_server) = c.auth(&raw.auth);
+    auth_server.jwt_providers = c.jwt_providers(&raw.jwt_providers);
+    let routes = c.routes(
+        &raw.routes,
+        &upstream_index,
+        names_complete,
+        &auth_server.jwt_providers,
+    );
     c.unused_upstreams(&upstreams);
     let firewall = c.firewall(&raw);
     let rate_limit = c.rate_limit_settings(&raw.rate_limit);
@@ -88,6 +95,7 @@ pub(crate) fn compile(
         admin,
         limits,
         rate_limit,
+        auth: auth_server,
         forwarding,
         logging,
         events,
@@ -101,6 +109,7 @@ pub(crate) fn compile(
         upstreams,
         firewall: firewall.firewall,
         rate_limits: firewall.rate_limits,
+        auth: auth_policy,
     };
     Some((Config { server, policy }, firewall.watched_files))
 }
@@ -790,6 +799,7 @@ impl Compiler<'_, '_> {
         raw: &[RawRoute],
         upstreams: &HashMap<String, usize>,
         names_complete: bool,
+        providers: &[doorman_jwt::ProviderConfig],
     ) -> Vec<Route> {
         if raw.is_empty() && !self.reported.contains("routes") {
             self.warn(
@@ -825,7 +835,8 @@ impl Compiler<'_, '_> {
             }
 
             let upstream = self.route_upstream(&path, r, upstreams, names_complete);
-            let access = self.route_access(&path, &name, r);
+            let mut access = self.route_access(&path, &name, r);
+            access.auth = self.route_auth(&path, r.auth.as_ref(), providers, true);
 
             let mut sorted = hosts.clone();
             sorted.sort_by(|a, b| host_key(a).cmp(&host_key(b)));
@@ -965,6 +976,7 @@ impl Compiler<'_, '_> {
         RouteAccess {
             closed: closed.then(|| notice.clone()),
             allow_networks: (gated && !closed).then_some(NetworkGate { networks, notice }),
+            auth: None,
         }
     }
 

@@ -22,6 +22,7 @@
 //! key with its default.
 #![forbid(unsafe_code)]
 
+mod auth;
 mod compile;
 pub mod diag;
 mod firewall;
@@ -41,8 +42,8 @@ pub use firewall::{LIST_PROBLEMS_SHOWN, MAX_LIST_NAME, SKIPPABLE_PHASES};
 pub use parse::MAX_ERRORS;
 pub use ratelimit::{MAX_PERIOD_SECS, MAX_REQUESTS_PER_PERIOD};
 pub use settings::{
-    Admin, AdminToken, Config, Events, Forwarding, Limits, Listener, LogFormat, Logging,
-    RateLimitSettings, RedisSettings, ServerSettings, TlsFiles,
+    Admin, AdminToken, AuthServer, Config, Events, Forwarding, Limits, Listener, LogFormat,
+    Logging, RateLimitSettings, RedisSettings, ServerSettings, TlsFiles,
 };
 
 /// A configuration that loaded, and what looked odd about it.
@@ -115,7 +116,7 @@ pub fn load_str(text: &str, path: impl AsRef<Path>) -> Result<Loaded, Diagnostic
 /// What `doorman check --config F` prints, and whether it succeeded (exit 0).
 ///
 /// On success: each warning, then `ok: N routes, M upstreams, K listeners` followed by the
-/// counts of lists, access rules and rules when there are any (print to stdout). On
+/// counts of lists, access rules, rules, rate limits and JWT providers when there are any (print to stdout). On
 /// failure: every diagnostic and a summary line (print to stderr, exit 1). The text has no
 /// trailing newline.
 pub fn check_report(path: impl AsRef<Path>) -> (String, bool) {
@@ -139,6 +140,11 @@ pub fn check_report(path: impl AsRef<Path>) -> (String, bool) {
                 (fw.lists.len(), "list"),
                 (fw.access_rules.len(), "access rule"),
                 (fw.rules.len(), "rule"),
+                (p.rate_limits.len(), "rate limit"),
+                (
+                    loaded.config.server.auth.jwt_providers.len(),
+                    "JWT provider",
+                ),
             ] {
                 if n > 0 {
                     out.push_str(&format!(", {}", diag::plural(n, what)));

@@ -102,6 +102,10 @@ pub struct RawConfig {
     pub rate_limit: RawRateLimitSettings,
     /// Rate limiting rules, in file order.
     pub rate_limits: Vec<RawRateLimit>,
+    /// Where credentials come from and how the gateway answers about them.
+    pub auth: RawAuth,
+    /// Issuers whose JWTs routes may accept.
+    pub jwt_providers: Vec<RawJwtProvider>,
 }
 
 /// `[server]`.
@@ -399,6 +403,20 @@ pub struct RawRoute {
     pub remedies: Vec<String>,
     /// How much of the above a denied person sees.
     pub disclosure: RawDisclosure,
+    /// Credentials the route requires (absent: none).
+    pub auth: Option<RawRouteAuth>,
+}
+
+/// `[[routes]] auth = { methods = […], scopes = […] }`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawRouteAuth {
+    /// `api_key` and/or `jwt:<provider name>`. Required.
+    pub methods: Option<Vec<String>>,
+    /// Scopes the credential must grant, all of them.
+    pub scopes: Vec<String>,
+    /// Forward the credential to the upstream (default: stripped).
+    pub keep_credentials: bool,
 }
 
 impl Default for RawRoute {
@@ -414,6 +432,7 @@ impl Default for RawRoute {
             reason: None,
             remedies: Vec::new(),
             disclosure: RawDisclosure::Public,
+            auth: None,
         }
     }
 }
@@ -752,4 +771,91 @@ pub enum RawLimitAction {
     Challenge,
     /// Record and let through.
     Log,
+}
+
+/// Default `[auth] realm`.
+pub const DEFAULT_AUTH_REALM: &str = "doorman";
+/// Default `[auth] key_prefixes`.
+pub const DEFAULT_KEY_PREFIX: &str = "dmn_live";
+/// Default `[auth] whoami_path`.
+pub const DEFAULT_WHOAMI_PATH: &str = "/.well-known/doorman/whoami";
+/// Default `[[jwt_providers]] leeway_secs`.
+pub const DEFAULT_JWT_LEEWAY_SECS: u64 = 60;
+
+/// `[auth]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawAuth {
+    /// The `realm` of `WWW-Authenticate`.
+    pub realm: String,
+    /// A header that may carry an API key besides `Authorization: Bearer` (e.g. `x-api-key`).
+    pub key_header: Option<String>,
+    /// A query parameter that may carry an API key. Off by default: URLs end up in logs,
+    /// histories and Referer headers.
+    pub key_query_param: Option<String>,
+    /// Prefixes of this site's API keys.
+    pub key_prefixes: Vec<String>,
+    /// Where a client asks what the gateway sees of its credential; "" turns it off.
+    pub whoami_path: String,
+}
+
+impl Default for RawAuth {
+    fn default() -> Self {
+        RawAuth {
+            realm: DEFAULT_AUTH_REALM.to_owned(),
+            key_header: None,
+            key_query_param: None,
+            key_prefixes: vec![DEFAULT_KEY_PREFIX.to_owned()],
+            whoami_path: DEFAULT_WHOAMI_PATH.to_owned(),
+        }
+    }
+}
+
+/// One `[[jwt_providers]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawJwtProvider {
+    /// Routes accept it as `jwt:<name>`. Required.
+    pub name: Option<String>,
+    /// The exact `iss` of its tokens. Required.
+    pub issuer: Option<String>,
+    /// Accepted `aud` values (any of them).
+    pub audiences: Vec<String>,
+    /// A JWKS file.
+    pub jwks_file: Option<PathBuf>,
+    /// A JWKS URL (https, or http on loopback).
+    pub jwks_url: Option<String>,
+    /// A file holding an HMAC secret (HS256/384/512).
+    pub hmac_secret_file: Option<PathBuf>,
+    /// Accepted `alg` values. Default: every asymmetric one (or HS256 with a secret).
+    pub algorithms: Option<Vec<String>>,
+    /// Clock skew tolerated on exp, nbf and iat.
+    pub leeway_secs: u64,
+    /// Claims every token must carry.
+    pub required_claims: Vec<String>,
+    /// How long fetched keys are used before they are fetched again.
+    pub cache_ttl_secs: Option<u64>,
+    /// At most one fetch per this many seconds, whatever asks for it (unknown `kid`s included).
+    pub min_refetch_interval_secs: Option<u64>,
+    /// CA certificates (PEM) to trust for the JWKS URL instead of the public roots.
+    pub ca_file: Option<PathBuf>,
+}
+
+impl Default for RawJwtProvider {
+    fn default() -> Self {
+        RawJwtProvider {
+            name: None,
+            issuer: None,
+            audiences: Vec::new(),
+            jwks_file: None,
+            jwks_url: None,
+            hmac_secret_file: None,
+            algorithms: None,
+            leeway_secs: DEFAULT_JWT_LEEWAY_SECS,
+            required_claims: Vec::new(),
+            cache_ttl_secs: None,
+            min_refetch_interval_secs: None,
+            ca_file: None,
+        }
+    }
 }

@@ -9,11 +9,11 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
 use crate::raw::{
-    RawAccess, RawAccessAction, RawAccessRule, RawAdmin, RawClientIp, RawConfig, RawDisclosure,
-    RawEvents, RawFailMode, RawForwarding, RawIntel, RawIpClass, RawLimitAction, RawLimitBackend,
-    RawLimits, RawList, RawListFormat, RawListKind, RawListener, RawLogFormat, RawLogging, RawMode,
-    RawRateLimit, RawRateLimitSettings, RawRoute, RawRule, RawRuleAction, RawServer, RawSite,
-    RawSource, RawTls, RawUpstream,
+    RawAccess, RawAccessAction, RawAccessRule, RawAdmin, RawAuth, RawClientIp, RawConfig,
+    RawDisclosure, RawEvents, RawFailMode, RawForwarding, RawIntel, RawIpClass, RawJwtProvider,
+    RawLimitAction, RawLimitBackend, RawLimits, RawList, RawListFormat, RawListKind, RawListener,
+    RawLogFormat, RawLogging, RawMode, RawRateLimit, RawRateLimitSettings, RawRoute, RawRouteAuth,
+    RawRule, RawRuleAction, RawServer, RawSite, RawSource, RawTls, RawUpstream,
 };
 
 /// One kind of table in the file.
@@ -43,12 +43,15 @@ pub fn sections() -> Vec<Section> {
         section::<RawEvents>("events", "[events]"),
         section::<RawUpstream>("upstreams.*", "[[upstreams]]"),
         section::<RawRoute>("routes.*", "[[routes]]"),
+        section::<RawRouteAuth>("routes.*.auth", "[routes.auth]"),
         section::<RawIntel>("intel", "[intel]"),
         section::<RawList>("lists.*", "[[lists]]"),
         section::<RawAccessRule>("access_rules.*", "[[access_rules]]"),
         section::<RawRule>("rules.*", "[[rules]]"),
         section::<RawRateLimitSettings>("rate_limit", "[rate_limit]"),
         section::<RawRateLimit>("rate_limits.*", "[[rate_limits]]"),
+        section::<RawAuth>("auth", "[auth]"),
+        section::<RawJwtProvider>("jwt_providers.*", "[[jwt_providers]]"),
     ]
 }
 

@@ -39,6 +39,8 @@ pub struct ServerSettings {
     pub limits: Limits,
     /// Where rate limit counters live.
     pub rate_limit: RateLimitSettings,
+    /// Where credentials are read from and which JWT issuers are trusted.
+    pub auth: AuthServer,
     /// Headers added for the upstream.
     pub forwarding: Forwarding,
     /// Log output.
@@ -180,4 +182,19 @@ impl std::fmt::Debug for RedisSettings {
             .field("timeout", &self.timeout)
             .finish()
     }
+}
+
+/// The server's part of `[auth]` and `[[jwt_providers]]`.
+#[derive(Debug, Clone)]
+pub struct AuthServer {
+    /// A header that may carry an API key besides `Authorization: Bearer`.
+    pub key_header: Option<http::HeaderName>,
+    /// A query parameter that may carry an API key (warned about).
+    pub key_query_param: Option<String>,
+    /// Prefixes of this site's API keys.
+    pub key_prefixes: Vec<String>,
+    /// The whoami endpoint's path; `None` turns it off.
+    pub whoami_path: Option<String>,
+    /// Trusted JWT issuers, checked at load.
+    pub jwt_providers: Vec<doorman_jwt::ProviderConfig>,
 }

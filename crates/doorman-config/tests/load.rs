@@ -455,7 +455,7 @@ ok: 1 route, 1 upstream, 1 listener",
     assert!(success);
     assert_eq!(
         text,
-        "ok: 3 routes, 2 upstreams, 1 listener, 2 lists, 2 access rules, 1 rule"
+        "ok: 4 routes, 2 upstreams, 1 listener, 2 lists, 2 access rules, 1 rule, 2 rate limits, 1 JWT provider"
     );
 
     let bad = dir.write("bad.toml", &BASE.replace("127.0.0.1:8080", "nowhere"));

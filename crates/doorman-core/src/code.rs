@@ -26,6 +26,40 @@ pub enum Code {
     LimiterUnavailable,
     /// A challenge must be passed first.
     Challenge,
+    /// KEY_MISSING: no credential was sent (401).
+    KeyMissing,
+    /// KEY_MALFORMED: the key is not in this site's format (401).
+    KeyMalformed,
+    /// KEY_UNKNOWN: the key is not known here (401).
+    KeyUnknown,
+    /// KEY_REVOKED: the key was revoked (401).
+    KeyRevoked,
+    /// KEY_EXPIRED: the key has expired (401).
+    KeyExpired,
+    /// TOKEN_MALFORMED: the token is not a well-formed JWT (401).
+    TokenMalformed,
+    /// TOKEN_EXPIRED: the token has expired (401).
+    TokenExpired,
+    /// TOKEN_NOT_YET_VALID: the token is not valid yet (401).
+    TokenNotYetValid,
+    /// TOKEN_BAD_SIGNATURE: the signature does not verify (401).
+    TokenBadSignature,
+    /// TOKEN_UNKNOWN_ISSUER: the issuer is not trusted (401).
+    TokenUnknownIssuer,
+    /// TOKEN_WRONG_AUDIENCE: the token is for another audience (401).
+    TokenWrongAudience,
+    /// TOKEN_ALGORITHM_NOT_ALLOWED: the token's `alg` is not on the provider's list (401).
+    TokenAlgorithmNotAllowed,
+    /// TOKEN_UNKNOWN_KEY: no key of the issuer has the token's `kid` (401).
+    TokenUnknownKey,
+    /// TOKEN_MISSING_CLAIM: a required claim is absent (401).
+    TokenMissingClaim,
+    /// CREDENTIAL_NOT_ACCEPTED: another kind of credential is needed (401).
+    CredentialNotAccepted,
+    /// INSUFFICIENT_SCOPE: a scope is missing (403).
+    InsufficientScope,
+    /// TOKEN_KEYS_UNAVAILABLE: the issuer's keys cannot be fetched and none are cached (503).
+    TokenKeysUnavailable,
     /// The route is closed to everyone, with a reason the operator wrote.
     RouteClosed,
     /// The route only admits some networks and the client's is not one of them.
@@ -62,6 +96,23 @@ impl Code {
         Code::FirewallRule,
         Code::LimiterUnavailable,
         Code::Challenge,
+        Code::KeyMissing,
+        Code::KeyMalformed,
+        Code::KeyUnknown,
+        Code::KeyRevoked,
+        Code::KeyExpired,
+        Code::TokenMalformed,
+        Code::TokenExpired,
+        Code::TokenNotYetValid,
+        Code::TokenBadSignature,
+        Code::TokenUnknownIssuer,
+        Code::TokenWrongAudience,
+        Code::TokenAlgorithmNotAllowed,
+        Code::TokenUnknownKey,
+        Code::TokenMissingClaim,
+        Code::CredentialNotAccepted,
+        Code::InsufficientScope,
+        Code::TokenKeysUnavailable,
         Code::RouteClosed,
         Code::NetworkNotAllowed,
         Code::NoRoute,
@@ -87,6 +138,23 @@ impl Code {
             Code::FirewallRule => "1020",
             Code::LimiterUnavailable => "RATE_LIMITER_UNAVAILABLE",
             Code::Challenge => "CHALLENGE",
+            Code::KeyMissing => "KEY_MISSING",
+            Code::KeyMalformed => "KEY_MALFORMED",
+            Code::KeyUnknown => "KEY_UNKNOWN",
+            Code::KeyRevoked => "KEY_REVOKED",
+            Code::KeyExpired => "KEY_EXPIRED",
+            Code::TokenMalformed => "TOKEN_MALFORMED",
+            Code::TokenExpired => "TOKEN_EXPIRED",
+            Code::TokenNotYetValid => "TOKEN_NOT_YET_VALID",
+            Code::TokenBadSignature => "TOKEN_BAD_SIGNATURE",
+            Code::TokenUnknownIssuer => "TOKEN_UNKNOWN_ISSUER",
+            Code::TokenWrongAudience => "TOKEN_WRONG_AUDIENCE",
+            Code::TokenAlgorithmNotAllowed => "TOKEN_ALGORITHM_NOT_ALLOWED",
+            Code::TokenUnknownKey => "TOKEN_UNKNOWN_KEY",
+            Code::TokenMissingClaim => "TOKEN_MISSING_CLAIM",
+            Code::CredentialNotAccepted => "CREDENTIAL_NOT_ACCEPTED",
+            Code::InsufficientScope => "INSUFFICIENT_SCOPE",
+            Code::TokenKeysUnavailable => "TOKEN_KEYS_UNAVAILABLE",
             Code::RouteClosed => "ROUTE_CLOSED",
             Code::NetworkNotAllowed => "NETWORK_NOT_ALLOWED",
             Code::NoRoute => "NO_ROUTE",
@@ -115,6 +183,22 @@ impl Code {
             Code::RateLimited | Code::TemporaryBan => 429,
             Code::LimiterUnavailable => 503,
             Code::NoRoute => 404,
+            Code::KeyMissing
+            | Code::KeyMalformed
+            | Code::KeyUnknown
+            | Code::KeyRevoked
+            | Code::KeyExpired
+            | Code::TokenMalformed
+            | Code::TokenExpired
+            | Code::TokenNotYetValid
+            | Code::TokenBadSignature
+            | Code::TokenUnknownIssuer
+            | Code::TokenWrongAudience
+            | Code::TokenAlgorithmNotAllowed
+            | Code::TokenUnknownKey
+            | Code::TokenMissingClaim
+            | Code::CredentialNotAccepted => 401,
+            Code::TokenKeysUnavailable => 503,
             Code::HeadersTooLarge => 431,
             Code::BodyTooLarge => 413,
             Code::RequestTimeout => 408,
@@ -137,6 +221,23 @@ impl Code {
             Code::FirewallRule => "Blocked by a firewall rule",
             Code::LimiterUnavailable => "The rate limiter is unavailable",
             Code::Challenge => "Please confirm you are a person",
+            Code::KeyMissing => "Credentials required",
+            Code::KeyMalformed => "The API key is malformed",
+            Code::KeyUnknown => "The API key is not known",
+            Code::KeyRevoked => "The API key was revoked",
+            Code::KeyExpired => "The API key has expired",
+            Code::TokenMalformed => "The token is malformed",
+            Code::TokenExpired => "The token has expired",
+            Code::TokenNotYetValid => "The token is not valid yet",
+            Code::TokenBadSignature => "The token's signature does not verify",
+            Code::TokenUnknownIssuer => "The token's issuer is not trusted here",
+            Code::TokenWrongAudience => "The token is for another audience",
+            Code::TokenAlgorithmNotAllowed => "The token's algorithm is not accepted",
+            Code::TokenUnknownKey => "The token's signing key is not known",
+            Code::TokenMissingClaim => "The token lacks a required claim",
+            Code::CredentialNotAccepted => "This kind of credential is not accepted here",
+            Code::InsufficientScope => "Missing permission",
+            Code::TokenKeysUnavailable => "Tokens cannot be checked right now",
             Code::RouteClosed => "This part of the site is closed",
             Code::NetworkNotAllowed => "Your network may not use this part of the site",
             Code::NoRoute => "Nothing is served at this address",
@@ -149,6 +250,30 @@ impl Code {
             Code::UpstreamTimeout => "The service did not answer in time",
             Code::UpstreamError => "The service sent an invalid answer",
         }
+    }
+
+    /// Whether this is an authorization code (answered with `WWW-Authenticate`).
+    pub const fn is_auth(self) -> bool {
+        matches!(
+            self,
+            Code::KeyMissing
+                | Code::KeyMalformed
+                | Code::KeyUnknown
+                | Code::KeyRevoked
+                | Code::KeyExpired
+                | Code::TokenMalformed
+                | Code::TokenExpired
+                | Code::TokenNotYetValid
+                | Code::TokenBadSignature
+                | Code::TokenUnknownIssuer
+                | Code::TokenWrongAudience
+                | Code::TokenAlgorithmNotAllowed
+                | Code::TokenUnknownKey
+                | Code::TokenMissingClaim
+                | Code::CredentialNotAccepted
+                | Code::InsufficientScope
+                | Code::TokenKeysUnavailable
+        )
     }
 
     /// Whether this code comes from a security decision (counts toward nothing the client did

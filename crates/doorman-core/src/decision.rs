@@ -22,6 +22,8 @@ pub enum PhaseName {
     CustomRules,
     /// Rate limiting rules: counted per key, decided with the limiter's answer.
     RateLimit,
+    /// The route's credential requirements: API keys, JWTs, scopes.
+    Authorization,
     /// The proxy itself: limits, timeouts, origin failures (decided by the server, not the core).
     Proxy,
 }
@@ -34,6 +36,7 @@ impl PhaseName {
         PhaseName::AccessRules,
         PhaseName::CustomRules,
         PhaseName::RateLimit,
+        PhaseName::Authorization,
         PhaseName::Proxy,
     ];
 
@@ -45,6 +48,7 @@ impl PhaseName {
             PhaseName::AccessRules => "access_rules",
             PhaseName::CustomRules => "custom_rules",
             PhaseName::RateLimit => "rate_limit",
+            PhaseName::Authorization => "authorization",
             PhaseName::Proxy => "proxy",
         }
     }
@@ -131,6 +135,11 @@ pub struct Decision {
     pub limits: Vec<LimitCheck>,
     /// Headers for the response if the request passes (`RateLimit-Policy`, `RateLimit`).
     pub response_headers: Vec<(String, String)>,
+    /// The verified identity to tell the upstream about (identity headers), if any.
+    pub identity: Option<crate::auth::Identity>,
+    /// Remove the client's credential before forwarding (the route checked it and does not
+    /// keep it).
+    pub strip_credentials: bool,
 }
 
 impl Decision {

@@ -66,6 +66,8 @@ pub struct RequestFacts<'a> {
     pub scheme: Scheme,
     /// TLS facts, when TLS was terminated here.
     pub tls: Option<&'a TlsFacts>,
+    /// The credential the request carried and what checking it found.
+    pub auth: &'a crate::auth::AuthFacts,
 }
 
 impl<'a> RequestFacts<'a> {

@@ -283,6 +283,22 @@ impl FieldProvider for RequestFields<'_, '_> {
                     .map(|&i| self.ip.firewall.lists[i].name.as_str()),
             ),
             Field::DoormanRoute => Value::opt_str(self.route),
+            Field::DoormanAuthMethod => Value::str(match f.auth.identity() {
+                Some(i) => i.method.kind(),
+                None => "none",
+            }),
+            Field::DoormanAuthKeyId => {
+                Value::opt_str(f.auth.identity().and_then(|i| i.key_id.as_deref()))
+            }
+            Field::DoormanAuthSubject => Value::opt_str(
+                f.auth
+                    .identity()
+                    .map(|i| i.subject.as_deref().unwrap_or(&i.name)),
+            ),
+            Field::DoormanAuthScopes => match f.auth.identity() {
+                Some(i) => Value::strs(i.scopes.iter().map(String::as_str)),
+                None => Value::Missing,
+            },
             Field::DoormanRayId => Value::string(f.ray_id.to_string()),
             _ => Value::Missing,
         }

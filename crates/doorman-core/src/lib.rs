@@ -11,6 +11,7 @@
 //! carries; [`render`] turns a receipt into HTML, RFC 9457 JSON or text.
 #![forbid(unsafe_code)]
 
+pub mod auth;
 pub mod client_ip;
 pub mod code;
 pub mod decision;

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use doorman_rules::{EvalContext, MatchedCondition};
 
+use crate::auth::{AuthFacts, AuthMethod, www_authenticate};
 use crate::code::Code;
 use crate::decision::{Decision, LogMode, Logged, Permit, PhaseName, TraceStep, Verdict};
 use crate::facts::RequestFacts;
@@ -57,6 +58,8 @@ pub fn decide(facts: &RequestFacts<'_>, policy: &Policy) -> Decision {
             logged,
             limits: Vec::new(),
             response_headers: Vec::new(),
+            identity: None,
+            strip_credentials: false,
         };
     };
     let route = &policy.routes[route_idx];
@@ -71,6 +74,8 @@ pub fn decide(facts: &RequestFacts<'_>, policy: &Policy) -> Decision {
         logged,
         limits: Vec::new(),
         response_headers: Vec::new(),
+        identity: None,
+        strip_credentials: false,
     };
 
     if let Some(receipt) = route_access(facts, policy, route, &mut trace) {
@@ -97,7 +102,7 @@ pub fn decide(facts: &RequestFacts<'_>, policy: &Policy) -> Decision {
         return deny(*receipt, trace, logged);
     }
     let limits = if matches!(flow, Flow::Continue) && !skip_rate_limit {
-        rate_limit_checks(policy, &ip, &ctx, &mut trace)
+        rate_limit_checks(policy, facts.auth, &ip, &ctx, &mut trace)
     } else {
         if skip_rate_limit && !policy.rate_limits.is_empty() {
             trace.push(TraceStep {
@@ -108,19 +113,189 @@ pub fn decide(facts: &RequestFacts<'_>, policy: &Policy) -> Decision {
         Vec::new()
     };
 
-    Decision {
+    let mut decision = Decision {
         verdict: Verdict::Allow(Permit::new(route_idx, route.upstream)),
         route: Some(route_idx),
         trace,
         logged,
         limits,
         response_headers: Vec::new(),
+        identity: facts.auth.identity().cloned(),
+        strip_credentials: false,
+    };
+    // An `allow` rule skips the filtering phases, never the route's own credential requirement.
+    if decision.limits.is_empty() {
+        authorize(facts, policy, &mut decision);
+    }
+    decision
+}
+
+/// The authorization phase: the route's credential requirements, checked against what the
+/// server found. Runs after rate limiting (from [`finish_limits`] when there were counters), so
+/// a flood of bad credentials is counted before it is refused.
+fn authorize(facts: &RequestFacts<'_>, policy: &Policy, decision: &mut Decision) {
+    let Some(route) = decision.route.map(|i| &policy.routes[i]) else {
+        return;
+    };
+    let Some(required) = &route.access.auth else {
+        return;
+    };
+    decision.strip_credentials = !required.keep_credentials;
+    let realm = &policy.auth.realm;
+    let deny = |decision: &mut Decision, outcome: String, r: Receipt| {
+        decision.trace.push(TraceStep {
+            phase: PhaseName::Authorization,
+            outcome: Cow::Owned(outcome),
+        });
+        decision.verdict = Verdict::Deny(Box::new(r));
+    };
+    let route_words = format!("This part of the site (route `{}`)", route.name);
+    match facts.auth {
+        AuthFacts::None => {
+            let mut r = receipt_for(facts, policy, Code::KeyMissing, PhaseName::Authorization)
+                .reason(format!(
+                    "{route_words} needs {}, and the request carried none.",
+                    required.methods_words()
+                ))
+                .rule(format!("route:{}", route.name));
+            let header_hint = match &policy.auth.key_header {
+                Some(h) => format!(" (or in the header `{h}: <key>`)"),
+                None => String::new(),
+            };
+            r.remedies.push(format!(
+                "Send your credential in the header `Authorization: Bearer <key or token>`{header_hint}."
+            ));
+            r.remedies.push(
+                "If you have no key, ask the site's operator for one; keys are created with `doorman keys create`.".into(),
+            );
+            r.headers.push((
+                "www-authenticate".into(),
+                www_authenticate(realm, None, None, None),
+            ));
+            deny(decision, "no credential sent".into(), r);
+        }
+        AuthFacts::Rejected(failure) => {
+            let mut r = receipt_for(facts, policy, failure.code, PhaseName::Authorization)
+                .reason(failure.reason.clone())
+                .rule(format!("route:{}", route.name));
+            r.facts.extend(failure.facts.iter().cloned());
+            r.remedies.push(failure.remedy.clone());
+            if failure.code == Code::TokenKeysUnavailable {
+                r.retry_after_s = Some(5);
+            } else {
+                r.headers.push((
+                    "www-authenticate".into(),
+                    www_authenticate(
+                        realm,
+                        Some("invalid_token"),
+                        Some(&failure.description),
+                        None,
+                    ),
+                ));
+            }
+            deny(
+                decision,
+                format!("credential rejected: {}", failure.code.as_str()),
+                r,
+            );
+        }
+        AuthFacts::Verified(identity) => {
+            if !required.methods.contains(&identity.method) {
+                let description = format!(
+                    "this route accepts {}",
+                    required
+                        .methods
+                        .iter()
+                        .map(AuthMethod::spec)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                let mut r = receipt_for(
+                    facts,
+                    policy,
+                    Code::CredentialNotAccepted,
+                    PhaseName::Authorization,
+                )
+                .reason(format!(
+                    "Your credential ({}) is valid, but {} needs {}.",
+                    identity.method.spec(),
+                    route_words.to_lowercase(),
+                    required.methods_words()
+                ))
+                .rule(format!("route:{}", route.name))
+                .fact("credential", identity.display.clone());
+                r.remedies
+                    .push(format!("Send {} instead.", required.methods_words()));
+                r.headers.push((
+                    "www-authenticate".into(),
+                    www_authenticate(realm, Some("invalid_token"), Some(&description), None),
+                ));
+                deny(decision, description, r);
+                return;
+            }
+            let missing: Vec<&String> = required
+                .scopes
+                .iter()
+                .filter(|s| !identity.scopes.contains(s))
+                .collect();
+            if !missing.is_empty() {
+                let needed = required.scopes.join(" ");
+                let granted = if identity.scopes.is_empty() {
+                    "(none)".to_string()
+                } else {
+                    identity.scopes.join(" ")
+                };
+                let missing_words = missing
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let mut r = receipt_for(
+                    facts,
+                    policy,
+                    Code::InsufficientScope,
+                    PhaseName::Authorization,
+                )
+                .reason(format!(
+                    "Your credential {} is valid but lacks the scope {missing_words}, which {} requires.",
+                    identity.display,
+                    route_words.to_lowercase()
+                ))
+                .rule(format!("route:{}", route.name))
+                .fact("credential", identity.display.clone())
+                .fact("scopes required", needed.clone())
+                .fact("scopes granted", granted);
+                r.remedies.push(format!(
+                    "Ask the site's operator for a key or token with the scope {missing_words}."
+                ));
+                r.headers.push((
+                    "www-authenticate".into(),
+                    www_authenticate(
+                        realm,
+                        Some("insufficient_scope"),
+                        Some(&format!("requires scope {missing_words}")),
+                        Some(&needed),
+                    ),
+                ));
+                deny(decision, format!("missing scope {missing_words}"), r);
+                return;
+            }
+            decision.trace.push(TraceStep {
+                phase: PhaseName::Authorization,
+                outcome: Cow::Owned(format!(
+                    "{} {} accepted",
+                    identity.method.spec(),
+                    identity.display
+                )),
+            });
+        }
     }
 }
 
 /// The counters of every rate limiting rule whose expression matches this request.
 fn rate_limit_checks(
     policy: &Policy,
+    auth: &crate::auth::AuthFacts,
     ip: &ClientIpFacts<'_>,
     ctx: &EvalContext<'_>,
     trace: &mut Vec<TraceStep>,
@@ -130,7 +305,7 @@ fn rate_limit_checks(
         if !expr.matches(ctx) {
             continue;
         }
-        let key = key_for(rule, ctx, ip);
+        let key = key_for(rule, ctx, ip, auth);
         trace.push(TraceStep {
             phase: PhaseName::RateLimit,
             outcome: Cow::Owned(format!(
@@ -240,6 +415,7 @@ pub fn finish_limits(
     if let Some((_, headers)) = tightest {
         decision.response_headers.extend(headers);
     }
+    authorize(facts, policy, decision);
 }
 
 fn limiter_unavailable(facts: &RequestFacts<'_>, policy: &Policy, rule: &RateLimitRule) -> Receipt {
@@ -816,6 +992,7 @@ mod tests {
                         disclosure: Disclosure::Public,
                     }),
                     allow_networks: None,
+                    auth: None,
                 },
             },
             Route {
@@ -832,6 +1009,7 @@ mod tests {
                             ..Notice::default()
                         },
                     }),
+                    auth: None,
                 },
             },
         ];
@@ -847,6 +1025,7 @@ mod tests {
             upstreams: vec![],
             firewall: Default::default(),
             rate_limits: doorman_rules::Ruleset::new(),
+            auth: Default::default(),
         }
     }
 
@@ -867,6 +1046,7 @@ mod tests {
             version: Version::HTTP_11,
             scheme: Scheme::Http,
             tls: None,
+            auth: &crate::auth::NO_AUTH,
         };
         decide(&facts, &policy())
     }
@@ -929,6 +1109,7 @@ mod tests {
             version: Version::HTTP_11,
             scheme: Scheme::Http,
             tls: None,
+            auth: &crate::auth::NO_AUTH,
         };
         let d = decide(&facts, &p);
         let r = d.receipt().expect("denied");

@@ -28,6 +28,60 @@ pub struct Policy {
     pub firewall: crate::firewall::Firewall,
     /// Rate limiting rules, in file order, each with the expression selecting its requests.
     pub rate_limits: doorman_rules::Ruleset<crate::ratelimit::RateLimitRule>,
+    /// How the gateway answers about credentials.
+    pub auth: AuthSettings,
+}
+
+/// Site-wide settings of authorization.
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    /// The `realm` of `WWW-Authenticate`.
+    pub realm: String,
+    /// Where clients may put an API key besides `Authorization: Bearer`, for the receipts' words.
+    pub key_header: Option<String>,
+    /// Headers the upstream gets with the verified identity; client-sent copies are removed.
+    pub identity_headers: IdentityHeaders,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        AuthSettings {
+            realm: "doorman".to_string(),
+            key_header: None,
+            identity_headers: IdentityHeaders::default(),
+        }
+    }
+}
+
+/// Names of the identity headers for the upstream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityHeaders {
+    /// The API key's id.
+    pub key_id: http::HeaderName,
+    /// The key's name or the token's subject.
+    pub subject: http::HeaderName,
+    /// Space-separated scopes.
+    pub scopes: http::HeaderName,
+    /// `api_key` or `jwt:<provider>`.
+    pub method: http::HeaderName,
+}
+
+impl Default for IdentityHeaders {
+    fn default() -> Self {
+        IdentityHeaders {
+            key_id: http::HeaderName::from_static("doorman-key-id"),
+            subject: http::HeaderName::from_static("doorman-subject"),
+            scopes: http::HeaderName::from_static("doorman-scopes"),
+            method: http::HeaderName::from_static("doorman-auth-method"),
+        }
+    }
+}
+
+impl IdentityHeaders {
+    /// All of them, to strip from what the client sent.
+    pub fn all(&self) -> [&http::HeaderName; 4] {
+        [&self.key_id, &self.subject, &self.scopes, &self.method]
+    }
 }
 
 /// Public facts about the site, shown on receipts.
@@ -126,6 +180,9 @@ pub struct RouteAccess {
     pub closed: Option<Notice>,
     /// When set, only clients in these networks pass; others get the gate's notice.
     pub allow_networks: Option<NetworkGate>,
+    /// When set, requests need a credential of one of these kinds, with these scopes (checked
+    /// after rate limiting).
+    pub auth: Option<crate::auth::RouteAuth>,
 }
 
 /// A client-network allowlist with the words shown to those outside it.
@@ -215,6 +272,7 @@ mod tests {
             upstreams: vec![],
             firewall: Default::default(),
             rate_limits: doorman_rules::Ruleset::new(),
+            auth: Default::default(),
         }
     }
 

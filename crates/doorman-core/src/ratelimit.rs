@@ -19,6 +19,7 @@ use std::time::Duration;
 use doorman_rules::{CompiledExpr, EvalContext, Field, FieldProvider, Map, Value};
 use sha2::{Digest, Sha256};
 
+use crate::auth::AuthFacts;
 use crate::facts::RequestFacts;
 use crate::fields::{ClientIpFacts, RequestFields};
 use crate::policy::Policy;
@@ -198,6 +199,7 @@ pub(crate) fn key_for(
     rule: &RateLimitRule,
     ctx: &EvalContext<'_>,
     ip: &ClientIpFacts<'_>,
+    auth: &AuthFacts,
 ) -> LimitKey {
     let mut hasher = Sha256::new();
     hasher.update((rule.id.len() as u32).to_le_bytes());
@@ -214,12 +216,21 @@ pub(crate) fn key_for(
     for c in characteristics {
         let (kind, bytes, display) = match c {
             Characteristic::Identity => {
-                let key_id = ctx.get(Field::DoormanAuthKeyId);
-                let subject = ctx.get(Field::DoormanAuthSubject);
-                if let Some(k) = key_id.as_bytes() {
-                    ("API key".to_string(), prefixed(b'k', k), text(k))
-                } else if let Some(s) = subject.as_bytes() {
-                    ("account".to_string(), prefixed(b's', s), text(s))
+                let identity = auth.identity();
+                if let Some(i) = identity.filter(|i| i.key_id.is_some()) {
+                    let id = i.key_id.as_deref().unwrap_or_default();
+                    (
+                        "API key".to_string(),
+                        prefixed(b'k', id.as_bytes()),
+                        i.display.clone(),
+                    )
+                } else if let Some(i) = identity {
+                    let who = i.subject.as_deref().unwrap_or(&i.name);
+                    (
+                        "account".to_string(),
+                        prefixed(b's', who.as_bytes()),
+                        who.to_string(),
+                    )
                 } else {
                     ip_fallback = true;
                     let addr = ip.ip().to_string();

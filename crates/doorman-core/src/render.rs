@@ -96,6 +96,11 @@ struct Shown<'a> {
     rule: Option<&'a str>,
 }
 
+/// The reason a receipt shows its reader, after its disclosure is applied.
+pub fn public_reason(r: &Receipt) -> String {
+    shown(r).reason
+}
+
 fn shown(r: &Receipt) -> Shown<'_> {
     match r.disclosure {
         Disclosure::Public => Shown {
@@ -149,6 +154,33 @@ pub fn generic_reason(code: Code) -> &'static str {
             "This site needs to check that the request comes from a person before passing it on."
         }
         Code::RouteClosed => "This part of the site is closed.",
+        Code::KeyMissing => "The route needs an API key or token and the request carried none.",
+        Code::KeyMalformed => {
+            "The API key is not in this site's format: mistyped, cut off, or a key for another service."
+        }
+        Code::KeyUnknown => "The API key is well-formed but this site does not know it.",
+        Code::KeyRevoked => "The API key was revoked by the site's operator.",
+        Code::KeyExpired => "The API key has expired.",
+        Code::TokenMalformed => "The bearer token is not a well-formed JWT.",
+        Code::TokenExpired => "The token has expired.",
+        Code::TokenNotYetValid => "The token is not valid yet; a clock may be ahead.",
+        Code::TokenBadSignature => "The token's signature does not verify with the issuer's keys.",
+        Code::TokenUnknownIssuer => "The token was issued by an issuer this site does not trust.",
+        Code::TokenWrongAudience => "The token was issued for another audience.",
+        Code::TokenAlgorithmNotAllowed => {
+            "The token is signed with an algorithm this site does not accept."
+        }
+        Code::TokenUnknownKey => "The token names a signing key its issuer does not publish.",
+        Code::TokenMissingClaim => "The token lacks a claim this site requires.",
+        Code::CredentialNotAccepted => {
+            "The credential is valid but this part of the site accepts another kind."
+        }
+        Code::InsufficientScope => {
+            "The credential is valid but lacks a permission (scope) this part of the site needs."
+        }
+        Code::TokenKeysUnavailable => {
+            "The gateway cannot fetch the token issuer's keys right now; the fault is on the site's side."
+        }
         Code::NetworkNotAllowed => "This part of the site only admits certain networks.",
         Code::NoRoute => "This gateway does not serve that host and path.",
         Code::HeadersTooLarge => "The request's headers are larger than this site accepts.",

@@ -130,6 +130,7 @@ fn policy(access_rules: Vec<AccessRule>, rules: Vec<(CustomRule, &str)>) -> Poli
             intel: Arc::new(table),
         },
         rate_limits: doorman_rules::Ruleset::new(),
+        auth: Default::default(),
     }
 }
 
@@ -151,6 +152,7 @@ fn decide(policy: &Policy, ip: &str, path: &str) -> Decision {
         version: Version::HTTP_11,
         scheme: Scheme::Https,
         tls: None,
+        auth: &doorman_core::auth::NO_AUTH,
     };
     doorman_core::decide(&facts, policy)
 }

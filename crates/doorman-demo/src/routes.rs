@@ -41,6 +41,8 @@ pub(crate) async fn handle(req: Request<Incoming>, ctx: ConnCtx) -> Response<Bod
         "/v1/chat/completions" if method == Method::POST => chat::completions(req, &ctx).await,
         "/v1/chat/completions" => method_not_allowed("POST"),
         "/plugins/weather" if is_get => weather(req.uri().query()),
+        "/login" if method == Method::POST => login(req).await,
+        "/login" => method_not_allowed("POST"),
         "/ws/echo" if method == Method::GET => ws::echo(req, &ctx),
         "/debug/echo" => debug_echo(req, &ctx).await,
         "/debug/sleep" if is_get => debug_sleep(req.uri().query()).await,
@@ -226,6 +228,63 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| {
         (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
     })
+}
+
+/// The demo account's password. The endpoint exists so the gateway's failed-login limit has
+/// something to count: a wrong password is a 401 from the origin.
+const DEMO_PASSWORD: &str = "demo";
+/// The longest login body read.
+const MAX_LOGIN_BODY: usize = 4096;
+
+/// `POST /login` with a form (`user=…&password=…`) or JSON (`{"user":…,"password":…}`) body:
+/// 200 with a made-up session for password `demo`, 401 otherwise.
+async fn login(req: Request<Incoming>) -> Response<Body> {
+    let mut body = req.into_body();
+    let mut bytes = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                "The request body could not be read.",
+                None,
+            );
+        };
+        if let Some(data) = frame.data_ref() {
+            bytes.extend_from_slice(data);
+            if bytes.len() > MAX_LOGIN_BODY {
+                return error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "invalid_request_error",
+                    "A login body is a few bytes.",
+                    None,
+                );
+            }
+        }
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    let password = serde_json::from_str::<Value>(&text)
+        .ok()
+        .and_then(|v| v.get("password").and_then(Value::as_str).map(str::to_owned))
+        .or_else(|| crate::query::param(Some(&text), "password"));
+    match password {
+        Some(p) if p == DEMO_PASSWORD => json_response(
+            StatusCode::OK,
+            &json!({ "session": "demo-session", "user": crate::query::param(Some(&text), "user").unwrap_or_else(|| "demo".into()) }),
+        ),
+        Some(_) => error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_credentials",
+            "Wrong user name or password.",
+            None,
+        ),
+        None => error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "Send user and password as a form or JSON.",
+            Some("password"),
+        ),
+    }
 }
 
 /// What the origin received, so a gateway test can check what the proxy forwarded. The body is read to its end

@@ -235,7 +235,7 @@ async fn route(gw: &Gateway, token: &str, req: Request<Incoming>) -> Response<Pr
             let param = |name: &str| {
                 query.split('&').find_map(|p| {
                     let (k, v) = p.split_once('=')?;
-                    (k == name).then(|| percent_decode(v))
+                    (k == name).then(|| crate::headers::percent_decode(v))
                 })
             };
             let Some(target) = param("key").filter(|k| !k.is_empty()) else {
@@ -275,27 +275,4 @@ fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<Proxy
         HeaderValue::from_static("application/json"),
     );
     r
-}
-
-/// `%3A` → `:`; enough for the values the ban endpoints take (IPs, hex, rule ids).
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => match u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                Ok(b) => {
-                    out.push(b);
-                    i += 3;
-                    continue;
-                }
-                Err(_) => out.push(b'%'),
-            },
-            b'+' => out.push(b' '),
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }

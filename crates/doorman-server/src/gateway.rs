@@ -30,6 +30,8 @@ pub struct Runtime {
     pub ray_header: HeaderName,
     pub forwarding: Forwarding,
     pub loaded_at: SystemTime,
+    /// Trusted JWT issuers; `None` when the config names none.
+    pub jwt: Option<doorman_jwt::Providers>,
 }
 
 impl Runtime {
@@ -57,6 +59,10 @@ impl Runtime {
             x_forwarded_proto: fwd.x_forwarded_proto,
             x_forwarded_host: fwd.x_forwarded_host,
         };
+        let jwt = crate::auth::providers(
+            &config.server.auth,
+            previous.and_then(|p| p.jwt.as_ref().map(|j| (&p.config.server.auth, j))),
+        );
         Runtime {
             config,
             watched_files,
@@ -64,6 +70,7 @@ impl Runtime {
             ray_header,
             forwarding,
             loaded_at: SystemTime::now(),
+            jwt,
         }
     }
 }
@@ -76,6 +83,8 @@ pub struct Gateway {
     pub events: EventLog,
     /// Rate limit counters and bans; they outlive reloads.
     pub limiter: Limiter,
+    /// The API key store's snapshot, refreshed when `doorman keys` changes it.
+    pub keys: Arc<crate::auth::Keys>,
     /// Upgraded connections (WebSocket tunnels) that graceful shutdown must also wait for.
     pub tunnels: TaskTracker,
 }
@@ -101,6 +110,7 @@ impl Gateway {
         config_path: Option<PathBuf>,
         events: EventLog,
         limiter: Limiter,
+        keys: Arc<crate::auth::Keys>,
     ) -> Gateway {
         Gateway {
             config_path,
@@ -112,6 +122,7 @@ impl Gateway {
             metrics: Metrics::new(),
             events,
             limiter,
+            keys,
             tunnels: TaskTracker::new(),
         }
     }

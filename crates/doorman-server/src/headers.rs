@@ -222,3 +222,41 @@ mod tests {
         assert_eq!(head_size(&h), 1 + 2 + 4);
     }
 }
+
+/// Decodes `%XX` escapes and `+` (query strings of the admin and whoami endpoints: IPs, hex,
+/// paths). A malformed escape stays as written.
+pub fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                // On bytes, not `&s[..]`: a slice through a multi-byte character would panic.
+                let hex = |b: u8| (b as char).to_digit(16);
+                if let (Some(hi), Some(lo)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                    out.push((hi * 16 + lo) as u8);
+                    i += 3;
+                    continue;
+                }
+                out.push(b'%');
+            }
+            b'+' => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod percent_tests {
+    use super::percent_decode;
+
+    #[test]
+    fn escapes_decode_and_bad_ones_stay() {
+        assert_eq!(percent_decode("2001%3Adb8%3A%3A1"), "2001:db8::1");
+        assert_eq!(percent_decode("a+b%2"), "a b%2");
+        assert_eq!(percent_decode("%é%zz"), "%é%zz");
+    }
+}

@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod auth;
 pub mod body;
 pub mod gateway;
 mod head_timeout;
@@ -23,6 +24,7 @@ mod reload;
 pub mod respond;
 mod tls;
 pub mod upstream;
+pub mod whoami;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -56,6 +58,9 @@ pub enum ServerError {
     /// The admin token could not be read or created.
     #[error("admin token: {message}")]
     AdminToken { message: String },
+    /// The API key store could not be opened.
+    #[error("API key store: {0}")]
+    KeyStore(String),
     /// The rate limiter's settings could not be used (a malformed Redis URL).
     #[error("rate limiter: {0}")]
     RateLimiter(String),
@@ -165,7 +170,8 @@ pub async fn start(loaded: Loaded, config_path: Option<PathBuf>) -> Result<Start
     let max_connections = s.limits.max_connections;
     let watch = s.watch_config;
     let limiter = limits::Limiter::new(&s.rate_limit).map_err(ServerError::RateLimiter)?;
-    let gw = Arc::new(Gateway::new(loaded, config_path, events, limiter));
+    let keys = auth::Keys::open(&s.data_dir).map_err(ServerError::KeyStore)?;
+    let gw = Arc::new(Gateway::new(loaded, config_path, events, limiter, keys));
     // Taken now, before the watcher task runs, so an edit made in between is still noticed.
     let loaded_stamps = reload::stamps(&gw);
     let shutdown = CancellationToken::new();

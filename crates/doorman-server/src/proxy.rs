@@ -13,6 +13,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
+use doorman_core::auth::{AuthFacts, Identity};
 use doorman_core::client_ip;
 use doorman_core::decision::Verdict;
 use doorman_core::facts::request_host;
@@ -132,6 +133,13 @@ async fn process(
     let policy = &rt.config.policy;
     let client_ip = client_ip::resolve(conn.peer_ip, req.headers(), &policy.client_ip);
     let host = request_host(req.uri(), req.headers()).into_owned();
+    let auth_settings = &rt.config.server.auth;
+    let presented = crate::auth::find(req.headers(), req.uri(), auth_settings);
+    let auth_facts = if presented.is_some() {
+        crate::auth::check(presented, Some(&gw.keys), rt.jwt.as_ref(), now).await
+    } else {
+        AuthFacts::None
+    };
     let facts = RequestFacts {
         ray_id: ray,
         now,
@@ -144,9 +152,20 @@ async fn process(
         version: req.version(),
         scheme: conn.scheme,
         tls: conn.tls.as_ref(),
+        auth: &auth_facts,
     };
 
     let summary = RequestSummary::of(&req, &host);
+    if auth_settings
+        .whoami_path
+        .as_deref()
+        .is_some_and(|p| p == facts.path())
+    {
+        return (
+            crate::whoami::answer(gw, rt, &facts).await,
+            "whoami".to_owned(),
+        );
+    }
     if let Some(receipt) = protocol_limits(&facts, rt) {
         return (deny(gw, rt, receipt, &summary, None, &[]), "-".to_owned());
     }
@@ -160,7 +179,13 @@ async fn process(
     let counting = if decision.limits.iter().any(|c| !c.spend)
         && matches!(decision.verdict, Verdict::Allow(_))
     {
-        Some(CountingContext::of(&req, conn, client_ip, host.clone()))
+        Some(CountingContext::of(
+            &req,
+            conn,
+            client_ip,
+            host.clone(),
+            auth_facts.clone(),
+        ))
     } else {
         None
     };
@@ -171,6 +196,8 @@ async fn process(
         logged,
         limits,
         response_headers,
+        identity,
+        strip_credentials,
     } = decision;
     let route_name = route.map_or_else(|| "-".to_owned(), |i| policy.routes[i].name.clone());
     for entry in &logged {
@@ -192,7 +219,11 @@ async fn process(
         Verdict::Deny(receipt) => deny(gw, rt, *receipt, &summary, Some(&route_name), &trace),
         Verdict::Allow(permit) => {
             let pool = &rt.pools[permit.upstream()];
-            match forward(gw, rt, conn, req, pool, ray).await {
+            let upstream_view = UpstreamView {
+                identity: identity.as_ref(),
+                strip_credentials,
+            };
+            match forward(gw, rt, conn, req, pool, ray, upstream_view).await {
                 Ok(mut resp) => {
                     for (name, value) in &response_headers {
                         if let (Ok(n), Ok(v)) = (
@@ -291,10 +322,17 @@ struct CountingContext {
     client_ip: IpAddr,
     peer_ip: IpAddr,
     host: String,
+    auth: AuthFacts,
 }
 
 impl CountingContext {
-    fn of(req: &Request<Incoming>, conn: &ConnInfo, client_ip: IpAddr, host: String) -> Self {
+    fn of(
+        req: &Request<Incoming>,
+        conn: &ConnInfo,
+        client_ip: IpAddr,
+        host: String,
+        auth: AuthFacts,
+    ) -> Self {
         CountingContext {
             method: req.method().clone(),
             uri: req.uri().clone(),
@@ -304,6 +342,7 @@ impl CountingContext {
             peer_ip: conn.peer_ip,
             client_ip,
             host,
+            auth,
         }
     }
 }
@@ -334,6 +373,7 @@ fn count_response(
         version: counting.version,
         scheme: counting.scheme,
         tls: None,
+        auth: &counting.auth,
     };
     let response = ResponseFacts {
         status: resp.status().as_u16(),
@@ -530,6 +570,44 @@ fn fill_upstream_receipt(
     }
 }
 
+/// What the upstream is told about the client's credential.
+struct UpstreamView<'d> {
+    identity: Option<&'d Identity>,
+    strip_credentials: bool,
+}
+
+/// Identity headers in, credentials out (when the route checked them and does not keep them).
+/// Client-sent identity headers are always removed: only the gateway may say who a client is.
+fn set_identity(headers: &mut http::HeaderMap, rt: &Runtime, view: &UpstreamView<'_>) {
+    let names = &rt.config.policy.auth.identity_headers;
+    for name in names.all() {
+        headers.remove(name);
+    }
+    if view.strip_credentials {
+        headers.remove(header::AUTHORIZATION);
+        if let Some(h) = &rt.config.server.auth.key_header {
+            headers.remove(h);
+        }
+    }
+    let Some(identity) = view.identity else {
+        return;
+    };
+    let mut put = |name: &http::HeaderName, value: &str| {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            headers.insert(name.clone(), v);
+        }
+    };
+    if let Some(id) = &identity.key_id {
+        put(&names.key_id, id);
+    }
+    put(
+        &names.subject,
+        identity.subject.as_deref().unwrap_or(&identity.name),
+    );
+    put(&names.scopes, &identity.scopes.join(" "));
+    put(&names.method, &identity.method.spec());
+}
+
 /// Sends the request to the upstream and streams the response back.
 async fn forward(
     gw: &Gateway,
@@ -538,6 +616,7 @@ async fn forward(
     req: Request<Incoming>,
     pool: &UpstreamPool,
     ray: &RayId,
+    view: UpstreamView<'_>,
 ) -> Result<Response<ProxyBody>, upstream::UpstreamFailure> {
     let (target, authority) = pool.pick_target();
     let (mut parts, body) = req.into_parts();
@@ -556,6 +635,7 @@ async fn forward(
             .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
     });
     headers::strip_hop_by_hop(&mut parts.headers, upgrade);
+    set_identity(&mut parts.headers, rt, &view);
     // The origin gets our Ray ID, never one the client made up.
     parts.headers.remove(&rt.ray_header);
     if let Ok(v) = HeaderValue::from_str(&ray.to_string()) {
