@@ -250,11 +250,12 @@ fn identity_checks(req: &RequestView<'_>, out: &mut Vec<Signal>) -> Option<Claim
 /// Headers that only automation tooling adds; no browser sends them on its own.
 fn automation_headers(req: &RequestView<'_>, out: &mut Vec<Signal>) {
     for (name, _) in req.headers {
-        let lower = name.to_ascii_lowercase();
-        let automation = lower.starts_with("x-devtools-")
+        let automation = name
+            .get(..11)
+            .is_some_and(|p| p.eq_ignore_ascii_case("x-devtools-"))
             || ["webdriver", "selenium", "puppeteer", "playwright"]
                 .iter()
-                .any(|m| lower.contains(m));
+                .any(|m| contains_ignore_case(name, m));
         if automation {
             out.push(Signal::new(
                 SignalId::AutomationHeader,
@@ -281,6 +282,15 @@ fn automation_headers(req: &RequestView<'_>, out: &mut Vec<Signal>) {
                 .to_string(),
         ));
     }
+}
+
+/// Whether `haystack` contains `needle` (ASCII lowercase), ignoring ASCII case, without
+/// allocating: this runs on every header of every request.
+fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
+    haystack
+        .as_bytes()
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
 }
 
 /// The checks that hold a browser claim to that browser's known behaviour.
@@ -517,9 +527,11 @@ fn cipher_band(engine: Engine) -> std::ops::RangeInclusive<u8> {
 
 /// Whether a JA4 cannot come from the claimed browser, and if so who it looks like.
 ///
-/// Heuristic, on the readable part only: every browser family claimed here offers TLS 1.3 and
-/// ALPN, and sends a cipher count within its engine's band. Old versions (before TLS 1.3
-/// shipped in them) are not judged. QUIC and DTLS hellos have other counts and are not judged.
+/// Heuristic: every browser family claimed here offers TLS 1.3 and ALPN and sends a cipher
+/// count within its engine's band (the readable part `a`), and no browser uses the default
+/// cipher list of a library in [`KNOWN_STACKS`] (part `b`: Python's 18 suites fall inside the
+/// browsers' count bands, its list does not). Old versions (before TLS 1.3 shipped in them) are
+/// not judged. QUIC and DTLS hellos have other counts and are not judged.
 fn tls_mismatch(ja4: &str, claim: ClaimedBrowser) -> Option<String> {
     let s = Ja4Summary::parse(ja4)?;
     if s.transport != 't' {
@@ -534,15 +546,17 @@ fn tls_mismatch(ja4: &str, claim: ClaimedBrowser) -> Option<String> {
     if !modern {
         return None;
     }
-    let fits =
-        s.version == "13" && s.alpn != "00" && cipher_band(claim.engine).contains(&s.ciphers);
-    if fits {
-        return None;
-    }
     let known = KNOWN_STACKS
         .iter()
         .find(|(hash, _)| *hash == s.cipher_hash)
         .map(|(_, name)| (*name).to_string());
+    let fits = s.version == "13"
+        && s.alpn != "00"
+        && cipher_band(claim.engine).contains(&s.ciphers)
+        && known.is_none();
+    if fits {
+        return None;
+    }
     Some(known.unwrap_or_else(|| {
         format!(
             "a different TLS library (JA4 {ja4}: TLS {}, {} cipher suites, ALPN {})",

@@ -7,7 +7,7 @@
 //!   reads them; [`parse_client_hello`] turns them into a [`ClientHello`] (or asks for more
 //!   bytes), from which [`ClientHello::ja4`] and [`ClientHello::ja3`] compute the JA4 and JA3
 //!   fingerprints that rules see as `cf.bot_management.ja4` / `ja3_hash`.
-//! - **The request's headers.** [`assess`] runs the browser integrity check (Cloudflare's code
+//! - **The request's headers.** [`assess()`] runs the browser integrity check (Cloudflare's code
 //!   1010) on a [`RequestView`]: does the request behave like the browser its User-Agent claims
 //!   to be, over the handshake that browser makes? It returns named [`Signal`]s, each with a
 //!   plain-words explanation and a remedy for the person blocked, and a score.

@@ -2,7 +2,7 @@
 //!
 //! Ids are part of Doorman's interface (rules name them, events record them, docs/botcheck.md
 //! lists them): never rename one; add new ones instead. The weight is the signal's evidence that
-//! the request is automated, 0 to 100; [`crate::assess`] combines weights into a score.
+//! the request is automated, 0 to 100; [`crate::assess()`] combines weights into a score.
 //!
 //! Explanations are written to the person who is blocked: what their browser or client did, in
 //! plain words, and what to try. They never accuse; most mismatches come from extensions, privacy

@@ -264,3 +264,16 @@ fn bytes_after_the_hello_are_left_alone() {
     let hello = parse_client_hello(&bytes).unwrap();
     assert_eq!(hello.wire_len, len);
 }
+
+#[test]
+fn a_tls12_hello_without_sni_in_a_connect_tunnel() {
+    // FoxIO-LLC/ja4 pcap/https-connect.pcap, frame 8. JA4 from FoxIO's Rust snapshot (its Python
+    // tool does not follow the CONNECT tunnel, so no raw forms); JA3 from tshark.
+    let hello = parse_client_hello(&fixture("foxio-tls12-https-connect.hex")).unwrap();
+    assert_eq!(hello.server_name, None);
+    assert_eq!(
+        hello.ja4().to_string(),
+        "t12i860500_e18388e7f3a3_a1e935682795"
+    );
+    assert_eq!(hello.ja3().hash, "b288289af2999820648eb3ca4d8304c5");
+}

@@ -82,7 +82,16 @@ fn random_bytes_behind_a_valid_record_header_never_panic() {
     let mut rng = Rng(42);
     for _ in 0..20_000 {
         let len = rng.below(600);
-        let mut m = vec![22, 3, 1, (len >> 8) as u8, len as u8, 1, 0, (len >> 8) as u8];
+        let mut m = vec![
+            22,
+            3,
+            1,
+            (len >> 8) as u8,
+            len as u8,
+            1,
+            0,
+            (len >> 8) as u8,
+        ];
         m.extend((0..len).map(|_| rng.byte()));
         exercise(&m);
         let garbage: Vec<u8> = (0..rng.below(64)).map(|_| rng.byte()).collect();
@@ -94,13 +103,45 @@ fn random_bytes_behind_a_valid_record_header_never_panic() {
 fn random_header_sets_and_fingerprints_never_panic() {
     let mut rng = Rng(7);
     let pieces = [
-        "Mozilla/5.0", " (", ")", "Chrome/", "131", ".0", " Safari/537.36", "Firefox/", "rv:",
-        "Gecko/20100101", "Version/", "iPhone", "Edg/", "OPR/", "HeadlessChrome/", "curl/", "é",
-        "\u{0}", ";", "/", " ", "Mobile", "bot/", "\"", "v=", ",", "Not_A Brand",
+        "Mozilla/5.0",
+        " (",
+        ")",
+        "Chrome/",
+        "131",
+        ".0",
+        " Safari/537.36",
+        "Firefox/",
+        "rv:",
+        "Gecko/20100101",
+        "Version/",
+        "iPhone",
+        "Edg/",
+        "OPR/",
+        "HeadlessChrome/",
+        "curl/",
+        "é",
+        "\u{0}",
+        ";",
+        "/",
+        " ",
+        "Mobile",
+        "bot/",
+        "\"",
+        "v=",
+        ",",
+        "Not_A Brand",
     ];
     let names = [
-        "User-Agent", "sec-ch-ua", "Accept", "Accept-Language", "Accept-Encoding", "Host",
-        "Sec-Fetch-Mode", "Upgrade", "x-devtools-request-id", "",
+        "User-Agent",
+        "sec-ch-ua",
+        "Accept",
+        "Accept-Language",
+        "Accept-Encoding",
+        "Host",
+        "Sec-Fetch-Mode",
+        "Upgrade",
+        "x-devtools-request-id",
+        "",
     ];
     for _ in 0..20_000 {
         let text = |rng: &mut Rng, n: usize| -> String {
