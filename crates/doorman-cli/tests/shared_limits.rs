@@ -127,6 +127,26 @@ fn flood(gateways: &[SocketAddr], client: &str) -> usize {
     allowed
 }
 
+/// Spends a fresh key's whole limit on `first` and checks that `then` sees it spent; retries
+/// with new keys until it does (at most 20 s).
+fn wait_until_shared(first: SocketAddr, then: SocketAddr) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for attempt in 0.. {
+        let client = format!("sync-{}-{attempt}", first.port());
+        for _ in 0..LIMIT {
+            let _ = status(first, &client);
+        }
+        if status(then, &client).0 == 429 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{first} and {then} never shared counters again after Redis came back"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 #[test]
 fn two_gateways_share_one_limit_through_redis_and_survive_its_outage() {
     let dir = tempfile::tempdir().unwrap();
@@ -182,10 +202,11 @@ fn two_gateways_share_one_limit_through_redis_and_survive_its_outage() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    // The probes of the open gateways run at most every 200 ms; give them a moment.
-    std::thread::sleep(Duration::from_millis(600));
-    let _ = status(a, "warm");
-    let _ = status(b, "warm");
+    // The open gateways find Redis again by themselves (a probe per interval, the client's
+    // reconnect): wait until each one's spending is visible to the others.
+    for (first, then) in [(a, b), (b, a), (a, c)] {
+        wait_until_shared(first, then);
+    }
     let allowed = flood(&[a, b, c], "phase-3");
     assert!(
         (LIMIT..=LIMIT + 1).contains(&allowed),

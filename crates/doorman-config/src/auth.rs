@@ -74,23 +74,7 @@ impl Compiler<'_, '_> {
                 },
             );
         }
-        let whoami = raw.whoami_path.trim();
-        let whoami_path = if whoami.is_empty() {
-            None
-        } else if !whoami.starts_with('/') {
-            self.invalid(
-                "auth.whoami_path",
-                Invalid {
-                    detail: "a path starts with `/`".into(),
-                    hint: Some(
-                        "e.g. \"/.well-known/doorman/whoami\", or \"\" to turn it off".into(),
-                    ),
-                },
-            );
-            None
-        } else {
-            Some(whoami.to_owned())
-        };
+        let whoami_path = self.endpoint_path("auth.whoami_path", &raw.whoami_path);
         let realm = if raw.realm.trim().is_empty() {
             "doorman".to_owned()
         } else {

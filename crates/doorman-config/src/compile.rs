@@ -67,6 +67,7 @@ pub(crate) fn compile(
     let limits = c.limits(&raw.limits);
     let forwarding = c.forwarding(&raw.forwarding);
     let site = c.site(&raw.site);
+    let trace_path = c.endpoint_path("site.trace_path", &raw.site.trace_path);
     let logging = c.logging(&raw.logging);
     let events = c.events(&raw.events);
     let (upstreams, upstream_index, names_complete) = c.upstreams(&raw.upstreams);
@@ -96,6 +97,7 @@ pub(crate) fn compile(
         limits,
         rate_limit,
         auth: auth_server,
+        trace_path,
         forwarding,
         logging,
         events,
@@ -541,6 +543,27 @@ impl Compiler<'_, '_> {
             x_forwarded_host: raw.x_forwarded_host,
             ray_header,
         }
+    }
+
+    /// A path the gateway answers itself (trace, whoami): `None` when written as "".
+    pub(crate) fn endpoint_path(&mut self, key: &str, written: &str) -> Option<String> {
+        let path = written.trim();
+        if path.is_empty() {
+            return None;
+        }
+        if !path.starts_with('/') || path.contains(char::is_whitespace) || path.contains('?') {
+            self.invalid(
+                key,
+                Invalid {
+                    detail: format!("`{path}` is not a path"),
+                    hint: Some(
+                        "write a path starting with `/`, or \"\" to turn the endpoint off".into(),
+                    ),
+                },
+            );
+            return None;
+        }
+        Some(path.to_owned())
     }
 
     fn site(&mut self, raw: &crate::raw::RawSite) -> SiteInfo {

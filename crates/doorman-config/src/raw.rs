@@ -281,7 +281,13 @@ pub struct RawSite {
     pub support: Option<String>,
     /// Public status page, linked from upstream-failure pages.
     pub status_page_url: Option<String>,
+    /// Where a client sees what the gateway sees of it (IP, network, TLS, time, the verdict for
+    /// a path); "" turns it off.
+    pub trace_path: String,
 }
+
+/// Default `[site] trace_path`.
+pub const DEFAULT_TRACE_PATH: &str = "/.well-known/doorman/trace";
 
 impl Default for RawSite {
     fn default() -> Self {
@@ -289,6 +295,7 @@ impl Default for RawSite {
             name: DEFAULT_SITE_NAME.to_owned(),
             support: None,
             status_page_url: None,
+            trace_path: DEFAULT_TRACE_PATH.to_owned(),
         }
     }
 }

@@ -41,6 +41,8 @@ pub struct ServerSettings {
     pub rate_limit: RateLimitSettings,
     /// Where credentials are read from and which JWT issuers are trusted.
     pub auth: AuthServer,
+    /// The trace endpoint's path; `None` turns it off.
+    pub trace_path: Option<String>,
     /// Headers added for the upstream.
     pub forwarding: Forwarding,
     /// Log output.

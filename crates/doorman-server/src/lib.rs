@@ -23,6 +23,7 @@ mod proxy_protocol;
 mod reload;
 pub mod respond;
 mod tls;
+pub mod trace;
 pub mod upstream;
 pub mod whoami;
 

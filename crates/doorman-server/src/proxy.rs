@@ -156,6 +156,15 @@ async fn process(
     };
 
     let summary = RequestSummary::of(&req, &host);
+    if rt
+        .config
+        .server
+        .trace_path
+        .as_deref()
+        .is_some_and(|p| p == facts.path())
+    {
+        return (crate::trace::answer(rt, &facts), "trace".to_owned());
+    }
     if auth_settings
         .whoami_path
         .as_deref()

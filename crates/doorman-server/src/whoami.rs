@@ -21,15 +21,7 @@ use crate::gateway::{Gateway, Runtime};
 /// The whoami answer for this request.
 pub async fn answer(gw: &Gateway, rt: &Runtime, facts: &RequestFacts<'_>) -> Response<ProxyBody> {
     let policy = &rt.config.policy;
-    let asked = facts
-        .uri
-        .query()
-        .unwrap_or("")
-        .split('&')
-        .find_map(|p| p.strip_prefix("path="))
-        .map(crate::headers::percent_decode)
-        .filter(|p| p.starts_with('/'))
-        .unwrap_or_else(|| "/".to_owned());
+    let asked = asked_path(facts);
     let credential = match facts.auth {
         AuthFacts::None => json!({
             "presented": false,
@@ -56,27 +48,12 @@ pub async fn answer(gw: &Gateway, rt: &Runtime, facts: &RequestFacts<'_>) -> Res
     };
 
     // The same decision a request to `asked` would get (counters only looked at).
-    let uri: Uri = asked.parse().unwrap_or_else(|_| Uri::from_static("/"));
-    let what_if = RequestFacts {
-        ray_id: facts.ray_id,
-        now: facts.now,
-        client_ip: facts.client_ip,
-        peer_ip: facts.peer_ip,
-        method: facts.method,
-        uri: &uri,
-        host: facts.host.clone(),
-        headers: facts.headers,
-        version: facts.version,
-        scheme: facts.scheme,
-        tls: facts.tls,
-        auth: facts.auth,
-    };
     let Decision {
         verdict,
         route,
         limits,
         ..
-    } = doorman_core::decide(&what_if, policy);
+    } = what_if(facts, policy, &asked);
     let mut rate_limits = Vec::new();
     for check in &limits {
         let Some(rule) = policy.rate_limits.get(check.rule) else {
@@ -145,4 +122,42 @@ pub async fn answer(gw: &Gateway, rt: &Runtime, facts: &RequestFacts<'_>) -> Res
         header::HeaderValue::from_static("no-store"),
     );
     resp
+}
+
+/// The `?path=` a diagnostic request asks about (default `/`).
+pub(crate) fn asked_path(facts: &RequestFacts<'_>) -> String {
+    facts
+        .uri
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .find_map(|p| p.strip_prefix("path="))
+        .map(crate::headers::percent_decode)
+        .filter(|p| p.starts_with('/'))
+        .unwrap_or_else(|| "/".to_owned())
+}
+
+/// The decision a GET of `path` with this request's client, headers and credential would get.
+/// Pure: no counter is spent (the limits are only listed).
+pub(crate) fn what_if(
+    facts: &RequestFacts<'_>,
+    policy: &doorman_core::Policy,
+    path: &str,
+) -> Decision {
+    let uri: Uri = path.parse().unwrap_or_else(|_| Uri::from_static("/"));
+    let what_if = RequestFacts {
+        ray_id: facts.ray_id,
+        now: facts.now,
+        client_ip: facts.client_ip,
+        peer_ip: facts.peer_ip,
+        method: facts.method,
+        uri: &uri,
+        host: facts.host.clone(),
+        headers: facts.headers,
+        version: facts.version,
+        scheme: facts.scheme,
+        tls: facts.tls,
+        auth: facts.auth,
+    };
+    doorman_core::decide(&what_if, policy)
 }

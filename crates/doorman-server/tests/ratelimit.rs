@@ -56,8 +56,10 @@ async fn the_request_over_the_limit_gets_429_with_headers_and_a_receipt_naming_t
     let (resp, body) = get(&url, &[("accept", "application/json")]).await;
     assert_eq!(resp.status(), 429);
     assert_eq!(header(&resp, "doorman-code"), "1015");
+    // A request counts until its slice of the window has left it: up to a third of the period
+    // longer than an exact sliding log (crates/doorman-limit/src/lib.rs), never shorter.
     let retry: u64 = header(&resp, "retry-after").parse().unwrap();
-    assert!((1..=60).contains(&retry), "Retry-After {retry}");
+    assert!((1..=80).contains(&retry), "Retry-After {retry}");
     assert_eq!(header(&resp, "ratelimit-policy"), "\"api\";q=3;w=60");
     let state = header(&resp, "ratelimit");
     let t: u64 = state
@@ -65,7 +67,7 @@ async fn the_request_over_the_limit_gets_429_with_headers_and_a_receipt_naming_t
         .unwrap_or_else(|| panic!("{state}"))
         .parse()
         .unwrap();
-    assert!(t >= retry && t <= 60, "reset {t} vs retry {retry}");
+    assert!(t >= retry && t <= 80, "reset {t} vs retry {retry}");
     let json: Value = serde_json::from_slice(&body).unwrap();
     let detail = json["detail"].as_str().unwrap();
     assert!(detail.contains("your IP address 127.0.0.1"), "{detail}");

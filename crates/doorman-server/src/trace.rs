@@ -1,0 +1,132 @@
+//! `GET /.well-known/doorman/trace`: what the gateway sees of the client, in the spirit of
+//! Cloudflare's `/cdn-cgi/trace` — the IP after trusted-proxy resolution, its network and
+//! country, HTTP and TLS versions, the User-Agent, the server's time (for clock checks), the
+//! credential's state, and the verdict a request to `?path=` would get. `key=value` lines by
+//! default, JSON with `Accept: application/json`. `doorman doctor` reads the JSON.
+//!
+//! It answers the seeds' "check your connection", "test from another network" and "sync your
+//! clock" with facts instead of guesses. Nothing here is secret to the client it describes;
+//! rule internals stay behind the receipt's disclosure setting.
+
+use bytes::Bytes;
+use doorman_core::auth::AuthFacts;
+use doorman_core::timefmt::unix_millis;
+use doorman_core::{RequestFacts, Verdict};
+use http::{Response, StatusCode, Version, header};
+use serde_json::{Map, Value, json};
+
+use crate::body::ProxyBody;
+use crate::gateway::Runtime;
+
+/// The trace answer for this request.
+pub fn answer(rt: &Runtime, facts: &RequestFacts<'_>) -> Response<ProxyBody> {
+    let policy = &rt.config.policy;
+    let info = policy.firewall.intel.lookup(facts.client_ip);
+    let path = crate::whoami::asked_path(facts);
+    let decision = crate::whoami::what_if(facts, policy, &path);
+    let verdict = match &decision.verdict {
+        Verdict::Allow(_) => json!({ "path": path, "allowed": true }),
+        Verdict::Deny(r) => json!({
+            "path": path,
+            "allowed": false,
+            "code": r.code.as_str(),
+            "reason": doorman_core::render::public_reason(r),
+        }),
+    };
+    let credential = match facts.auth {
+        AuthFacts::None => json!({ "presented": false }),
+        AuthFacts::Verified(i) => {
+            json!({ "presented": true, "valid": true, "method": i.method.spec(), "display": i.display })
+        }
+        AuthFacts::Rejected(f) => {
+            json!({ "presented": true, "valid": false, "code": f.code.as_str(), "reason": f.reason })
+        }
+    };
+    let mut out = Map::new();
+    let mut put = |k: &str, v: Value| {
+        if !v.is_null() {
+            out.insert(k.to_owned(), v);
+        }
+    };
+    put("ray_id", json!(facts.ray_id.to_string()));
+    put("ip", json!(facts.client_ip.to_string()));
+    put("asn", json!(info.asn));
+    put("as_org", json!(info.as_org));
+    put("country", json!(info.country));
+    put("host", json!(facts.host));
+    put("http", json!(version_word(facts.version)));
+    put("scheme", json!(facts.scheme.as_str()));
+    put("tls", json!(facts.tls.map(|t| t.version.clone())));
+    put("sni", json!(facts.tls.and_then(|t| t.sni.clone())));
+    put(
+        "user_agent",
+        json!(
+            facts
+                .headers
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+        ),
+    );
+    put("server_time_ms", json!(unix_millis(facts.now)));
+    put("credential", credential);
+    put("verdict", verdict);
+    put("node", json!(policy.node.as_ref()));
+
+    let wants_json = facts
+        .headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("json"));
+    let (body, content_type) = if wants_json {
+        (
+            serde_json::to_string_pretty(&Value::Object(out)).unwrap_or_default() + "\n",
+            "application/json",
+        )
+    } else {
+        (lines(&out), "text/plain; charset=utf-8")
+    };
+    let mut resp = Response::new(crate::body::full(Bytes::from(body)));
+    *resp.status_mut() = StatusCode::OK;
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static(content_type),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    resp
+}
+
+/// `key=value` lines; nested objects flatten to `key.sub=value`.
+fn lines(map: &Map<String, Value>) -> String {
+    let mut out = String::new();
+    for (k, v) in map {
+        match v {
+            Value::Object(inner) => {
+                for (k2, v2) in inner {
+                    out.push_str(&format!("{k}.{k2}={}\n", scalar(v2)));
+                }
+            }
+            other => out.push_str(&format!("{k}={}\n", scalar(other))),
+        }
+    }
+    out
+}
+
+fn scalar(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.replace('\n', " "),
+        other => other.to_string(),
+    }
+}
+
+fn version_word(v: Version) -> &'static str {
+    match v {
+        Version::HTTP_10 => "HTTP/1.0",
+        Version::HTTP_2 => "HTTP/2",
+        Version::HTTP_3 => "HTTP/3",
+        _ => "HTTP/1.1",
+    }
+}
