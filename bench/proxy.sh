@@ -17,7 +17,9 @@
 #   SERVER_CPU [1]     CPU the origin and every proxy are pinned to
 #   TARGETS ["direct nginx haproxy doorman"]  add doorman-fw for Doorman with a 1M-CIDR list + 500 rules,
 #                      doorman-rl with one rate limit that every request is counted against (never
-#                      exceeded), doorman-rl-redis with the same limit in a local redis-server
+#                      exceeded), doorman-rl-redis with the same limit in a local redis-server,
+#                      doorman-key (the route needs an API key; wrk sends one), doorman-jwt (the
+#                      route needs an HS256 JWT; wrk sends one)
 #   SKIP_BUILD [0]     1: use the doorman binary as it is, without cargo build
 #   DOORMAN_BIN [target/release/doorman]  binary to run, e.g. one built from another commit
 #                      (combine with SKIP_BUILD=1); DOORMAN_COMMIT then names that commit in the JSON
@@ -128,11 +130,12 @@ render() { # template output: fill @PLACEHOLDERS@
 }
 
 # Waits until GET / on the port answers 200 with body "ok" (the origin's), through the proxy.
-wait_ok() {
-  local name=$1 port=$2 pid=$3 body
+wait_ok() { # name port pid [header]
+  local name=$1 port=$2 pid=$3 body header_args=()
+  [ -z "${4:-}" ] || header_args=(-H "$4")
   for _ in $(seq 100); do
     kill -0 "$pid" 2>/dev/null || die "$name exited at start; see its log in $TMP (KEEP_TMP=1)"
-    body=$(curl -fsS --max-time 1 "http://127.0.0.1:$port/" 2>/dev/null) && [ "$body" = ok ] &&
+    body=$(curl -fsS --max-time 1 "${header_args[@]}" "http://127.0.0.1:$port/" 2>/dev/null) && [ "$body" = ok ] &&
       return 0
     sleep 0.1
   done
@@ -203,7 +206,7 @@ wait_ok origin "$ORIGIN_PORT" "$ORIGIN_MASTER"
 ORIGIN_WORKERS=$(children "$ORIGIN_MASTER")
 [ -n "$ORIGIN_WORKERS" ] || die "origin nginx has no worker process"
 
-declare -A PORT PROXY_PIDS
+declare -A PORT PROXY_PIDS WRK_HEADER
 PORT[direct]=$ORIGIN_PORT
 PROXY_PIDS[direct]=""
 
@@ -282,7 +285,35 @@ EOF
       PROXY_PIDS[$target]=$!
       wait_ok "$target" "${PORT[$target]}" "${PROXY_PIDS[$target]}"
       ;;
-    *) die "unknown target $target (known: direct nginx haproxy doorman doorman-fw doorman-rl doorman-rl-redis)" ;;
+    doorman-key | doorman-jwt)
+      # The route requires a credential and every request carries a valid one: what checking it
+      # (and writing the identity headers for the upstream) costs per request.
+      PORT[$target]=$(free_port)
+      render doorman.toml.tmpl "${PORT[$target]}" "$(free_port)"
+      sed -e "s|@DIR@/doorman-data|$TMP/$target-data|" "$TMP/doorman.toml" >"$TMP/$target.toml"
+      if [ "$target" = doorman-key ]; then
+        echo 'auth = { methods = ["api_key"], scopes = ["bench"] }' >>"$TMP/$target.toml"
+        KEY=$("$DOORMAN" keys create --data-dir "$TMP/$target-data" --name bench --scopes bench --json |
+          python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])') ||
+          die "could not create the benchmark's API key"
+        WRK_HEADER[$target]="Authorization: Bearer $KEY"
+      else
+        echo 'auth = { methods = ["jwt:bench"], scopes = ["bench"] }' >>"$TMP/$target.toml"
+        head -c 32 /dev/urandom | base64 >"$TMP/jwt.secret"
+        printf '\n[[jwt_providers]]\nname = "bench"\nissuer = "https://bench.invalid/"\naudiences = ["bench"]\nhmac_secret_file = "%s"\nalgorithms = ["HS256"]\n' \
+          "$TMP/jwt.secret" >>"$TMP/$target.toml"
+        TOKEN=$(python3 "$HERE/mint_jwt.py" "$TMP/jwt.secret") || die "could not mint the benchmark's JWT"
+        WRK_HEADER[$target]="Authorization: Bearer $TOKEN"
+      fi
+      "$DOORMAN" check --config "$TMP/$target.toml" >"$TMP/$target-check.out" 2>&1 ||
+        { cat "$TMP/$target-check.out" >&2; die "doorman check failed for $target"; }
+      taskset -c "$SERVER_CPU" "$DOORMAN" serve --config "$TMP/$target.toml" --workers 1 \
+        >"$TMP/$target.out" 2>&1 &
+      PIDS+=($!)
+      PROXY_PIDS[$target]=$!
+      wait_ok "$target" "${PORT[$target]}" "${PROXY_PIDS[$target]}" "${WRK_HEADER[$target]}"
+      ;;
+    *) die "unknown target $target (known: direct nginx haproxy doorman doorman-fw doorman-rl doorman-rl-redis doorman-key doorman-jwt)" ;;
   esac
 done
 
@@ -298,12 +329,14 @@ echo "round target requests duration_us p50_us p90_us p99_us max_us errors proxy
   >"$TRIALS"
 
 WRK_PID=""
-run_wrk() { # port seconds → wrk's output in $TMP/wrk.out
+run_wrk() { # port seconds [header] → wrk's output in $TMP/wrk.out
+  local header_args=()
+  [ -z "${3:-}" ] || header_args=(-H "$3")
   # In the background and waited for: bash runs a trap only once a foreground command ends,
   # whereas `wait` returns at once on a signal, so Ctrl-C or SIGTERM ends the run (cleanup stops
   # wrk through WRK_PID) without sitting out the trial.
   taskset -c "$LOADGEN_CPU" wrk -t "$THREADS" -c "$CONNECTIONS" -d "${2}s" --latency \
-    -s "$HERE/report.lua" "http://127.0.0.1:$1/" >"$TMP/wrk.out" &
+    "${header_args[@]}" -s "$HERE/report.lua" "http://127.0.0.1:$1/" >"$TMP/wrk.out" &
   WRK_PID=$!
   wait "$WRK_PID" || die "wrk failed: $(cat "$TMP/wrk.out")"
   WRK_PID="" # it has exited; its PID may be reused and must not be signalled
@@ -316,7 +349,7 @@ trial() { # round target
   {
     [ -z "$proxies" ] || p0=$(cpu_ticks $proxies)
     o0=$(cpu_ticks $ORIGIN_WORKERS)
-    run_wrk "${PORT[$target]}" "$DURATION"
+    run_wrk "${PORT[$target]}" "$DURATION" "${WRK_HEADER[$target]:-}"
     out=$(cat "$TMP/wrk.out")
     [ -z "$proxies" ] || p1=$(cpu_ticks $proxies)
     o1=$(cpu_ticks $ORIGIN_WORKERS)
@@ -342,7 +375,7 @@ if [ "$WARMUP" -gt 0 ]; then
   # the only round paying for it.
   for target in $TARGETS; do
     log "warm-up $target (${WARMUP}s)"
-    run_wrk "${PORT[$target]}" "$WARMUP"
+    run_wrk "${PORT[$target]}" "$WARMUP" "${WRK_HEADER[$target]:-}"
   done
 fi
 
