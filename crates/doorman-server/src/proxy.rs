@@ -90,11 +90,19 @@ struct RequestSummary<'h> {
 }
 
 impl<'h> RequestSummary<'h> {
-    fn of(req: &Request<Incoming>, host: &'h str) -> Self {
+    /// `key_param` is the query parameter that may carry an API key: its value never reaches
+    /// the event log.
+    fn of(req: &Request<Incoming>, host: &'h str, key_param: Option<&str>) -> Self {
+        let mut path = req.uri().path_and_query().cloned();
+        if let (Some(param), Some(pq)) = (key_param, &path)
+            && let Some(clean) = without_query_param(pq.as_str(), param, "REDACTED")
+        {
+            path = PathAndQuery::try_from(clean).ok();
+        }
         RequestSummary {
             host,
             method: req.method().clone(),
-            path: req.uri().path_and_query().cloned(),
+            path,
             user_agent: req.headers().get(header::USER_AGENT).cloned(),
             accept: req.headers().get(header::ACCEPT).cloned(),
         }
@@ -155,7 +163,7 @@ async fn process(
         auth: &auth_facts,
     };
 
-    let summary = RequestSummary::of(&req, &host);
+    let summary = RequestSummary::of(&req, &host, auth_settings.key_query_param.as_deref());
     if rt
         .config
         .server
@@ -579,6 +587,32 @@ fn fill_upstream_receipt(
     }
 }
 
+/// `path?query` with the value of `param` replaced by `with` ("" drops the pair); `None` when the
+/// parameter is absent.
+fn without_query_param(pq: &str, param: &str, with: &str) -> Option<String> {
+    let (path, query) = pq.split_once('?')?;
+    let mut found = false;
+    let pairs: Vec<String> = query
+        .split('&')
+        .filter_map(|p| {
+            let name = p.split_once('=').map_or(p, |(k, _)| k);
+            if name != param {
+                return Some(p.to_owned());
+            }
+            found = true;
+            (!with.is_empty()).then(|| format!("{name}={with}"))
+        })
+        .collect();
+    if !found {
+        return None;
+    }
+    Some(if pairs.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{}", pairs.join("&"))
+    })
+}
+
 /// What the upstream is told about the client's credential.
 struct UpstreamView<'d> {
     identity: Option<&'d Identity>,
@@ -663,7 +697,14 @@ async fn forward(
     if let Some(host) = original_host {
         parts.headers.insert(header::HOST, host);
     }
-    parts.uri = upstream_uri(target, authority, parts.uri.path_and_query())?;
+    let mut pq = parts.uri.path_and_query().cloned();
+    if view.strip_credentials
+        && let (Some(param), Some(current)) = (&rt.config.server.auth.key_query_param, &pq)
+        && let Some(clean) = without_query_param(current.as_str(), param, "")
+    {
+        pq = PathAndQuery::try_from(clean).ok();
+    }
+    parts.uri = upstream_uri(target, authority, pq.as_ref())?;
     parts.version = Version::HTTP_11;
 
     let limit = rt.config.server.limits.max_body_bytes;
@@ -740,4 +781,23 @@ fn upstream_uri(
         code: Code::UpstreamError,
         what: format!("could not build the upstream URI for {target}: {e}"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_query_param;
+
+    #[test]
+    fn key_parameters_are_redacted_or_dropped() {
+        assert_eq!(
+            without_query_param("/w?city=Oslo&api_key=dmn_x&u=1", "api_key", "REDACTED").as_deref(),
+            Some("/w?city=Oslo&api_key=REDACTED&u=1")
+        );
+        assert_eq!(
+            without_query_param("/w?api_key=dmn_x", "api_key", "").as_deref(),
+            Some("/w")
+        );
+        assert_eq!(without_query_param("/w?city=Oslo", "api_key", ""), None);
+        assert_eq!(without_query_param("/w", "api_key", ""), None);
+    }
 }
