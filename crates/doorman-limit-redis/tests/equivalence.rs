@@ -133,10 +133,13 @@ async fn the_script_decides_exactly_like_check_state_on_random_sequences() {
     .await
     .expect("connect to the test redis-server");
 
-    let sequences = 300u64;
-    let steps = 60usize;
+    let sequences = 500u64;
+    let steps = 80usize;
     let mut compared = 0usize;
     let mut outcomes = [0usize; 3]; // allowed, throttled, blocked/unfixable
+    // States the script had to read in a special way: folded (lane width changed), blocked,
+    // resumed after a block, and seen from a clock before the key's newest slice.
+    let mut paths = [0usize; 4];
     for seed in 0..sequences {
         let mut rng = Rng(seed.wrapping_mul(0x2545_f491_4f6c_dd1d) ^ 0xd00a_0a11);
         let mut quota = random_quota(&mut rng);
@@ -160,6 +163,22 @@ async fn the_script_decides_exactly_like_check_state_on_random_sequences() {
             }
             now = step(&mut rng, now, quota, mitigation);
             let cost = random_cost(&mut rng, quota);
+            let width = 32 - quota.limit.min(65_535).leading_zeros().min(31);
+            match state {
+                Some(KeyState::Window(window)) if window.end_ms > now => {
+                    if u32::from(window.bits) != width {
+                        paths[0] += 1;
+                    }
+                    // Certainly before slice S: more than a period and a slice before its end.
+                    let period = quota.period_ms.clamp(1, 1 << 40);
+                    if now + 2 * period < window.end_ms {
+                        paths[3] += 1;
+                    }
+                }
+                Some(KeyState::Blocked { until_ms, .. }) if until_ms > now => paths[1] += 1,
+                Some(KeyState::Blocked { end_ms, .. }) if end_ms > now => paths[2] += 1,
+                _ => {}
+            }
             let (expected, next) = check_state(state, now, quota, cost, mitigation);
             state = next;
             let got: Verdict = limiter
@@ -190,6 +209,10 @@ async fn the_script_decides_exactly_like_check_state_on_random_sequences() {
     assert!(
         outcomes.iter().all(|&n| n > compared / 50),
         "allowed/throttled/unfixable = {outcomes:?}"
+    );
+    assert!(
+        paths.iter().all(|&n| n > 500),
+        "folded/blocked/resumed/behind = {paths:?}"
     );
 }
 

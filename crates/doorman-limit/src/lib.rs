@@ -88,19 +88,24 @@
 //! max(U, full_U) − n` (`U − n` if `W_U = 0`); `retry_after_ms` is `None` if `L = 0` or `c > L`,
 //! `U − n` if `W_U + c ≤ L`, else `free_U(c) − n`.
 //!
-//! **Without large numbers.** `slice(n)` is about `2^43` for a Unix-time `n`; `n·k` is beyond a
-//! Lua double's 2^53. So nothing uses absolute slice numbers. Each view picks an **anchor** time
-//! `A` (`n` without counts, `E − 1` with them) and its **phase** `φ = ((A mod P)·k) mod P`
-//! (`A·k = slice(A)·P + φ`). Then, exactly:
-//! - `start(slice(A) + j) = A + ⌈(j·P − φ)/k⌉` for any integer `j` (with `|j| ≤ 2k + 2`);
-//! - for `n ≤ A`: `slice(A) − slice(n) = max(0, ⌈(min(A − n, 3P)·k − φ)/P⌉)`; distances beyond
-//!   `3P` all mean "more than `k` slices" (`slice(n) < S`), so they are capped there.
+//! **Without large numbers.** `slice(n)` is about `2^43` for a Unix-time `n`, and `n·k` is
+//! beyond a Lua double's 2^53 for large `k`. So nothing uses absolute slice numbers. A view is
+//! **anchored** at a time `A` whose **phase** `φ = (A·k) mod P` is known (`A·k = slice(A)·P +
+//! φ`; computed as `((A mod P)·k) mod P` where `A·k` would not fit). Then, exactly:
+//! - `start(slice(A) + j) = A + ⌈(j·P − φ)/k⌉` for any integer `j` (here `|j| ≤ 2k + 2`);
+//! - for `t ≥ A`: `slice(t) − slice(A) = ⌊(φ + (t − A)·k)/P⌋`.
 //!
-//! Every product is below `2^47`; times are at most `n + 2P + 1`. Rust computes in 64 bits (in
-//! 32 when the operands fit, for speed). Lua numbers are doubles, exact for integers below 2^53:
-//! the script needs `n + 2P + M < 2^52` (the Redis limiter checks this) and takes every
-//! quotient as `(a − math.fmod(a, b)) / b`, which is exact (`math.floor(a / b)` is not: `a / b`
-//! may round up to the next integer when `a` is just below a multiple of `b`).
+//! The anchor is `n`. With counts, `slice(E − 1) − slice(n) = ⌊(φ + min(E − 1 − n, 3P)·k)/P⌋`
+//! (distances beyond `3P` all mean "more than `k + 1` slices", so they are capped there); if
+//! that is more than `k` (so `slice(n) < S`), the view is anchored at `E − 1` instead, with
+//! `σ = slice(E − 1) − k`.
+//!
+//! Every product is below 2^48; times are at most `n + 2P + 1`. Rust computes in 64 bits (in
+//! 32 when the operands fit, and divides by `k` with a multiplication by a precomputed
+//! reciprocal, for speed). Lua numbers are doubles, exact for integers below 2^53: the script
+//! needs `n + 2P + M < 2^52` (the Redis limiter checks this) and takes every quotient as `(a −
+//! math.fmod(a, b)) / b`, which is exact (`math.floor(a / b)` is not: `a / b` may round up to
+//! the next integer when `a` is just below a multiple of `b`).
 //!
 //! # What this guarantees
 //! - **At most `L` units in any window of one period.** Call a request's *effective time*
@@ -143,6 +148,18 @@
 //! times up to 2^30 ms (12 days) ahead; farther ones are rounded *up* (`table.rs`). With the
 //! table's empty slots a tracked key costs 25–31.25 bytes. The Redis script (`window.lua` in
 //! `doorman-limit-redis`) stores the same state as a short string.
+//!
+//! Why not a slice index in 32 bits, wrapping: converting slices to the times a sweep needs
+//! takes the quota, which the table does not have (a key's rule is the caller's business), and
+//! an end time per key lets [`LocalLimiter::sweep`] and the eviction policy work without one.
+//!
+//! # Speed
+//! `cargo bench -p doorman-limit` on a shared 2-core AMD EPYC (Zen 4) VM: about 27 ns for the
+//! arithmetic alone, 29 ns per decision on a hot key (lock, lookup, decide, write back), 140 ns
+//! per decision round-robin over one million tracked keys (a cache miss each: a bare
+//! `HashMap::get` over the same keys takes 29 ns only because independent lookups overlap,
+//! which a lock per decision prevents), 290 ns for a new key at the cap (with an eviction);
+//! 25.9 bytes per key in the table at one million keys (27.6 bytes of resident memory).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

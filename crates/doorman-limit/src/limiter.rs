@@ -180,8 +180,8 @@ impl LocalLimiter {
                 let (verdict, next) =
                     check_state(Some(state), now_ms, quota, cost, mitigation_timeout_ms);
                 match next {
-                    Some(next) if next != state => shard.table.set(i, next),
-                    Some(_) => {}
+                    // Written even when unchanged: cheaper than comparing.
+                    Some(next) => shard.table.set(i, next),
                     None => {
                         // It was idle: nothing is lost by forgetting it now.
                         shard.table.remove_at(i);

@@ -88,6 +88,7 @@ impl Slot {
         self.key & KEY_MASK
     }
 
+    #[inline]
     fn pack(h: u64, state: KeyState, epoch: u64) -> Slot {
         match state {
             KeyState::Window(window) => Slot {
@@ -107,6 +108,7 @@ impl Slot {
         }
     }
 
+    #[inline]
     fn unpack(self, epoch: u64) -> KeyState {
         let time = |offset: u32| epoch.saturating_add(decode_offset(offset));
         if self.key & BLOCKED == 0 {
@@ -217,12 +219,14 @@ impl Table {
     }
 
     /// The state in occupied slot `i`.
+    #[inline]
     pub(crate) fn state(&self, i: usize) -> KeyState {
         self.slots[i].unpack(self.epoch)
     }
 
     /// Replaces the state in occupied slot `i`. Its times must not lie before the epoch if it
     /// is a window (an idle state is dropped, not stored).
+    #[inline]
     pub(crate) fn set(&mut self, i: usize, state: KeyState) {
         let h = self.slots[i].mixed_key();
         self.slots[i] = Slot::pack(h, state, self.epoch);

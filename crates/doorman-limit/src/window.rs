@@ -195,6 +195,7 @@ impl KeyState {
 ///
 /// The block's length is fixed when it starts; a later call with another timeout (after a
 /// reload) does not change it. The crate documentation has the exact formulas.
+#[inline]
 pub fn check_state(
     state: Option<KeyState>,
     now_ms: u64,
@@ -257,18 +258,19 @@ pub fn check_state(
         return (verdict, Some(KeyState::Window(window)));
     }
     let retry_after_ms = (cost <= grid.limit).then(|| view.free_at(cost) - now);
+    let full = view.full_at();
     let verdict = Verdict {
         allowed: false,
         remaining: u32::try_from(grid.limit.saturating_sub(used)).unwrap_or(u32::MAX),
-        reset_after_ms: view.full_at().map_or(0, |t| t - now),
+        reset_after_ms: full.map_or(0, |t| t - now),
         retry_after_ms,
     };
     if mitigation_timeout_ms == 0 || retry_after_ms.is_none() {
         return (verdict, stored);
     }
-    // The first exceed. `used ≥ 1` here (`used + cost > limit ≥ cost`), so `full_at` is set.
+    // The first exceed. `used ≥ 1` here (`used + cost > limit ≥ cost`), so `full` is set.
     let until_ms = now.saturating_add(mitigation_timeout_ms);
-    let end_ms = view.full_at().unwrap_or(now);
+    let end_ms = full.unwrap_or(now);
     let total = u16::try_from(used).unwrap_or(u16::MAX);
     let verdict = blocked(grid, until_ms, end_ms, total, now, cost);
     let state = KeyState::Blocked {
@@ -319,16 +321,20 @@ struct Grid {
     lane_max: u64,
     /// The bits of the `k + 1` lanes in the window.
     mask: u64,
+    /// A 1 in the lowest bit of each of the `k + 1` lanes: multiplying lanes by it adds them up
+    /// into lane `k`.
+    ones: u64,
 }
 
 impl Grid {
+    #[inline]
     fn new(quota: Quota) -> Grid {
         let limit = quota.limit.min(MAX_LIMIT);
         let period = quota.period_ms.clamp(1, MAX_PERIOD_MS);
         let bits = lane_bits(limit);
         // As many slices as lanes fit in 64 bits, less the one for the current slice; and no
         // slice shorter than 1 ms, so that every slice has its own first millisecond.
-        let slices = u64::from(64 / bits - 1).min(period);
+        let slices = u64::from(LANES[bits as usize] - 1).min(period);
         // slices + 1 ≤ 64 / bits, so the product is at most 64.
         let used = (slices as u32 + 1) * bits;
         let mask = if used >= u64::BITS {
@@ -343,6 +349,7 @@ impl Grid {
             bits,
             lane_max: lane_max(bits),
             mask,
+            ones: ONES[bits as usize] & mask,
         }
     }
 
@@ -361,23 +368,28 @@ impl Grid {
         self.period as i64
     }
 
-    /// `(t·k) mod P`: how far into its slice `t` lies, in units of `1/k` ms. Computed from
-    /// `t mod P` so that no product exceeds `k·P < 2^46`.
+    /// `(t·k) mod P`: how far into its slice `t` lies, in units of `1/k` ms. One division for
+    /// any `t` below 2^58 (Unix milliseconds are about 2^41).
     fn phase(self, t: u64) -> u64 {
-        rem(rem(t, self.period) * self.slices, self.period)
+        match t.checked_mul(self.slices) {
+            Some(tk) => rem(tk, self.period),
+            None => rem(rem(t, self.period) * self.slices, self.period),
+        }
     }
 }
 
 /// A key's counts seen from one time `at`, aligned so that lane 0 is the slice a request at
-/// `at` counts in, `newest`. Slices are numbered relative to the slice of `anchor`, a time
-/// near `at` whose phase is known, so boundaries come out of small numbers.
+/// `at` counts in, `newest`. Slices are numbered relative to the slice of `anchor` (`at`
+/// itself, or the key's `end − 1` when `at` lies before the key's newest slice), whose phase is
+/// known, so boundaries come out of small numbers.
 #[derive(Debug, Clone, Copy)]
 struct View {
     grid: Grid,
     anchor: u64,
     /// `grid.phase(anchor)`.
     phase: u64,
-    /// The slice requests count in now, relative to the anchor's slice: at most 0.
+    /// The slice requests count in now, relative to the anchor's slice: 0, or `−k` when
+    /// anchored at `end − 1`.
     newest: i64,
     /// Lanes `0..=k`, lane 0 being slice `newest`.
     lanes: u64,
@@ -385,6 +397,7 @@ struct View {
 
 impl View {
     /// The counts of `state` (idle or not, but not blocked past `at`) seen at `at`.
+    #[inline]
     fn of(grid: Grid, state: Option<KeyState>, at: u64) -> View {
         match state {
             Some(KeyState::Window(window)) if window.end_ms > at => {
@@ -405,6 +418,7 @@ impl View {
     }
 
     /// No counts: the anchor is `at` itself.
+    #[inline]
     fn cold(grid: Grid, at: u64) -> View {
         View {
             grid,
@@ -415,67 +429,76 @@ impl View {
         }
     }
 
-    /// Counts whose newest slice leaves the window at `end > at`: the anchor is `end − 1`, the
-    /// last millisecond of the slice `k` after the newest (`S + k`).
+    /// Counts whose newest slice `S` leaves the window at `end > at`, so that `end − 1` lies in
+    /// slice `S + k`. Anchored at `at` unless `at` lies before slice `S`.
+    #[inline]
     fn warm(grid: Grid, end: u64, lanes: u64, at: u64) -> View {
-        let anchor = end - 1;
-        let phase = grid.phase(anchor);
-        // Slices from `at`'s to the anchor's: ⌈((anchor − at)·k − phase)/P⌉ (0 if negative).
-        // Distances beyond 3P all mean "more than k + 1 slices", so they are capped there to
-        // keep the product small.
-        let distance = (anchor - at).min(3 * grid.period) * grid.slices;
-        let behind = if distance > phase {
-            div_ceil(distance - phase, grid.period)
-        } else {
-            0
-        };
-        let (newest, lanes) = if behind > grid.slices {
-            // `at` lies before the newest slice (a clock stepped back, or counts from a reload):
-            // the request counts in the newest slice, as if it came at its start.
-            (-grid.slices_i64(), lanes & grid.mask)
-        } else {
-            // The counts have aged `k − behind` slices: shift them up, dropping those that left.
-            let age = (grid.slices - behind) as u32;
-            // behind ≤ k ≤ 63.
-            (-(behind as i64), (lanes << (age * grid.bits)) & grid.mask)
-        };
+        let view = View::cold(grid, at);
+        // slice(end − 1) − slice(at) = ⌊(phase + (end − 1 − at)·k)/P⌋. Distances beyond 3P all
+        // mean "more than k + 1 slices", so they are capped there to keep the product small.
+        let distance = (end - 1 - at).min(3 * grid.period) * grid.slices;
+        let behind = div(view.phase + distance, grid.period);
+        if behind > grid.slices {
+            // `at` lies before the newest slice (a clock stepped back, or counts re-read after a
+            // reload): the request counts in the newest slice, as if it came at its start.
+            // Boundaries are then counted from `end − 1`, in slice S + k.
+            let anchor = end - 1;
+            return View {
+                grid,
+                anchor,
+                phase: grid.phase(anchor),
+                newest: -grid.slices_i64(),
+                lanes: lanes & grid.mask,
+            };
+        }
+        // The counts have aged `k − behind` slices: shift them up, dropping those that left.
+        // (k − behind)·b < 64.
+        let age = (grid.slices - behind) as u32;
         View {
-            grid,
-            anchor,
-            phase,
-            newest,
-            lanes,
+            lanes: (lanes << (age * grid.bits)) & grid.mask,
+            ..view
         }
     }
 
     /// The first millisecond of slice `j` (relative to the anchor's slice):
     /// `anchor + ⌈(j·P − phase)/k⌉`.
+    #[inline]
     fn boundary(&self, j: i64) -> u64 {
-        // |j| ≤ 2k + 2 ≤ 128 and P ≤ 2^40: the product stays below 2^47.
-        // The phase is below P.
+        // |j| ≤ 2k + 2 ≤ 128 and P ≤ 2^40: the numerator stays below 2^48. The phase is below P.
         let x = j * self.grid.period_i64() - self.phase as i64;
-        let k = self.grid.slices;
-        // Both quotients are below 2^47.
         let offset = if x >= 0 {
-            div_ceil(x.unsigned_abs(), k) as i64
+            div_small(x.unsigned_abs() + self.grid.slices - 1, self.grid.slices) as i64
         } else {
-            -(div(x.unsigned_abs(), k) as i64)
+            -(div_small(x.unsigned_abs(), self.grid.slices) as i64)
         };
         self.anchor.saturating_add_signed(offset)
     }
 
     /// Units counted in the window now.
+    #[inline]
     fn sum(&self) -> u64 {
-        lane_sum(self.lanes, self.grid.bits, self.grid.lane_max)
+        // The lanes of a state written under a limit of this bit length add up to at most that
+        // limit (every count was admitted against it; a fold or a resumed block puts at most
+        // 2^b − 1 in one lane), so every partial sum fits in a lane: one multiplication adds
+        // them all up into lane k, without a carry between lanes and without a loop whose end
+        // the CPU would have to guess.
+        let k_shift = self.grid.slices as u32 * self.grid.bits;
+        let sum = (self.lanes.wrapping_mul(self.grid.ones) >> k_shift) & self.grid.lane_max;
+        debug_assert_eq!(
+            sum,
+            lane_sum(self.lanes, self.grid.bits, self.grid.lane_max)
+        );
+        sum
     }
 
     /// When every count has left the window (the full quota is back); `None` if none is left.
+    #[inline]
     fn full_at(&self) -> Option<u64> {
         if self.lanes == 0 {
             return None;
         }
         // The newest slice with a count leaves the window k + 1 slices after it begins.
-        let newest_count = i64::from(self.lanes.trailing_zeros() / self.grid.bits);
+        let newest_count = i64::from(lane_of_bit(self.lanes.trailing_zeros(), self.grid.bits));
         Some(self.boundary(self.newest - newest_count + self.grid.slices_i64() + 1))
     }
 
@@ -499,6 +522,71 @@ impl View {
         // j ≤ k ≤ 63.
         self.boundary(self.newest + self.grid.slices_i64() + 1 - j as i64)
     }
+}
+
+/// `⌊64/b⌋`, lanes of `b` bits in 64 bits (a table: this is on every decision's path).
+const LANES: [u32; 17] = {
+    let mut lanes = [0; 17];
+    let mut b = 1;
+    while b <= 16 {
+        lanes[b] = 64 / b as u32;
+        b += 1;
+    }
+    lanes
+};
+
+/// `⌈2^54/k⌉` for `k` in `1..=63`: `⌊x/k⌋ = (x·m) >> 54` exactly for every `x < 2^48`
+/// (Granlund and Montgomery: the error `m·k − 2^54 < k ≤ 2^6`, so it stays below 1/k for
+/// `x < 2^48`). One multiplication instead of a division on every boundary.
+const RECIPROCALS: [u64; 64] = {
+    let mut m = [0; 64];
+    let mut k = 1;
+    while k < 64 {
+        m[k] = (1u64 << 54).div_ceil(k as u64);
+        k += 1;
+    }
+    m
+};
+
+/// `⌊x/k⌋` for `x < 2^48` and `k` in `1..=63`.
+fn div_small(x: u64, k: u64) -> u64 {
+    debug_assert!(x < 1 << 48 && (1..64).contains(&k));
+    let m = RECIPROCALS[(k & 63) as usize];
+    // Below 2^48 · 2^54: fits, and the shift leaves less than 2^48.
+    ((u128::from(x) * u128::from(m)) >> 54) as u64
+}
+
+/// For each lane width `b`, a 1 in the lowest bit of every lane that fits in 64 bits.
+const ONES: [u64; 17] = {
+    let mut ones = [0; 17];
+    let mut b = 1;
+    while b <= 16 {
+        let mut i = 0;
+        while i < 64 / b {
+            ones[b] |= 1 << (i * b);
+            i += 1;
+        }
+        b += 1;
+    }
+    ones
+};
+
+/// `⌈2^12/b⌉` for `b` in `1..=16`.
+const LANE_INVERSE: [u32; 17] = {
+    let mut inverse = [0; 17];
+    let mut b = 1;
+    while b <= 16 {
+        inverse[b] = 4096u32.div_ceil(b as u32);
+        b += 1;
+    }
+    inverse
+};
+
+/// `⌊bit/b⌋` (the lane a bit is in) for `bit < 64` and `b` in `1..=16`, as `(bit·⌈2^12/b⌉) >>
+/// 12`: exact, since the rounding error of the inverse (below `b`) times `bit` stays below
+/// 2^12.
+fn lane_of_bit(bit: u32, b: u32) -> u32 {
+    (bit * LANE_INVERSE[b.min(16) as usize]) >> 12
 }
 
 /// The lane width for a limit: its bit length, at least 1.
@@ -543,7 +631,52 @@ fn div(a: u64, b: u64) -> u64 {
     }
 }
 
-/// `⌈a/b⌉` (`b > 0`, `a + b` below 2^64).
-fn div_ceil(a: u64, b: u64) -> u64 {
-    div(a + b - 1, b)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn division_by_a_slice_count_is_exact_below_2_48() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for k in 1..64u64 {
+            for n in [0, 1, k - 1, k, k + 1, (1 << 48) - 1, (1 << 48) - k, 1 << 47] {
+                assert_eq!(div_small(n, k), n / k, "{n} / {k}");
+            }
+            for _ in 0..20_000 {
+                // splitmix64, cut to 48 bits
+                x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+                let mut z = x;
+                z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+                z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+                let n = (z ^ (z >> 31)) >> 16;
+                assert_eq!(div_small(n, k), n / k, "{n} / {k}");
+                // Multiples and their neighbours, where rounding would show.
+                let m = n / k * k;
+                assert_eq!(div_small(m, k), m / k);
+                assert_eq!(div_small(m.saturating_sub(1), k), m.saturating_sub(1) / k);
+            }
+        }
+    }
+
+    #[test]
+    fn lane_of_bit_is_the_quotient() {
+        for b in 1..=16 {
+            for bit in 0..64 {
+                assert_eq!(lane_of_bit(bit, b), bit / b);
+            }
+        }
+    }
+
+    #[test]
+    fn lanes_and_slices_per_width() {
+        assert_eq!(
+            LANES[1..],
+            [64, 32, 21, 16, 12, 10, 9, 8, 7, 6, 5, 5, 4, 4, 4, 4]
+        );
+        assert_eq!(lane_bits(0), 1);
+        assert_eq!(lane_bits(1), 1);
+        assert_eq!(lane_bits(255), 8);
+        assert_eq!(lane_bits(256), 9);
+        assert_eq!(lane_bits(65_535), 16);
+    }
 }
