@@ -155,6 +155,22 @@ impl RedisLimiter {
         format!("{}{rule}:{key:016x}", self.key_prefix)
     }
 
+    /// Forgets `key` under `rule` in Redis (its counts and any block), for every instance at
+    /// once: lifting a ban. Fails like [`check`](Self::check) when Redis does not answer.
+    pub async fn forget(&self, rule: &str, key: u64) -> Result<(), RedisLimitError> {
+        let redis_key = self.redis_key(rule, key);
+        let mut connection = self.connection.clone();
+        let deleted: Result<i64, _> = tokio::time::timeout(
+            self.call_timeout,
+            redis::cmd("DEL")
+                .arg(&redis_key)
+                .query_async(&mut connection),
+        )
+        .await
+        .map_err(|_| RedisLimitError::Timeout(self.call_timeout))?;
+        deleted.map(|_| ()).map_err(RedisLimitError::Redis)
+    }
+
     /// Spends `cost` units of `quota` for `key` under `rule` at `now_ms` (Unix milliseconds),
     /// atomically across every instance sharing this Redis, and says whether the request may pass.
     ///

@@ -92,6 +92,40 @@ async fn a_burst_of_limit_passes_then_the_key_is_denied_with_a_retry_time() {
 }
 
 #[tokio::test]
+async fn forgetting_a_key_ends_its_block_for_every_instance() {
+    let server = RedisServer::start();
+    let a = connect(&server).await;
+    let b = connect(&server).await;
+    let q = quota(2, 1000);
+    for _ in 0..2 {
+        assert!(
+            a.check("login", 9, T0, q, 1, 60_000)
+                .await
+                .expect("check")
+                .allowed
+        );
+    }
+    assert!(
+        !a.check("login", 9, T0, q, 1, 60_000)
+            .await
+            .expect("check")
+            .allowed
+    );
+    assert!(
+        !b.check("login", 9, T0 + 5, q, 1, 60_000)
+            .await
+            .expect("check")
+            .allowed
+    );
+    a.forget("login", 9).await.expect("forget");
+    let v = b
+        .check("login", 9, T0 + 10, q, 1, 60_000)
+        .await
+        .expect("check");
+    assert_eq!((v.allowed, v.remaining), (true, 1));
+}
+
+#[tokio::test]
 async fn keys_get_a_ttl_so_idle_keys_vanish() {
     let server = RedisServer::start();
     let limiter = connect(&server).await; // default expiry margin: 1 s

@@ -200,6 +200,20 @@ impl LocalLimiter {
         }
     }
 
+    /// Forgets `key` entirely (its counts and any block): the next request starts it afresh, as
+    /// if never seen. What lifting a ban does. Returns whether the key was tracked.
+    pub fn forget(&self, key: u64) -> bool {
+        let h = mix(key);
+        let mut shard = self.shard(h);
+        match shard.table.find(h) {
+            Some(i) => {
+                shard.table.remove_at(i);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Drops every idle key (all counts out of the window at `now_ms`, no block running) and
     /// gives memory back from tables that have become mostly empty. Locks one shard at a time.
     pub fn sweep(&self, now_ms: u64) {

@@ -142,6 +142,25 @@ fn mitigation_timeout_start_and_end() {
 }
 
 #[test]
+fn a_forgotten_key_starts_afresh_even_mid_block() {
+    let limiter = LocalLimiter::new(1000);
+    let quota = q(2, 1000);
+    for _ in 0..2 {
+        assert!(limiter.check(1, 0, quota, 1, 60_000).allowed);
+    }
+    assert!(!limiter.check(1, 10, quota, 1, 60_000).allowed);
+    assert!(
+        !limiter.check(2, 10, quota, 3, 0).allowed,
+        "another key, over by its cost"
+    );
+    assert!(limiter.forget(1));
+    assert!(!limiter.forget(1), "already gone");
+    let v = limiter.check(1, 20, quota, 1, 60_000);
+    assert_eq!((v.allowed, v.remaining), (true, 1));
+    assert_eq!(limiter.stats().tracked, 1);
+}
+
+#[test]
 fn idle_keys_are_dropped_by_sweep() {
     let limiter = LocalLimiter::new(1000);
     let quota = q(10, 1000);

@@ -217,8 +217,12 @@ impl Limiter {
             matching.iter().filter_map(|k| bans.remove(k)).collect()
         };
         for ban in &lifted {
-            // PENDING-FORGET: clear local and Redis state once the limiter crates expose it.
-            let _ = ban;
+            self.local.forget(ban.key);
+            if let Some(shared) = &self.shared
+                && let Err(e) = shared.redis().forget(&ban.rule, ban.key).await
+            {
+                tracing::warn!(target: "doorman::rate_limit", rule = %ban.rule, "could not clear the ban in Redis: {e}");
+            }
         }
         lifted
     }

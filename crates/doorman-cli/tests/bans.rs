@@ -1,0 +1,120 @@
+//! `doorman bans list|lift` against a running gateway: a rate limit with a mitigation timeout
+//! bans this client, the command lists the ban and lifts it.
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn status(answer: &str) -> u16 {
+    answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn bans_are_listed_and_lifted_through_the_admin_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (origin, _origin) = runtime
+        .block_on(doorman_demo::spawn("127.0.0.1:0".parse().unwrap()))
+        .unwrap();
+    let config = dir.path().join("doorman.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[server]
+data_dir = "{data}"
+shutdown_grace_secs = 1
+
+[[listeners]]
+addr = "127.0.0.1:0"
+
+[admin]
+addr = "127.0.0.1:{admin}"
+
+[[upstreams]]
+name = "origin"
+targets = ["{origin}"]
+
+[[routes]]
+name = "all"
+upstream = "origin"
+
+[[rate_limits]]
+id = "tight"
+expression = 'http.request.uri.path eq "/healthz"'
+characteristics = ["ip.src"]
+requests_per_period = 1
+period_secs = 60
+mitigation_timeout_secs = 600
+"#,
+            data = dir.path().join("data").display(),
+            admin = free_port(),
+        ),
+    )
+    .unwrap();
+    let (_gateway, _log, addr) = serve(&config, &[]);
+
+    let bans = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .arg("bans")
+            .args(args)
+            .arg("--config")
+            .arg(&config)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, _) = bans(&["list"]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("no bans in force"), "{out}");
+
+    assert_eq!(status(&http_get(addr, "/healthz", &[])), 200);
+    let banned = http_get(addr, "/healthz", &[]);
+    assert_eq!(status(&banned), 429, "{banned}");
+    assert!(banned.contains("1015"), "{banned}");
+
+    let (code, out, err) = bans(&["list"]);
+    assert_eq!(code, Some(0), "{err}");
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("tight"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        line.contains("IP address") && line.contains("127.0.0.1"),
+        "{line}"
+    );
+
+    let (code, _, err) = bans(&["lift", "192.0.2.1"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("no ban in force matches"), "{err}");
+
+    let (code, out, err) = bans(&["lift", "127.0.0.1", "--rule", "tight"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.contains("lifted: IP address 127.0.0.1 (rule tight"),
+        "{out}"
+    );
+    assert_eq!(
+        status(&http_get(addr, "/healthz", &[])),
+        200,
+        "the key starts afresh"
+    );
+}
