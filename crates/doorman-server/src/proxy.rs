@@ -403,7 +403,23 @@ fn count_response(
     let gw = gw.clone();
     let rt = gw.runtime();
     let checks: Vec<LimitCheck> = counted.into_iter().map(|i| checks[i].clone()).collect();
+    let ray_id = ray.clone();
     let ray = ray.to_string();
+    let client_ip = counting.client_ip;
+    let context = EventContext {
+        method: counting.method.as_str().to_owned(),
+        host: counting.host.clone(),
+        // The path only: a query string may carry a credential.
+        path: counting.uri.path().to_owned(),
+        user_agent: counting
+            .headers
+            .get(header::USER_AGENT)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+        route: route.map(str::to_owned),
+        action: Action::Log,
+        asn: None,
+        country: None,
+    };
     tokio::spawn(async move {
         for check in checks {
             let Some(rule) = rt.config.policy.rate_limits.get(check.rule) else {
@@ -431,6 +447,37 @@ fn count_response(
             {
                 gw.limiter.note_ban(&check, when, wait, &ray);
                 tracing::info!(target: "doorman::rate_limit", rule = %rule.id, key = %check.key.shown, "temporary ban for {} {} (counted responses)", check.key.kind, check.key.shown);
+                // The ban's start is an event of its own (`doorman events --code 1012`): the
+                // response that completed the count passed, so nothing else records it.
+                let until = when + std::time::Duration::from_millis(wait);
+                let mut receipt = Receipt::new(
+                    ray_id.clone(),
+                    when,
+                    client_ip,
+                    Code::TemporaryBan,
+                    PhaseName::RateLimit,
+                )
+                .reason(format!(
+                    "Temporary ban started for {} {}: this response completed {} counted responses of `{}` ({}). Requests are refused until {}.",
+                    check.key.kind,
+                    check.key.shown,
+                    rule.requests_per_period,
+                    rule.id,
+                    rule.quota_words(),
+                    doorman_core::timefmt::human_utc(until)
+                ))
+                .rule(format!("rate_limit:{}", rule.id))
+                .fact("counted per", format!("{} {}", check.key.kind, check.key.shown))
+                .fact("blocked until", doorman_core::timefmt::human_utc(until));
+                receipt
+                    .private_facts
+                    .push(("key hash".into(), format!("{:016x}", check.key.hash)));
+                let info = rt.config.policy.firewall.intel.lookup(client_ip);
+                let mut context = context.clone();
+                context.asn = info.asn;
+                context.country = info.country;
+                gw.events
+                    .record(EventRecord::from_receipt(&receipt, context, &[]));
             }
         }
     });

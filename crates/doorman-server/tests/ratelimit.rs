@@ -203,6 +203,33 @@ counting_expression = "http.response.code eq 401"
     assert!(detail.contains("are paused until"), "{detail}");
     assert!(detail.contains("http.response.code eq 401"), "{detail}");
 
+    // The ban's start is an event of its own, under the Ray ID of the response that completed
+    // the count; the refused request after it is another.
+    let mut started = Vec::new();
+    for _ in 0..50 {
+        let q = doorman_store::EventQuery::open(&env.data_dir());
+        if let Ok(q) = q {
+            let filter = doorman_store::EventFilter {
+                code: Some("1012".into()),
+                ..Default::default()
+            };
+            started = q.list(&filter).unwrap_or_default();
+            if started
+                .iter()
+                .any(|e| e.reason.contains("Temporary ban started"))
+            {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        started.iter().any(|e| e
+            .reason
+            .contains("Temporary ban started for IP address 127.0.0.1")),
+        "{started:?}"
+    );
+
     let (status, bans) = admin(&env, "GET", "/admin/bans").await;
     assert_eq!(status, 200);
     let list = bans["bans"].as_array().unwrap();
