@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod cmd_bans;
+mod cmd_doctor;
 mod cmd_events;
 mod cmd_keys;
 mod cmd_trace;
@@ -57,6 +58,8 @@ enum Command {
     Keys(cmd_keys::KeysArgs),
     /// List and lift temporary bans (rate limits with a mitigation timeout) on a running gateway.
     Bans(cmd_bans::BansArgs),
+    /// Diagnose a site from this machine: DNS, proxy, TCP, TLS, clock, HTTP, trace, API key.
+    Doctor(cmd_doctor::DoctorArgs),
     /// Check or evaluate rules-language expressions.
     #[command(subcommand)]
     Rules(RulesCommand),
@@ -109,6 +112,7 @@ fn run(command: Command) -> Result<ExitCode> {
         Command::Trace(args) => cmd_trace::run(&args),
         Command::Keys(args) => cmd_keys::run(&args),
         Command::Bans(args) => cmd_bans::run(&args),
+        Command::Doctor(args) => cmd_doctor::run(&args),
         Command::Rules(RulesCommand::Check { expr }) => {
             match doorman_rules::cli::check_command(&expr) {
                 Ok(normalized) => {

@@ -1,0 +1,312 @@
+//! Loopback servers that misbehave on purpose, for tests of the doctor (this crate's and the
+//! `doorman` binary's): an HTTP/1.1 server answering from a closure, the same behind a
+//! self-signed certificate, a DNS responder with a fixed answer, and a port nothing listens on.
+//! Behind the `test-support` feature; nothing here touches anything but 127.0.0.1.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, UdpSocket};
+
+/// A request as the fixture saw it.
+#[derive(Debug, Clone)]
+pub struct Asked {
+    /// `GET`.
+    pub method: String,
+    /// The request target, e.g. `/.well-known/doorman/trace?path=/`.
+    pub target: String,
+    /// Header lines, names in lower case.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Asked {
+    /// The path without the query.
+    pub fn path(&self) -> &str {
+        self.target.split('?').next().unwrap_or("")
+    }
+
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// What the fixture answers.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    /// Status code.
+    pub status: u16,
+    /// Headers (content-length and connection are added).
+    pub headers: Vec<(String, String)>,
+    /// Body.
+    pub body: String,
+}
+
+impl Reply {
+    /// A reply with a status, headers and body.
+    pub fn new(status: u16, headers: &[(&str, &str)], body: impl Into<String>) -> Reply {
+        Reply {
+            status,
+            headers: headers
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            body: body.into(),
+        }
+    }
+}
+
+/// The handler type.
+pub type Handler = Arc<dyn Fn(&Asked) -> Reply + Send + Sync>;
+
+async fn serve_one<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, handler: &Handler) {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        let n = match tokio::time::timeout(Duration::from_secs(5), s.read(&mut chunk)).await {
+            Ok(Ok(n)) if n > 0 => n,
+            _ => return,
+        };
+        buf.extend_from_slice(&chunk[..n]);
+        // Not a request line (a TLS ClientHello, say): answer 400 at once, as real servers do.
+        if !buf[0].is_ascii_uppercase() {
+            let _ = s
+                .write_all(
+                    b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                )
+                .await;
+            let _ = s.shutdown().await;
+            return;
+        }
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i;
+        }
+        if buf.len() > 64 * 1024 {
+            return;
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let mut lines = head.split("\r\n");
+    let mut first = lines.next().unwrap_or("").split(' ');
+    let asked = Asked {
+        method: first.next().unwrap_or("").to_owned(),
+        target: first.next().unwrap_or("").to_owned(),
+        headers: lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+            .collect(),
+    };
+    let reply = handler(&asked);
+    let mut out = format!(
+        "HTTP/1.1 {} {}\r\ncontent-length: {}\r\nconnection: close\r\n",
+        reply.status,
+        http::StatusCode::from_u16(reply.status)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or("Whatever"),
+        reply.body.len()
+    );
+    for (k, v) in &reply.headers {
+        out.push_str(&format!("{k}: {v}\r\n"));
+    }
+    out.push_str("\r\n");
+    out.push_str(&reply.body);
+    let _ = s.write_all(out.as_bytes()).await;
+    let _ = s.shutdown().await;
+}
+
+/// A plain HTTP/1.1 server on 127.0.0.1 answering every request with `handler`.
+pub async fn http_server(
+    handler: impl Fn(&Asked) -> Reply + Send + Sync + 'static,
+) -> std::io::Result<SocketAddr> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let handler: Handler = Arc::new(handler);
+    tokio::spawn(async move {
+        while let Ok((s, _)) = listener.accept().await {
+            let handler = handler.clone();
+            tokio::spawn(async move { serve_one(s, &handler).await });
+        }
+    });
+    Ok(addr)
+}
+
+/// A certificate (and its key) for a server, in PEM and DER.
+#[derive(Debug, Clone)]
+pub struct Pki {
+    /// The CA's certificate (PEM): give it to `--ca-file`. For a self-signed certificate,
+    /// the certificate itself.
+    pub ca_pem: String,
+    /// The server's certificate (PEM).
+    pub cert_pem: String,
+    /// The server's private key (PKCS#8 PEM).
+    pub key_pem: String,
+    cert_der: Vec<u8>,
+    key_der: Vec<u8>,
+}
+
+fn rcgen_error(e: rcgen::Error) -> std::io::Error {
+    std::io::Error::other(e.to_string())
+}
+
+impl Pki {
+    /// A self-signed certificate for `names` (DNS names or IP addresses), which no browser,
+    /// and so no doctor, trusts.
+    pub fn self_signed(names: &[&str]) -> std::io::Result<Pki> {
+        let names: Vec<String> = names.iter().map(|s| (*s).to_owned()).collect();
+        let c = rcgen::generate_simple_self_signed(names).map_err(rcgen_error)?;
+        Ok(Pki {
+            ca_pem: c.cert.pem(),
+            cert_pem: c.cert.pem(),
+            key_pem: c.key_pair.serialize_pem(),
+            cert_der: c.cert.der().to_vec(),
+            key_der: c.key_pair.serialize_der(),
+        })
+    }
+
+    /// A private CA and a certificate it issued for `names`: trusted with `--ca-file`.
+    pub fn private_ca(names: &[&str]) -> std::io::Result<Pki> {
+        let ca_key = rcgen::KeyPair::generate().map_err(rcgen_error)?;
+        let mut ca_params =
+            rcgen::CertificateParams::new(Vec::<String>::new()).map_err(rcgen_error)?;
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "doorman-doctor test CA");
+        let ca = ca_params.self_signed(&ca_key).map_err(rcgen_error)?;
+        let key = rcgen::KeyPair::generate().map_err(rcgen_error)?;
+        let names: Vec<String> = names.iter().map(|s| (*s).to_owned()).collect();
+        let mut params = rcgen::CertificateParams::new(names).map_err(rcgen_error)?;
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "doctor test server");
+        let cert = params.signed_by(&key, &ca, &ca_key).map_err(rcgen_error)?;
+        Ok(Pki {
+            ca_pem: ca.pem(),
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+            cert_der: cert.der().to_vec(),
+            key_der: key.serialize_der(),
+        })
+    }
+}
+
+/// The same behind TLS with a fresh self-signed certificate for `names` (which no browser, and
+/// so no doctor, trusts).
+pub async fn https_server(
+    names: &[&str],
+    handler: impl Fn(&Asked) -> Reply + Send + Sync + 'static,
+) -> std::io::Result<SocketAddr> {
+    https_server_with(&Pki::self_signed(names)?, handler).await
+}
+
+/// The same behind TLS with a given certificate.
+pub async fn https_server_with(
+    pki: &Pki,
+    handler: impl Fn(&Asked) -> Reply + Send + Sync + 'static,
+) -> std::io::Result<SocketAddr> {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    let other = |e: String| std::io::Error::other(e);
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(pki.key_der.clone()));
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| other(e.to_string()))?
+    .with_no_client_auth()
+    .with_single_cert(vec![CertificateDer::from(pki.cert_der.clone())], key)
+    .map_err(|e| other(e.to_string()))?;
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let handler: Handler = Arc::new(handler);
+    tokio::spawn(async move {
+        while let Ok((s, _)) = listener.accept().await {
+            let (handler, acceptor) = (handler.clone(), acceptor.clone());
+            tokio::spawn(async move {
+                if let Ok(Ok(tls)) =
+                    tokio::time::timeout(Duration::from_secs(5), acceptor.accept(s)).await
+                {
+                    serve_one(tls, &handler).await;
+                }
+            });
+        }
+    });
+    Ok(addr)
+}
+
+/// A DNS responder on 127.0.0.1 (UDP) that answers every A question for `name` with `ip` (and
+/// AAAA questions with no records); other names get NXDOMAIN.
+pub async fn dns_server(name: &str, ip: IpAddr) -> std::io::Result<SocketAddr> {
+    let sock = UdpSocket::bind("127.0.0.1:0").await?;
+    let addr = sock.local_addr()?;
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    tokio::spawn(async move {
+        let mut buf = [0u8; 512];
+        while let Ok((n, from)) = sock.recv_from(&mut buf).await {
+            if let Some(answer) = dns_answer(&buf[..n], &name, ip) {
+                let _ = sock.send_to(&answer, from).await;
+            }
+        }
+    });
+    Ok(addr)
+}
+
+fn dns_answer(q: &[u8], name: &str, ip: IpAddr) -> Option<Vec<u8>> {
+    if q.len() < 17 {
+        return None;
+    }
+    // The question: labels from byte 12 to the zero byte, then type and class.
+    let mut pos = 12;
+    let mut labels = Vec::new();
+    loop {
+        let len = usize::from(*q.get(pos)?);
+        if len == 0 {
+            break;
+        }
+        labels.push(String::from_utf8_lossy(q.get(pos + 1..pos + 1 + len)?).to_ascii_lowercase());
+        pos += 1 + len;
+    }
+    let qtype = u16::from_be_bytes([*q.get(pos + 1)?, *q.get(pos + 2)?]);
+    let question_end = pos + 5;
+    let mut r = q.get(..question_end)?.to_vec();
+    r[2] = 0x81; // QR, RD
+    r[3] = 0x80; // RA, NOERROR
+    r[6..12].copy_from_slice(&[0, 0, 0, 0, 0, 0]);
+    if labels.join(".") != name {
+        r[3] |= 3;
+        return Some(r);
+    }
+    let rdata: Vec<u8> = match (qtype, ip) {
+        (1, IpAddr::V4(v4)) => v4.octets().to_vec(),
+        (28, IpAddr::V6(v6)) => v6.octets().to_vec(),
+        _ => return Some(r),
+    };
+    r[7] = 1;
+    r.extend_from_slice(&[0xc0, 12]);
+    r.extend_from_slice(&qtype.to_be_bytes());
+    r.extend_from_slice(&[0, 1, 0, 0, 0, 30]);
+    r.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+    r.extend_from_slice(&rdata);
+    Some(r)
+}
+
+/// An HTTP `Date` header value `offset_s` seconds from now (negative: in the past), for a
+/// server whose clock is off.
+pub fn http_date(offset_s: i64) -> String {
+    let now = std::time::SystemTime::now();
+    let d = Duration::from_secs(offset_s.unsigned_abs());
+    let t = if offset_s >= 0 { now + d } else { now - d };
+    httpdate::fmt_http_date(t)
+}
+
+/// A loopback port that nothing listens on (bound, then released).
+pub fn closed_port() -> std::io::Result<SocketAddr> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    l.local_addr()
+}

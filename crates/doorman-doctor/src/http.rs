@@ -1,0 +1,483 @@
+//! One HTTP request on a connection of its own, bounded in time and size, and the HTTP step:
+//! status, Doorman's headers and, when the gateway refused, its receipt (RFC 9457 JSON, asked for
+//! with `Accept: application/json`).
+//!
+//! Each request gets a fresh connection (the first reuses the one the TCP and TLS steps made):
+//! a site may close after one answer, and three requests are not worth a connection pool. The
+//! body is read up to 256 KiB: enough for any receipt or trace, never a download.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use ::http::header::{self, HeaderMap};
+use ::http::{Request, StatusCode, Version};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use serde_json::Value;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+
+use crate::target::{Scheme, Target};
+use crate::{Options, Step, Timeouts, clock, tls};
+
+/// The most of a body the doctor reads.
+const MAX_BODY: usize = 256 * 1024;
+
+/// Headers that carry a Ray ID: Doorman's, and Cloudflare's for sites behind it.
+const RAY_HEADERS: [&str; 2] = ["doorman-ray", "cf-ray"];
+
+/// A byte stream, plain or TLS.
+pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+pub(crate) fn boxed(io: impl Io + 'static) -> Box<dyn Io> {
+    Box::new(io)
+}
+
+/// Opens connections to the address the TCP step chose, with TLS when the URL is https.
+pub(crate) struct Connector {
+    addr: SocketAddr,
+    tls: Option<tls::Params>,
+    connect_timeout: Duration,
+    tls_timeout: Duration,
+    request_timeout: Duration,
+}
+
+impl Connector {
+    pub(crate) fn new(addr: SocketAddr, tls: Option<tls::Params>, t: &Timeouts) -> Connector {
+        Connector {
+            addr,
+            tls,
+            connect_timeout: t.connect,
+            tls_timeout: t.tls,
+            request_timeout: t.request,
+        }
+    }
+
+    async fn open(&self) -> Result<(Box<dyn Io>, bool), FetchError> {
+        let stream =
+            match tokio::time::timeout(self.connect_timeout, TcpStream::connect(self.addr)).await {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
+                    return Err(FetchError::new(format!(
+                        "connecting to {} again failed: {e}",
+                        self.addr
+                    )));
+                }
+                Err(_) => {
+                    return Err(FetchError::new(format!(
+                        "connecting to {} again timed out",
+                        self.addr
+                    )));
+                }
+            };
+        let _ = stream.set_nodelay(true);
+        match &self.tls {
+            None => Ok((boxed(stream), false)),
+            Some(params) => match tls::connect(stream, params, self.tls_timeout).await {
+                Ok((io, h2)) => Ok((boxed(io), h2)),
+                Err(e) => Err(FetchError::new(format!(
+                    "TLS handshake failed this time: {e}"
+                ))),
+            },
+        }
+    }
+
+    /// A GET on a new connection.
+    pub(crate) async fn get(
+        &self,
+        t: &Target,
+        path: &str,
+        headers: &[(&'static str, String)],
+        skew_ms: i64,
+    ) -> Result<Fetched, FetchError> {
+        let (io, h2) = self.open().await?;
+        fetch(io, h2, t, path, headers, self.request_timeout, skew_ms).await
+    }
+}
+
+/// The doctor's request headers: who it is, what it accepts, and the key when one was given.
+pub(crate) fn headers(opts: &Options, accept: &str) -> Vec<(&'static str, String)> {
+    let mut h = vec![
+        (
+            "user-agent",
+            format!("doorman-doctor/{}", env!("CARGO_PKG_VERSION")),
+        ),
+        ("accept", accept.to_owned()),
+    ];
+    if let Some(key) = &opts.api_key {
+        h.push(("authorization", format!("Bearer {key}")));
+    }
+    h
+}
+
+/// An answer.
+#[derive(Debug)]
+pub(crate) struct Fetched {
+    pub status: StatusCode,
+    pub version: Version,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+    /// The body was longer than the doctor reads, or did not finish in time.
+    pub truncated: bool,
+    /// Local time (skew applied) when the request was sent, ms since the epoch.
+    pub sent_ms: i64,
+    /// From sending the request to the answer's head.
+    pub rtt: Duration,
+}
+
+impl Fetched {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The body as JSON, when it says it is JSON and parses.
+    pub(crate) fn json(&self) -> Option<Value> {
+        let ct = self.header("content-type").unwrap_or("");
+        if !ct.contains("json") {
+            return None;
+        }
+        serde_json::from_slice(&self.body).ok()
+    }
+}
+
+/// A request that got no answer: what happened and the fix.
+#[derive(Debug, Clone)]
+pub(crate) struct FetchError {
+    pub what: String,
+    pub fix: Option<String>,
+}
+
+impl FetchError {
+    fn new(what: String) -> FetchError {
+        FetchError { what, fix: None }
+    }
+}
+
+/// Aborts the connection's driver task when the request is done with.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// One GET on `io`; never longer than `timeout` in total.
+pub(crate) async fn fetch(
+    io: Box<dyn Io>,
+    h2: bool,
+    t: &Target,
+    path: &str,
+    headers: &[(&'static str, String)],
+    timeout: Duration,
+    skew_ms: i64,
+) -> Result<Fetched, FetchError> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let secs = timeout.as_secs_f64();
+    // HTTP/2 carries the authority in the request; HTTP/1.1 in the Host header.
+    let uri = if h2 {
+        format!("{}://{}{path}", t.scheme.as_str(), t.authority())
+    } else {
+        path.to_owned()
+    };
+    let mut builder = Request::get(uri);
+    if !h2 {
+        builder = builder.header(header::HOST, t.authority());
+    }
+    for (name, value) in headers {
+        builder = builder.header(*name, value.as_str());
+    }
+    let req = builder
+        .body(Empty::<Bytes>::new())
+        .map_err(|e| FetchError::new(format!("could not build the request: {e}")))?;
+
+    let io = TokioIo::new(io);
+    let sent_ms = clock::now_ms(skew_ms);
+    let start = Instant::now();
+    let exchange = async {
+        if h2 {
+            let (mut sender, conn) =
+                hyper::client::conn::http2::handshake(TokioExecutor::new(), io).await?;
+            let driver = AbortOnDrop(tokio::spawn(async move {
+                let _ = conn.await;
+            }));
+            Ok::<_, hyper::Error>((sender.send_request(req).await?, driver))
+        } else {
+            let (mut sender, conn) = hyper::client::conn::http1::handshake(io).await?;
+            let driver = AbortOnDrop(tokio::spawn(async move {
+                let _ = conn.await;
+            }));
+            Ok((sender.send_request(req).await?, driver))
+        }
+    };
+    let (resp, _driver) = match tokio::time::timeout_at(deadline, exchange).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => return Err(hyper_failure(&e, t)),
+        Err(_) => {
+            return Err(FetchError {
+                what: format!("no answer within {secs:.0} s"),
+                fix: Some(
+                    "the site (or the server behind its gateway) is slow or stuck: try again later, and check the site's status page".to_owned(),
+                ),
+            });
+        }
+    };
+    let rtt = start.elapsed();
+    let (parts, mut body) = resp.into_parts();
+    let mut buf = Vec::new();
+    let mut truncated = false;
+    loop {
+        match tokio::time::timeout_at(deadline, body.frame()).await {
+            Ok(None) => break,
+            Ok(Some(Ok(frame))) => {
+                if let Ok(data) = frame.into_data() {
+                    let room = MAX_BODY - buf.len();
+                    if data.len() > room {
+                        buf.extend_from_slice(&data[..room]);
+                        truncated = true;
+                        break;
+                    }
+                    buf.extend_from_slice(&data);
+                }
+            }
+            // The head arrived; a body cut short or too slow still leaves something to report.
+            Ok(Some(Err(_))) | Err(_) => {
+                truncated = true;
+                break;
+            }
+        }
+    }
+    Ok(Fetched {
+        status: parts.status,
+        version: parts.version,
+        headers: parts.headers,
+        body: buf,
+        truncated,
+        sent_ms,
+        rtt,
+    })
+}
+
+fn hyper_failure(e: &hyper::Error, t: &Target) -> FetchError {
+    let other_scheme = match t.scheme {
+        Scheme::Http => "https",
+        Scheme::Https => "http",
+    };
+    if e.is_parse() || e.is_parse_status() {
+        FetchError {
+            what: format!("the answer is not HTTP ({e})"),
+            fix: Some(match t.scheme {
+                Scheme::Http => format!(
+                    "this port seems to speak TLS: use {}",
+                    t.url_of(&t.path).replacen("http://", "https://", 1)
+                ),
+                Scheme::Https => {
+                    "the server answered something other than HTTP inside TLS: check the port"
+                        .to_owned()
+                }
+            }),
+        }
+    } else if e.is_incomplete_message() || e.is_canceled() || e.is_closed() {
+        FetchError {
+            what: "the server closed the connection without answering".to_owned(),
+            fix: Some(format!(
+                "if this port speaks {other_scheme}, use {other_scheme}://; otherwise the server, or something between you and it, dropped the request"
+            )),
+        }
+    } else {
+        FetchError::new(format!("the request failed: {e}"))
+    }
+}
+
+/// The Ray IDs an answer carries (headers only; the trace adds its own).
+pub(crate) fn ray_ids(f: &Fetched) -> Vec<String> {
+    RAY_HEADERS
+        .iter()
+        .filter_map(|h| f.header(h))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A Doorman receipt, from its RFC 9457 JSON.
+#[derive(Debug, Default)]
+pub(crate) struct Receipt {
+    pub code: String,
+    pub title: String,
+    pub detail: String,
+    pub remedies: Vec<String>,
+    pub support: Option<String>,
+}
+
+/// The receipt in an answer, when it carries one.
+pub(crate) fn receipt(f: &Fetched) -> Option<Receipt> {
+    let v = f.json()?;
+    let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+    let is_doorman = s("type").is_some_and(|t| t.starts_with("urn:doorman:error:"))
+        || f.header("doorman-code").is_some();
+    if !is_doorman {
+        return None;
+    }
+    Some(Receipt {
+        code: s("code").or_else(|| f.header("doorman-code").map(str::to_owned))?,
+        title: s("title").unwrap_or_default(),
+        detail: s("detail").unwrap_or_default(),
+        remedies: v
+            .get("remedies")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default(),
+        support: s("support"),
+    })
+}
+
+pub(crate) fn version_word(v: Version) -> &'static str {
+    match v {
+        Version::HTTP_09 => "HTTP/0.9",
+        Version::HTTP_10 => "HTTP/1.0",
+        Version::HTTP_2 => "HTTP/2",
+        Version::HTTP_3 => "HTTP/3",
+        _ => "HTTP/1.1",
+    }
+}
+
+/// The HTTP step from the main request's outcome.
+pub(crate) fn step(main: &Result<Fetched, FetchError>, t: &Target, sent_key: bool) -> Step {
+    let mut step = Step::new("http");
+    step.fact(
+        "request",
+        format!(
+            "GET {} (Accept: application/json{})",
+            t.path,
+            if sent_key {
+                ", Authorization: Bearer <your key>"
+            } else {
+                ""
+            }
+        ),
+    );
+    let f = match main {
+        Ok(f) => f,
+        Err(e) => {
+            step.fact("error", e.what.clone());
+            step.fail(e.fix.clone().unwrap_or_else(|| {
+                "the connection works but the request did not: try again, and if it persists, contact the site's support".to_owned()
+            }));
+            return step;
+        }
+    };
+    let status = f.status;
+    step.fact(
+        "status",
+        format!(
+            "{} {}",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or("")
+        )
+        .trim_end()
+        .to_owned(),
+    );
+    step.fact("protocol", version_word(f.version));
+    step.fact("answered in", clock::elapsed(f.rtt));
+    for name in [
+        "server",
+        "content-type",
+        "doorman-ray",
+        "cf-ray",
+        "doorman-code",
+        "doorman-mitigated",
+        "retry-after",
+        "ratelimit-policy",
+        "ratelimit",
+        "www-authenticate",
+        "location",
+    ] {
+        if let Some(v) = f.header(name) {
+            step.fact(name, v);
+        }
+    }
+    if f.truncated {
+        step.fact(
+            "body",
+            format!(
+                "read only the first {} bytes (too long or too slow)",
+                f.body.len()
+            ),
+        );
+    }
+    let ray = f.header("doorman-ray").or_else(|| f.header("cf-ray"));
+    let receipt = receipt(f);
+    if let Some(r) = &receipt {
+        step.fact("receipt", format!("{} ({})", r.title, r.code));
+        if !r.detail.is_empty() {
+            step.fact("detail", r.detail.clone());
+        }
+        for (i, remedy) in r.remedies.iter().enumerate() {
+            step.fact(format!("remedy {}", i + 1), remedy.clone());
+        }
+        if let Some(s) = &r.support {
+            step.fact("support", s.clone());
+        }
+    }
+
+    if status.is_redirection() {
+        if let Some(loc) = f.header("location")
+            && t.scheme == Scheme::Http
+            && loc.starts_with("https://")
+        {
+            step.warn(Some(format!(
+                "the site sends http:// visitors to https://: use {loc}"
+            )));
+        }
+        return step;
+    }
+    if status.is_success() || status.is_informational() {
+        return step;
+    }
+    let mut fix = match &receipt {
+        Some(r) if !r.remedies.is_empty() => r.remedies.join(" "),
+        Some(r) if !r.detail.is_empty() => r.detail.clone(),
+        _ => generic_fix(status, f, t, sent_key),
+    };
+    if let Some(ray) = ray {
+        fix.push_str(&format!(
+            " If you contact the site's support, quote Ray ID {ray}."
+        ));
+    }
+    step.fail(fix);
+    step
+}
+
+fn generic_fix(status: StatusCode, f: &Fetched, t: &Target, sent_key: bool) -> String {
+    match status.as_u16() {
+        401 if !sent_key => {
+            "the site wants credentials: give your API key with --api-key to check it".to_owned()
+        }
+        401 => "the site did not accept your credentials (see the Credential step)".to_owned(),
+        403 => "the site refuses this request; ask its operator why".to_owned(),
+        404 => format!(
+            "there is nothing at {} on this site: check the path (a missing or extra letter, a plural, a trailing /)",
+            t.path
+        ),
+        405 => "the site does not accept GET on this path".to_owned(),
+        408 => "the request took too long to arrive: check your connection".to_owned(),
+        429 => match f.header("retry-after") {
+            Some(s) => format!("too many requests: wait {s} s before trying again, and slow down"),
+            None => "too many requests: wait a little before trying again, and slow down"
+                .to_owned(),
+        },
+        502..=504 => {
+            "the site's server (or the service behind its gateway) is down or failing: try again later and check the site's status page".to_owned()
+        }
+        s if s >= 500 => {
+            "the site has an internal problem: try again later; if it persists, tell the site's support".to_owned()
+        }
+        _ => format!("the site answered {status}: check the URL"),
+    }
+}

@@ -1,0 +1,518 @@
+//! The diagnosis behind `doorman doctor URL`: what a blocked person, or the support person
+//! helping them, runs to find the one thing standing between them and a site. Every Doorman
+//! receipt says "check your connection", "sync your clock", "verify your API key"; this crate
+//! does those checks from the client's side, in the order a request lives through them — name,
+//! proxy, connection, encryption, clock, the request itself, what the gateway sees, the key —
+//! and reports each as a [`Step`] with the facts it measured and, when it fails, the one fix.
+//! It talks only to the host in the URL (and to the DNS resolvers it is given or finds), and
+//! every network operation has a timeout, so a diagnosis always ends.
+//!
+//! Map:
+//! - [`run`] / [`run_with`]: the steps in order; a step whose prerequisite failed is skipped.
+//! - `target`: the URL, `--path` and `--resolver` values, checked before anything is sent.
+//! - `dns`: the system resolver, the hosts file, and direct UDP queries to each resolver.
+//! - `env`: proxy variables and whether they would apply to this URL.
+//! - `tcp`: one connection attempt per address, first success wins.
+//! - `tls`: a rustls handshake whose verifier records the certificate and webpki's verdict;
+//!   [`x509`] reads what a person needs from the certificate.
+//! - `http`: one request on a fresh connection, bounded in time and size; Doorman receipts.
+//! - `clock`, `trace`, `credential`: the server's time, `/.well-known/doorman/trace` and
+//!   `/.well-known/doorman/whoami`.
+//! - `render`: [`render_text`] and [`render_json`].
+#![forbid(unsafe_code)]
+
+mod clock;
+mod credential;
+mod dns;
+mod env;
+#[cfg(feature = "test-support")]
+pub mod fixtures;
+mod http;
+mod render;
+mod target;
+mod tcp;
+mod timefmt;
+mod tls;
+mod trace;
+pub mod x509;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use render::{footer, render_json, render_step, render_text, verdict_line};
+pub use target::{Scheme, Target, check_path, parse_resolver};
+
+/// What can be wrong with the doctor's own arguments (network trouble is never an error: it
+/// is what the report is about).
+#[derive(Debug, thiserror::Error)]
+pub enum DoctorError {
+    /// The URL cannot be checked.
+    #[error("`{url}` is not a URL the doctor can check: {why}")]
+    InvalidUrl {
+        /// The URL as given.
+        url: String,
+        /// Why, and how to write it.
+        why: String,
+    },
+    /// The `--path` value is unusable.
+    #[error("--path `{path}`: {why}")]
+    InvalidPath {
+        /// The path as given.
+        path: String,
+        /// Why.
+        why: String,
+    },
+    /// A `--ca-file` holds no usable certificate.
+    #[error("--ca-file: {why}")]
+    InvalidCa {
+        /// Why.
+        why: String,
+    },
+    /// A `--resolver` value is not an address.
+    #[error(
+        "--resolver `{text}` is not an address: write an IP (192.0.2.1), IP:PORT (127.0.0.1:5353) or [IPv6]:PORT"
+    )]
+    InvalidResolver {
+        /// The value as given.
+        text: String,
+    },
+}
+
+/// A step's outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Checked and fine.
+    Ok,
+    /// Checked and broken: the fix says what to do.
+    Fail,
+    /// Works, but something deserves attention.
+    Warn,
+    /// Not checked (not applicable, or a step it needs failed).
+    Skip,
+}
+
+impl Status {
+    /// `ok`, `fail`, `warn` or `skip` (the JSON form).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Fail => "fail",
+            Status::Warn => "warn",
+            Status::Skip => "skip",
+        }
+    }
+
+    /// ✓, ✗, ! or - (the text form).
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Status::Ok => "✓",
+            Status::Fail => "✗",
+            Status::Warn => "!",
+            Status::Skip => "-",
+        }
+    }
+}
+
+/// One check: what it measured and, when something is wrong, what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// Stable name: `dns`, `proxy`, `tcp`, `tls`, `clock`, `http`, `trace`, `credential`.
+    pub name: &'static str,
+    /// The outcome.
+    pub status: Status,
+    /// Measured facts, in order, as (label, value).
+    pub facts: Vec<(String, String)>,
+    /// The one thing to do, when the step failed or warns.
+    pub fix: Option<String>,
+}
+
+impl Step {
+    pub(crate) fn new(name: &'static str) -> Step {
+        Step {
+            name,
+            status: Status::Ok,
+            facts: Vec::new(),
+            fix: None,
+        }
+    }
+
+    pub(crate) fn skipped(name: &'static str, why: &str) -> Step {
+        let mut s = Step::new(name);
+        s.status = Status::Skip;
+        s.fact("skipped", why);
+        s
+    }
+
+    pub(crate) fn fact(&mut self, label: impl Into<String>, value: impl Into<String>) {
+        self.facts.push((label.into(), value.into()));
+    }
+
+    pub(crate) fn fail(&mut self, fix: impl Into<String>) {
+        self.status = Status::Fail;
+        self.fix = Some(fix.into());
+    }
+
+    /// A warning never hides a failure already set.
+    pub(crate) fn warn(&mut self, fix: Option<String>) {
+        if self.status != Status::Fail {
+            self.status = Status::Warn;
+            if fix.is_some() {
+                self.fix = fix;
+            }
+        }
+    }
+
+    /// The step's name for people.
+    pub fn title(&self) -> &'static str {
+        match self.name {
+            "dns" => "DNS",
+            "proxy" => "Proxy environment",
+            "tcp" => "TCP connect",
+            "tls" => "TLS",
+            "clock" => "Clock",
+            "http" => "HTTP",
+            "trace" => "Trace",
+            "credential" => "Credential",
+            other => other,
+        }
+    }
+
+    /// The value of the first fact with this label.
+    pub fn fact_value(&self, label: &str) -> Option<&str> {
+        self.facts
+            .iter()
+            .find(|(l, _)| l == label)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// How long each kind of wait may last.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// One direct DNS query (A and AAAA together).
+    pub dns_query: Duration,
+    /// The system resolver.
+    pub lookup: Duration,
+    /// One TCP connection attempt.
+    pub connect: Duration,
+    /// One TLS handshake.
+    pub tls: Duration,
+    /// One HTTP request, answer and body included.
+    pub request: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            dns_query: Duration::from_secs(2),
+            lookup: Duration::from_secs(5),
+            connect: Duration::from_secs(5),
+            tls: Duration::from_secs(5),
+            request: Duration::from_secs(10),
+        }
+    }
+}
+
+/// What to diagnose and with what.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The URL, taken apart; `target.path` is what the HTTP step requests.
+    pub target: Target,
+    /// An API key to check (`Authorization: Bearer`), sent only to the target's host.
+    pub api_key: Option<String>,
+    /// Resolvers to ask directly. Empty: those of `resolv_conf` beyond the first, if any.
+    pub resolvers: Vec<SocketAddr>,
+    /// Where to find more resolvers when none are given (Linux: `/etc/resolv.conf`).
+    pub resolv_conf: Option<PathBuf>,
+    /// The hosts file to look the name up in.
+    pub hosts_file: Option<PathBuf>,
+    /// More trusted roots (DER), beside Mozilla's: a private CA the person's machine trusts.
+    pub extra_roots: Vec<Vec<u8>>,
+    /// The proxy variables of the environment (only those; nothing else is kept).
+    pub env: Vec<(String, String)>,
+    /// Pretend the local clock is this far ahead (negative: behind), to see what a wrong
+    /// clock looks like; also applied to certificate validity.
+    pub clock_skew_ms: i64,
+    /// Time limits.
+    pub timeouts: Timeouts,
+}
+
+/// The environment variables the proxy step reads, in the spellings tools accept.
+pub const PROXY_VARS: [&str; 8] = [
+    "http_proxy",
+    "HTTP_PROXY",
+    "https_proxy",
+    "HTTPS_PROXY",
+    "all_proxy",
+    "ALL_PROXY",
+    "no_proxy",
+    "NO_PROXY",
+];
+
+impl Options {
+    /// Options for `url` with this machine's settings: its proxy variables, hosts file and
+    /// (on Linux) resolv.conf. Nothing else is read from the environment.
+    pub fn new(url: &str) -> Result<Options, DoctorError> {
+        let env = PROXY_VARS
+            .iter()
+            .filter_map(|name| {
+                let v = std::env::var_os(name)?;
+                Some(((*name).to_owned(), v.to_string_lossy().into_owned()))
+            })
+            .collect();
+        let hosts_file = if cfg!(windows) {
+            Some(PathBuf::from(r"C:\Windows\System32\drivers\etc\hosts"))
+        } else {
+            Some(PathBuf::from("/etc/hosts"))
+        };
+        let resolv_conf = cfg!(target_os = "linux").then(|| PathBuf::from("/etc/resolv.conf"));
+        Ok(Options {
+            target: Target::parse(url)?,
+            api_key: None,
+            resolvers: Vec::new(),
+            resolv_conf,
+            hosts_file,
+            extra_roots: Vec::new(),
+            env,
+            clock_skew_ms: 0,
+            timeouts: Timeouts::default(),
+        })
+    }
+
+    /// Options that read nothing from this machine: no proxy variables, no hosts file, no
+    /// resolv.conf (for tests and for embedding).
+    pub fn isolated(url: &str) -> Result<Options, DoctorError> {
+        Ok(Options {
+            env: Vec::new(),
+            hosts_file: None,
+            resolv_conf: None,
+            ..Options::new(url)?
+        })
+    }
+
+    /// Trusts the certificates of a PEM file (a private CA) beside Mozilla's roots; returns
+    /// how many were added.
+    pub fn add_ca_pem(&mut self, pem: &[u8]) -> Result<usize, DoctorError> {
+        let mut reader = pem;
+        let mut added = 0;
+        for cert in rustls_pemfile::certs(&mut reader) {
+            let cert = cert.map_err(|e| DoctorError::InvalidCa {
+                why: format!("not a PEM certificate file ({e})"),
+            })?;
+            // Checked now, so that a bad file is a usage error rather than a TLS failure.
+            let mut probe = rustls::RootCertStore::empty();
+            probe
+                .add(cert.clone())
+                .map_err(|e| DoctorError::InvalidCa {
+                    why: format!("a certificate cannot be used as a root ({e})"),
+                })?;
+            self.extra_roots.push(cert.to_vec());
+            added += 1;
+        }
+        if added == 0 {
+            return Err(DoctorError::InvalidCa {
+                why: "no `-----BEGIN CERTIFICATE-----` block found".to_owned(),
+            });
+        }
+        Ok(added)
+    }
+
+    /// Requests `path` instead of the URL's own path (and asks the trace and whoami endpoints
+    /// about it).
+    pub fn with_path(mut self, path: &str) -> Result<Options, DoctorError> {
+        self.target.path = check_path(path)?;
+        Ok(self)
+    }
+}
+
+/// The outcome of a diagnosis.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// The URL diagnosed.
+    pub url: String,
+    /// When the diagnosis started, RFC 3339 by the local clock.
+    pub started_at: String,
+    /// The steps in order.
+    pub steps: Vec<Step>,
+    /// The index of the first failed step.
+    pub first_failure: Option<usize>,
+    /// Every Ray ID the site answered with (quote them to support).
+    pub ray_ids: Vec<String>,
+}
+
+impl Report {
+    /// No step failed (warnings and skipped steps pass).
+    pub fn passed(&self) -> bool {
+        self.first_failure.is_none()
+    }
+
+    /// The step with this name.
+    pub fn step(&self, name: &str) -> Option<&Step> {
+        self.steps.iter().find(|s| s.name == name)
+    }
+}
+
+/// Runs every step and returns the report.
+pub async fn run(opts: Options) -> Report {
+    run_with(opts, |_| {}).await
+}
+
+/// Runs every step, handing each to `on_step` as soon as it is known (so a person sees the
+/// progress of a slow network), and returns the report.
+pub async fn run_with(opts: Options, mut on_step: impl FnMut(&Step)) -> Report {
+    let skew = opts.clock_skew_ms;
+    let mut report = Report {
+        url: opts.target.url.clone(),
+        started_at: timefmt::rfc3339(clock::now_ms(skew).div_euclid(1000)),
+        steps: Vec::new(),
+        first_failure: None,
+        ray_ids: Vec::new(),
+    };
+    let mut push = |report: &mut Report, step: Step| {
+        on_step(&step);
+        if step.status == Status::Fail && report.first_failure.is_none() {
+            report.first_failure = Some(report.steps.len());
+        }
+        report.steps.push(step);
+    };
+    let t = &opts.target;
+
+    let (step, addrs) = dns::step(&opts).await;
+    push(&mut report, step);
+    push(&mut report, env::step(&opts.env, t));
+
+    let tcp = if addrs.is_empty() {
+        push(
+            &mut report,
+            Step::skipped("tcp", "there is no address to connect to (DNS failed)"),
+        );
+        None
+    } else {
+        let (step, conn) = tcp::step(&addrs, &t.host, t.port, opts.timeouts.connect).await;
+        push(&mut report, step);
+        conn
+    };
+
+    let connected = match (tcp, t.scheme) {
+        (None, _) => {
+            push(
+                &mut report,
+                Step::skipped("tls", "no connection (TCP connect failed)"),
+            );
+            None
+        }
+        (Some((stream, addr)), Scheme::Http) => {
+            push(
+                &mut report,
+                Step::skipped("tls", "http:// URL: nothing is encrypted"),
+            );
+            let connector = http::Connector::new(addr, None, &opts.timeouts);
+            Some((connector, http::boxed(stream), false))
+        }
+        (Some((stream, addr)), Scheme::Https) => {
+            let (step, out) =
+                tls::step(stream, t, &opts.extra_roots, skew, opts.timeouts.tls).await;
+            push(&mut report, step);
+            out.map(|(io, params, h2)| {
+                (
+                    http::Connector::new(addr, Some(params), &opts.timeouts),
+                    io,
+                    h2,
+                )
+            })
+        }
+    };
+    let Some((connector, io, h2)) = connected else {
+        for (name, why) in [
+            ("clock", "no connection to ask the server's time over"),
+            ("http", "no connection"),
+            ("trace", "no connection"),
+            ("credential", "no connection"),
+        ] {
+            push(&mut report, Step::skipped(name, why));
+        }
+        return report;
+    };
+
+    // The request itself, then the gateway's own endpoints; the clock is judged from all of
+    // their answers but reported first, because a wrong clock explains refusals that follow.
+    let main = http::fetch(
+        io,
+        h2,
+        t,
+        &t.path,
+        &http::headers(&opts, "application/json"),
+        opts.timeouts.request,
+        skew,
+    )
+    .await;
+    let (traced, whoami) = if main.is_ok() {
+        let path = target::query_value(&t.path);
+        let traced = connector
+            .get(
+                t,
+                &format!("{}?path={path}", trace::PATH),
+                &http::headers(&opts, "application/json"),
+                skew,
+            )
+            .await;
+        let whoami = match &opts.api_key {
+            Some(_) => Some(
+                connector
+                    .get(
+                        t,
+                        &format!("{}?path={path}", credential::PATH),
+                        &http::headers(&opts, "application/json"),
+                        skew,
+                    )
+                    .await,
+            ),
+            None => None,
+        };
+        (Some(traced), whoami)
+    } else {
+        (None, None)
+    };
+
+    let mut samples = Vec::new();
+    for (what, fetched) in [
+        (format!("Date header of GET {}", t.path), main.as_ref().ok()),
+        (
+            format!("Date header of GET {}", trace::PATH),
+            traced.as_ref().and_then(|r| r.as_ref().ok()),
+        ),
+    ] {
+        if let Some(f) = fetched {
+            samples.extend(clock::from_date(f, &what));
+            report.ray_ids.extend(http::ray_ids(f));
+        }
+    }
+    if let Some(Ok(f)) = &whoami {
+        report.ray_ids.extend(http::ray_ids(f));
+    }
+    let (trace_step, trace_info) = trace::step(traced.as_ref(), &t.path);
+    if let Some(sample) = trace_info.as_ref().and_then(|i| i.clock.clone()) {
+        samples.push(sample);
+    }
+    push(
+        &mut report,
+        if main.is_err() {
+            Step::skipped("clock", "the server did not answer")
+        } else {
+            clock::step(&samples, skew)
+        },
+    );
+    push(&mut report, http::step(&main, t, opts.api_key.is_some()));
+    push(&mut report, trace_step);
+    push(
+        &mut report,
+        match (&opts.api_key, &whoami) {
+            (Some(_), None) => Step::skipped("credential", "the server did not answer"),
+            _ => credential::step(whoami.as_ref(), &t.path, clock::now_ms(skew)),
+        },
+    );
+    let mut seen = std::collections::HashSet::new();
+    report.ray_ids.retain(|r| seen.insert(r.clone()));
+    report
+}

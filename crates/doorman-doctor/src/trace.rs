@@ -1,0 +1,167 @@
+//! The gateway's own view of this client: `GET /.well-known/doorman/trace?path=P` with
+//! `Accept: application/json` (Doorman's answer to Cloudflare's `/cdn-cgi/trace`). It says
+//! which IP, network and country the gateway sees, the HTTP and TLS versions, the User-Agent,
+//! its own time (the precise clock reading), the credential's state, and the verdict a request
+//! to `P` would get. Every field is optional: an older gateway, or another product, may send
+//! fewer; a site without the endpoint is not a failure.
+
+use serde_json::Value;
+
+use crate::clock::Sample;
+use crate::http::{FetchError, Fetched};
+use crate::{Status, Step, timefmt};
+
+/// Where Doorman serves it by default.
+pub(crate) const PATH: &str = "/.well-known/doorman/trace";
+
+/// What later steps use from the trace.
+#[derive(Debug, Default)]
+pub(crate) struct TraceInfo {
+    pub clock: Option<Sample>,
+}
+
+/// A JSON value as text, whatever its type (an ASN may be a number or a string).
+pub(crate) fn text(v: Option<&Value>) -> Option<String> {
+    match v? {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(if *b { "yes" } else { "no" }.to_owned()),
+        _ => None,
+    }
+}
+
+/// The trace step.
+pub(crate) fn step(
+    res: Option<&Result<Fetched, FetchError>>,
+    path: &str,
+) -> (Step, Option<TraceInfo>) {
+    let Some(res) = res else {
+        return (
+            Step::skipped("trace", "the request to the site got no answer"),
+            None,
+        );
+    };
+    let f = match res {
+        Ok(f) => f,
+        Err(e) => {
+            let mut step = Step::new("trace");
+            step.fact("error", e.what.clone());
+            step.warn(None);
+            return (step, None);
+        }
+    };
+    if f.status.as_u16() == 404 {
+        let mut step = Step::skipped("trace", "this site's gateway has no trace endpoint");
+        step.fact("answer", format!("404 from GET {PATH}"));
+        return (step, None);
+    }
+    let json = f.json().filter(|v| v.is_object() && f.status.is_success());
+    let Some(v) = json else {
+        let mut step = Step::skipped(
+            "trace",
+            "this site's gateway has no trace endpoint (no JSON trace answer)",
+        );
+        step.fact("answer", format!("{} from GET {PATH}", f.status.as_u16()));
+        return (step, None);
+    };
+
+    let mut step = Step::new("trace");
+    let get = |k: &str| text(v.get(k));
+    if let Some(ip) = get("ip") {
+        step.fact("your IP as seen", ip);
+    }
+    match (get("asn"), get("as_org")) {
+        (Some(asn), Some(org)) => step.fact("network", format!("AS{asn} ({org})")),
+        (Some(asn), None) => step.fact("network", format!("AS{asn}")),
+        (None, Some(org)) => step.fact("network", org),
+        (None, None) => {}
+    }
+    for (key, label) in [
+        ("country", "country"),
+        ("http", "HTTP"),
+        ("tls", "TLS"),
+        ("sni", "SNI"),
+        ("ja4", "JA4"),
+        ("user_agent", "user agent"),
+        ("clearance", "clearance"),
+    ] {
+        if let Some(value) = get(key) {
+            step.fact(label, value);
+        }
+    }
+    let server_ms = v.get("server_time_ms").and_then(Value::as_i64);
+    if let Some(ms) = server_ms {
+        step.fact("server time", timefmt::rfc3339_ms(ms));
+    }
+    if let Some(c) = v.get("credential").filter(|c| c.is_object()) {
+        let presented = c.get("presented").and_then(Value::as_bool);
+        let valid = c.get("valid").and_then(Value::as_bool);
+        let described = match (presented, valid) {
+            (Some(false), _) => "none sent".to_owned(),
+            (_, Some(true)) => {
+                let how = [text(c.get("method")), text(c.get("display"))]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                if how.is_empty() {
+                    "valid".to_owned()
+                } else {
+                    format!("valid ({how})")
+                }
+            }
+            (_, Some(false)) => format!(
+                "refused: {} {}",
+                text(c.get("code")).unwrap_or_default(),
+                text(c.get("reason")).unwrap_or_default()
+            )
+            .trim_end()
+            .to_owned(),
+            _ => "unknown".to_owned(),
+        };
+        step.fact("credential", described);
+    }
+    if let Some(ray) = get("ray_id") {
+        step.fact("ray id", ray);
+    }
+    if let Some(verdict) = v.get("verdict").filter(|x| x.is_object()) {
+        let asked = text(verdict.get("path")).unwrap_or_else(|| path.to_owned());
+        match verdict.get("allowed").and_then(Value::as_bool) {
+            Some(true) => step.fact(format!("verdict for {asked}"), "allowed"),
+            Some(false) => {
+                let code = text(verdict.get("code")).unwrap_or_else(|| "denied".to_owned());
+                let reason = text(verdict.get("reason")).unwrap_or_default();
+                step.fact(
+                    format!("verdict for {asked}"),
+                    format!("refused: {code} {reason}").trim_end().to_owned(),
+                );
+                step.fail(format!(
+                    "the gateway would refuse {asked} ({code}){}: see the HTTP step's remedies, and quote the Ray ID to the site's support if you think it is wrong",
+                    if reason.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {reason}")
+                    }
+                ));
+            }
+            None => {}
+        }
+    }
+    if step.facts.is_empty() {
+        step.status = Status::Skip;
+        step.fact(
+            "skipped",
+            "the trace answer had none of the expected fields",
+        );
+    }
+    let clock = server_ms.map(|ms| {
+        let half = i64::try_from(f.rtt.as_millis() / 2).unwrap_or(i64::MAX / 4);
+        Sample {
+            source: format!("server_time_ms of GET {PATH} (half the round trip corrected)"),
+            server_ms: ms,
+            local_ms: f.sent_ms + half,
+            uncertainty_ms: half.max(1),
+        }
+    });
+    (step, Some(TraceInfo { clock }))
+}
