@@ -171,7 +171,10 @@ async fn process(
         .as_deref()
         .is_some_and(|p| p == facts.path())
     {
-        return (crate::trace::answer(rt, &facts), "trace".to_owned());
+        return (
+            crate::trace::answer(gw, rt, &facts).await,
+            "trace".to_owned(),
+        );
     }
     if auth_settings
         .whoami_path

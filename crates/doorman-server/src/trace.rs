@@ -16,14 +16,14 @@ use http::{Response, StatusCode, Version, header};
 use serde_json::{Map, Value, json};
 
 use crate::body::ProxyBody;
-use crate::gateway::Runtime;
+use crate::gateway::{Gateway, Runtime};
 
 /// The trace answer for this request.
-pub fn answer(rt: &Runtime, facts: &RequestFacts<'_>) -> Response<ProxyBody> {
+pub async fn answer(gw: &Gateway, rt: &Runtime, facts: &RequestFacts<'_>) -> Response<ProxyBody> {
     let policy = &rt.config.policy;
     let info = policy.firewall.intel.lookup(facts.client_ip);
     let path = crate::whoami::asked_path(facts);
-    let decision = crate::whoami::what_if(facts, policy, &path);
+    let (decision, _) = crate::whoami::what_if(gw, facts, policy, &path).await;
     let verdict = match &decision.verdict {
         Verdict::Allow(_) => json!({ "path": path, "allowed": true }),
         Verdict::Deny(r) => json!({

@@ -48,18 +48,21 @@ pub async fn answer(gw: &Gateway, rt: &Runtime, facts: &RequestFacts<'_>) -> Res
     };
 
     // The same decision a request to `asked` would get (counters only looked at).
-    let Decision {
-        verdict,
-        route,
-        limits,
-        ..
-    } = what_if(facts, policy, &asked);
+    let (
+        Decision {
+            verdict,
+            route,
+            limits,
+            ..
+        },
+        outcomes,
+    ) = what_if(gw, facts, policy, &asked).await;
     let mut rate_limits = Vec::new();
-    for check in &limits {
+    for (check, outcome) in limits.iter().zip(&outcomes) {
         let Some(rule) = policy.rate_limits.get(check.rule) else {
             continue;
         };
-        let state = match gw.limiter.check(rule, check.key.hash, facts.now, 0).await {
+        let state = match *outcome {
             LimitOutcome::Checked {
                 remaining,
                 reset_after_ms,
@@ -137,13 +140,15 @@ pub(crate) fn asked_path(facts: &RequestFacts<'_>) -> String {
         .unwrap_or_else(|| "/".to_owned())
 }
 
-/// The decision a GET of `path` with this request's client, headers and credential would get.
-/// Pure: no counter is spent (the limits are only listed).
-pub(crate) fn what_if(
+/// The decision a GET of `path` with this request's client, headers and credential would get,
+/// rate limits and authorization included, and what each rate limit's counter says. Counters
+/// are only looked at, never spent.
+pub(crate) async fn what_if(
+    gw: &Gateway,
     facts: &RequestFacts<'_>,
     policy: &doorman_core::Policy,
     path: &str,
-) -> Decision {
+) -> (Decision, Vec<LimitOutcome>) {
     let uri: Uri = path.parse().unwrap_or_else(|_| Uri::from_static("/"));
     let what_if = RequestFacts {
         ray_id: facts.ray_id,
@@ -159,5 +164,31 @@ pub(crate) fn what_if(
         tls: facts.tls,
         auth: facts.auth,
     };
-    doorman_core::decide(&what_if, policy)
+    let mut decision = doorman_core::decide(&what_if, policy);
+    let mut outcomes = Vec::with_capacity(decision.limits.len());
+    for check in &decision.limits {
+        let Some(rule) = policy.rate_limits.get(check.rule) else {
+            continue;
+        };
+        let mut outcome = gw.limiter.check(rule, check.key.hash, facts.now, 0).await;
+        // A look costs nothing, so it always "passes"; the request asked about would spend a
+        // unit, which no longer exists when none is left.
+        if let LimitOutcome::Checked {
+            allowed: allowed @ true,
+            remaining: 0,
+            reset_after_ms,
+            retry_after_ms,
+            ..
+        } = &mut outcome
+            && check.spend
+        {
+            *allowed = false;
+            *retry_after_ms = Some(*reset_after_ms);
+        }
+        outcomes.push(outcome);
+    }
+    if !decision.limits.is_empty() {
+        doorman_core::pipeline::finish_limits(&what_if, policy, &mut decision, &outcomes);
+    }
+    (decision, outcomes)
 }

@@ -142,7 +142,8 @@ characteristics = ["ip.src"]
 requests_per_period = 2
 period_secs = 60
 mitigation_timeout_secs = 60
-counting_expression = "http.response.code eq 401"
+# 403 counts too when the origin sends it: the gateway's own 403s must not.
+counting_expression = "http.response.code in {401 403}"
 "#,
     )
     .await;
@@ -201,7 +202,10 @@ counting_expression = "http.response.code eq 401"
     let json: Value = serde_json::from_slice(&body).unwrap();
     let detail = json["detail"].as_str().unwrap();
     assert!(detail.contains("are paused until"), "{detail}");
-    assert!(detail.contains("http.response.code eq 401"), "{detail}");
+    assert!(
+        detail.contains("http.response.code in {401 403}"),
+        "{detail}"
+    );
 
     // The ban's start is an event of its own, under the Ray ID of the response that completed
     // the count; the refused request after it is another.

@@ -18,6 +18,18 @@ path_prefix = "/admin"
 upstream = "chat"
 access = "closed"
 reason = "Staff only."
+
+[[routes]]
+name = "keyed"
+path_prefix = "/keyed"
+upstream = "chat"
+auth = { methods = ["api_key"] }
+
+[[rate_limits]]
+id = "all"
+expression = 'true'
+requests_per_period = 100
+period_secs = 60
 "#,
     )
     .await;
@@ -65,5 +77,15 @@ reason = "Staff only."
     assert_eq!(json["verdict"]["code"], "ROUTE_CLOSED");
     assert_eq!(json["verdict"]["reason"], "Staff only.");
     assert_eq!(json["ip"], "127.0.0.1");
+
+    // Authorization runs after the rate limits: the what-if request goes through both.
+    let (_, body) = get(
+        &env.url("/.well-known/doorman/trace?path=/keyed/x"),
+        &[("accept", "application/json")],
+    )
+    .await;
+    let json: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(json["verdict"]["allowed"], false, "{json}");
+    assert_eq!(json["verdict"]["code"], "KEY_MISSING");
     env.stop().await;
 }
