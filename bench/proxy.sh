@@ -247,7 +247,7 @@ for target in $TARGETS; do
       PORT[doorman-fw]=$(free_port)
       render doorman.toml.tmpl "${PORT[doorman-fw]}" "$(free_port)"
       python3 "$HERE/gen_firewall.py" "$TMP"
-      sed -e "s|@DIR@/doorman-data|$TMP/doorman-fw-data|" "$TMP/doorman.toml" >"$TMP/doorman-fw.toml"
+      sed -e "s|$TMP/doorman-data|$TMP/doorman-fw-data|" "$TMP/doorman.toml" >"$TMP/doorman-fw.toml"
       cat "$TMP/firewall.toml" >>"$TMP/doorman-fw.toml"
       "$DOORMAN" check --config "$TMP/doorman-fw.toml" >"$TMP/doorman-fw-check.out" 2>&1 ||
         { cat "$TMP/doorman-fw-check.out" >&2; die "doorman check failed for doorman-fw"; }
@@ -262,7 +262,7 @@ for target in $TARGETS; do
       # (and the RateLimit headers) cost per request, in process or through Redis.
       PORT[$target]=$(free_port)
       render doorman.toml.tmpl "${PORT[$target]}" "$(free_port)"
-      sed -e "s|@DIR@/doorman-data|$TMP/$target-data|" "$TMP/doorman.toml" >"$TMP/$target.toml"
+      sed -e "s|$TMP/doorman-data|$TMP/$target-data|" "$TMP/doorman.toml" >"$TMP/$target.toml"
       if [ "$target" = doorman-rl-redis ]; then
         REDIS_PORT=$("$ROOT/scripts/redis-test-server.sh")
         REDIS_PORTS+=("$REDIS_PORT")
@@ -290,7 +290,7 @@ EOF
       # (and writing the identity headers for the upstream) costs per request.
       PORT[$target]=$(free_port)
       render doorman.toml.tmpl "${PORT[$target]}" "$(free_port)"
-      sed -e "s|@DIR@/doorman-data|$TMP/$target-data|" "$TMP/doorman.toml" >"$TMP/$target.toml"
+      sed -e "s|$TMP/doorman-data|$TMP/$target-data|" "$TMP/doorman.toml" >"$TMP/$target.toml"
       if [ "$target" = doorman-key ]; then
         echo 'auth = { methods = ["api_key"], scopes = ["bench"] }' >>"$TMP/$target.toml"
         KEY=$("$DOORMAN" keys create --data-dir "$TMP/$target-data" --name bench --scopes bench --json |

@@ -12,7 +12,10 @@ import json
 import statistics
 import sys
 
-TARGETS = ["direct", "nginx", "haproxy", "doorman", "doorman-fw"]
+TARGETS = [
+    "direct", "nginx", "haproxy", "doorman", "doorman-fw",
+    "doorman-rl", "doorman-rl-redis", "doorman-key", "doorman-jwt",
+]
 
 
 def median(xs):
