@@ -61,6 +61,8 @@ pub struct Identity {
     pub scopes: Vec<String>,
     /// When the credential stops working.
     pub expires_at: Option<SystemTime>,
+    /// The key's own rate limit (`doorman keys create --rate-limit 100/1m`): requests per period.
+    pub rate_limit: Option<(u32, std::time::Duration)>,
 }
 
 /// Why a presented credential was not accepted, already in words (the server maps the key

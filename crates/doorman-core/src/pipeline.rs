@@ -21,7 +21,8 @@ use crate::firewall::{
 };
 use crate::policy::{Notice, Policy, Route};
 use crate::ratelimit::{
-    LimitAction, LimitCheck, LimitOutcome, RateLimitRule, header_values, key_for,
+    KEY_LIMIT, LimitAction, LimitCheck, LimitOutcome, RateLimitRule, header_values, key_for,
+    key_limit_rule, rule_for,
 };
 use crate::receipt::Receipt;
 use crate::timefmt::{human_duration, human_utc};
@@ -328,6 +329,23 @@ fn rate_limit_checks(
             spend: rule.counting.is_none(),
         });
     }
+    if let Some((requests, period)) = auth.identity().and_then(|i| i.rate_limit) {
+        let rule = key_limit_rule(requests, period);
+        let key = key_for(&rule, ctx, ip, auth);
+        trace.push(TraceStep {
+            phase: PhaseName::RateLimit,
+            outcome: Cow::Owned(format!(
+                "the API key's own limit ({}) counts this request",
+                rule.quota_words()
+            )),
+        });
+        checks.push(LimitCheck {
+            rule: KEY_LIMIT,
+            rule_id: rule.id.clone(),
+            key,
+            spend: true,
+        });
+    }
     if checks.is_empty() && !policy.rate_limits.is_empty() {
         trace.push(TraceStep {
             phase: PhaseName::RateLimit,
@@ -355,9 +373,10 @@ pub fn finish_limits(
     // (remaining, headers) of the allowed rule with the fewest units left.
     let mut tightest: Option<(u32, [(String, String); 2])> = None;
     for (check, outcome) in decision.limits.iter().zip(outcomes) {
-        let Some(rule) = policy.rate_limits.get(check.rule) else {
+        let Some(rule) = rule_for(policy, check, facts.auth) else {
             continue;
         };
+        let rule = rule.as_ref();
         let LimitOutcome::Checked {
             allowed,
             remaining,

@@ -160,10 +160,17 @@ pub struct LimitKey {
     pub ip_fallback: bool,
 }
 
+/// The id of the limit an API key carries itself (`doorman keys create --rate-limit`).
+pub const KEY_LIMIT_ID: &str = "api-key";
+
+/// [`LimitCheck::rule`] of a key's own limit: it is no rule of the policy.
+pub const KEY_LIMIT: usize = usize::MAX;
+
 /// One counter a request must be checked against.
 #[derive(Debug, Clone)]
 pub struct LimitCheck {
-    /// Index of the rule in the policy's rate limit ruleset.
+    /// Index of the rule in the policy's rate limit ruleset, or [`KEY_LIMIT`] for the limit the
+    /// request's API key carries (see [`rule_for`]).
     pub rule: usize,
     /// The rule's id.
     pub rule_id: String,
@@ -192,6 +199,43 @@ pub enum LimitOutcome {
     },
     /// The shared limiter is unreachable and the fail mode is `closed`.
     Unavailable,
+}
+
+/// The rule a check is counted under: the policy's, or for a key's own limit one made from the
+/// key's quota (per API key, block, no mitigation).
+pub fn rule_for<'p>(
+    policy: &'p Policy,
+    check: &LimitCheck,
+    auth: &AuthFacts,
+) -> Option<std::borrow::Cow<'p, RateLimitRule>> {
+    if check.rule != KEY_LIMIT {
+        return policy
+            .rate_limits
+            .get(check.rule)
+            .map(std::borrow::Cow::Borrowed);
+    }
+    let (requests, period) = auth.identity()?.rate_limit?;
+    Some(std::borrow::Cow::Owned(key_limit_rule(requests, period)))
+}
+
+/// The rule of an API key's own limit.
+pub(crate) fn key_limit_rule(requests: u32, period: Duration) -> RateLimitRule {
+    RateLimitRule {
+        id: KEY_LIMIT_ID.to_string(),
+        description: Some("Your API key's own limit".to_string()),
+        characteristics: vec![Characteristic::Identity],
+        requests_per_period: requests,
+        period,
+        mitigation_timeout: Duration::ZERO,
+        action: LimitAction::Block,
+        counting: None,
+        disclosure: Disclosure::Public,
+        note: Some(
+            "This limit belongs to your API key; ask the site's operator if you need a higher one."
+                .to_string(),
+        ),
+        response_headers: true,
+    }
 }
 
 /// Computes the key of this request under `rule`.

@@ -33,6 +33,6 @@ pub mod store;
 pub mod time;
 
 pub use format::{DEFAULT_PREFIX, Malformed, ParsedKey, Secret, parse};
-pub use record::{KeyRecord, KeyStatus, NewKey};
+pub use record::{KeyRecord, KeyStatus, NewKey, parse_rate_limit};
 pub use snapshot::{KeyRejection, KeySnapshot};
 pub use store::{DataVersion, KEYS_FILE, KeyStore, KeyStoreError, Rotation, keys_path};

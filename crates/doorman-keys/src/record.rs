@@ -218,5 +218,48 @@ pub fn check_rate_limit(text: &str) -> Option<String> {
     if text.chars().any(char::is_control) {
         return Some("it contains control characters".to_owned());
     }
-    None
+    parse_rate_limit(text).err()
+}
+
+/// A key's own rate limit, `<requests>/<period>`: `100/1m`, `10/30s`, `5000/1h`, `20000/d`
+/// (units s, m, h, d; a bare unit means one of it). Requests 1–65535, period 1 s to 30 days:
+/// what the gateway's limiter counts exactly.
+pub fn parse_rate_limit(text: &str) -> Result<(u32, std::time::Duration), String> {
+    let usage = "write <requests>/<period>, e.g. 100/1m, 10/30s, 5000/1h or 20000/d";
+    let (n, period) = text
+        .trim()
+        .split_once('/')
+        .ok_or_else(|| format!("`{text}` has no `/`; {usage}"))?;
+    let requests: u32 = n
+        .trim()
+        .parse()
+        .ok()
+        .filter(|r| (1..=65_535).contains(r))
+        .ok_or_else(|| format!("`{n}` is not a number of requests from 1 to 65535; {usage}"))?;
+    let period = period.trim();
+    let split = period
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(period.len());
+    let (count, unit) = period.split_at(split);
+    let count: u64 = if count.is_empty() {
+        1
+    } else {
+        count
+            .parse()
+            .map_err(|_| format!("`{period}` is not a period; {usage}"))?
+    };
+    let unit_secs = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("`{period}` has no unit s, m, h or d; {usage}")),
+    };
+    let secs = count.saturating_mul(unit_secs);
+    if secs == 0 || secs > 30 * 86_400 {
+        return Err(format!(
+            "the period `{period}` is not between 1 s and 30 days; {usage}"
+        ));
+    }
+    Ok((requests, std::time::Duration::from_secs(secs)))
 }

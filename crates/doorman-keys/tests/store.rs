@@ -116,6 +116,22 @@ fn invalid_input_is_refused_with_the_reason() {
             DEFAULT_PREFIX,
             "the rate limit",
         ),
+        (
+            NewKey {
+                rate_limit: Some("100 per minute".to_owned()),
+                ..new_key("ok", &[])
+            },
+            DEFAULT_PREFIX,
+            "e.g. 100/1m",
+        ),
+        (
+            NewKey {
+                rate_limit: Some("70000/1m".to_owned()),
+                ..new_key("ok", &[])
+            },
+            DEFAULT_PREFIX,
+            "from 1 to 65535",
+        ),
     ];
     for (new, prefix, expected) in cases {
         let err = store.create(new.clone(), prefix, NOW).unwrap_err();
@@ -417,4 +433,28 @@ fn no_public_type_prints_a_secret_in_debug_output() {
         assert!(!debug.contains(&k[13..41]), "{debug}");
     }
     assert!(debug.contains(&record.display));
+}
+
+#[test]
+fn rate_limits_read_as_requests_per_period() {
+    use doorman_keys::parse_rate_limit;
+    use std::time::Duration;
+    assert_eq!(
+        parse_rate_limit("100/1m"),
+        Ok((100, Duration::from_secs(60)))
+    );
+    assert_eq!(
+        parse_rate_limit(" 10/30s "),
+        Ok((10, Duration::from_secs(30)))
+    );
+    assert_eq!(
+        parse_rate_limit("20000/d"),
+        Ok((20000, Duration::from_secs(86_400)))
+    );
+    assert!(
+        parse_rate_limit("5/0s")
+            .unwrap_err()
+            .contains("between 1 s and 30 days")
+    );
+    assert!(parse_rate_limit("5/1w").unwrap_err().contains("no unit"));
 }

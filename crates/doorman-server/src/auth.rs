@@ -250,6 +250,7 @@ pub async fn check(
                 subject: token.subject.clone(),
                 scopes: token.scopes.clone(),
                 expires_at: Some(UNIX_EPOCH + Duration::from_secs(token.expires_at)),
+                rate_limit: None,
             }),
             Err(rejection) => AuthFacts::Rejected(token_failure(&rejection)),
         };
@@ -270,6 +271,12 @@ pub async fn check(
                 expires_at: record
                     .expires_at
                     .map(|ms| UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64)),
+                // Checked when the key was created; a text that no longer parses limits nothing
+                // rather than refusing a valid key.
+                rate_limit: record
+                    .rate_limit
+                    .as_deref()
+                    .and_then(|t| doorman_keys::parse_rate_limit(t).ok()),
             })
         }
         Err(rejection) => AuthFacts::Rejected(key_failure(&rejection)),

@@ -19,7 +19,9 @@ use doorman_core::decision::Verdict;
 use doorman_core::facts::request_host;
 use doorman_core::intel::IpInfo;
 use doorman_core::pipeline::receipt_for;
-use doorman_core::ratelimit::{LimitCheck, LimitOutcome, ResponseFacts, counted_by_response};
+use doorman_core::ratelimit::{
+    LimitCheck, LimitOutcome, ResponseFacts, counted_by_response, rule_for as rate_limit_rule_for,
+};
 use doorman_core::{
     Code, Decision, LogMode, PhaseName, RayId, Receipt, RequestFacts, Scheme, TlsFacts, TraceStep,
 };
@@ -292,7 +294,7 @@ async fn check_limits(
 ) -> Vec<LimitOutcome> {
     let mut outcomes = Vec::with_capacity(checks.len());
     for check in checks {
-        let Some(rule) = policy.rate_limits.get(check.rule) else {
+        let Some(rule) = rate_limit_rule_for(policy, check, facts.auth) else {
             outcomes.push(LimitOutcome::Checked {
                 allowed: true,
                 remaining: 0,
@@ -305,7 +307,7 @@ async fn check_limits(
         let cost = u32::from(check.spend);
         let outcome = gw
             .limiter
-            .check(rule, check.key.hash, facts.now, cost)
+            .check(&rule, check.key.hash, facts.now, cost)
             .await;
         gw.metrics.note_limit(&rule.id, &outcome);
         if let LimitOutcome::Checked {

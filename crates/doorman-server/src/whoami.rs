@@ -59,7 +59,7 @@ pub async fn answer(gw: &Gateway, rt: &Runtime, facts: &RequestFacts<'_>) -> Res
     ) = what_if(gw, facts, policy, &asked).await;
     let mut rate_limits = Vec::new();
     for (check, outcome) in limits.iter().zip(&outcomes) {
-        let Some(rule) = policy.rate_limits.get(check.rule) else {
+        let Some(rule) = doorman_core::ratelimit::rule_for(policy, check, facts.auth) else {
             continue;
         };
         let state = match *outcome {
@@ -167,10 +167,10 @@ pub(crate) async fn what_if(
     let mut decision = doorman_core::decide(&what_if, policy);
     let mut outcomes = Vec::with_capacity(decision.limits.len());
     for check in &decision.limits {
-        let Some(rule) = policy.rate_limits.get(check.rule) else {
+        let Some(rule) = doorman_core::ratelimit::rule_for(policy, check, facts.auth) else {
             continue;
         };
-        let mut outcome = gw.limiter.check(rule, check.key.hash, facts.now, 0).await;
+        let mut outcome = gw.limiter.check(&rule, check.key.hash, facts.now, 0).await;
         // A look costs nothing, so it always "passes"; the request asked about would spend a
         // unit, which no longer exists when none is left.
         if let LimitOutcome::Checked {

@@ -471,3 +471,62 @@ period_secs = 60
     );
     env.stop().await;
 }
+
+#[tokio::test]
+async fn a_key_with_its_own_rate_limit_is_held_to_it() {
+    let env = common::start("").await;
+    let store = KeyStore::open(doorman_keys::keys_path(&env.data_dir())).unwrap();
+    let (secret, _) = store
+        .create(
+            NewKey {
+                name: "metered".into(),
+                scopes: vec![],
+                expires_at: None,
+                rate_limit: Some("2/1m".into()),
+            },
+            "dmn_live",
+            now_s() * 1000,
+        )
+        .unwrap();
+    let key = secret.expose().to_owned();
+    let auth = bearer(&key);
+    // The route is open, so an unknown key passes too: wait until the gateway knows this one.
+    let start = std::time::Instant::now();
+    loop {
+        let (_, _, me) = call(
+            &env,
+            "/.well-known/doorman/whoami",
+            &[("authorization", &auth)],
+        )
+        .await;
+        if me["credential"]["valid"] == true {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "the key never loaded: {me}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        get(&env.url("/healthz"), &[("authorization", &auth)])
+            .await
+            .0
+            .status(),
+        200
+    );
+    let (resp, _) = get(&env.url("/healthz"), &[("authorization", &auth)]).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(header(&resp, "ratelimit-policy"), "\"api-key\";q=2;w=60");
+    let (status, _, body) = call(&env, "/healthz", &[("authorization", &auth)]).await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["code"], "1015");
+    let detail = body["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("your API key dmn_live_") && detail.contains("2 requests per 1 minute"),
+        "{detail}"
+    );
+    // Without the key: the client's IP has no limit here.
+    assert_eq!(get(&env.url("/healthz"), &[]).await.0.status(), 200);
+    env.stop().await;
+}
