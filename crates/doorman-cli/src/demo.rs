@@ -178,15 +178,16 @@ requests_per_period = 5
 period_secs = 30
 note = "The weather changes slowly: cache answers for a few minutes."
 
-# Failed logins: only the origin's 401 answers count. Three within 5 minutes pause the client
-# for 2 minutes (code 1012).
+# Failed logins: only the origin's 401 answers count. Three within a minute pause the client
+# for 2 minutes (code 1012). (A pause shorter than the period would end while the failures
+# still fill the window, so it would last the period anyway.)
 [[rate_limits]]
 id = "failed-logins"
 description = "Too many failed logins"
 expression = 'http.request.uri.path eq "/login"'
 characteristics = ["ip.src"]
 requests_per_period = 3
-period_secs = 300
+period_secs = 60
 mitigation_timeout_secs = 120
 counting_expression = "http.response.code eq 401"
 "#;
@@ -402,7 +403,7 @@ Firewall (the demo trusts X-Forwarded-For from localhost, so you can play any cl
                                                              # 200: a shadow rule only records it
   echo '{{"ip":"203.0.113.7","url":"/"}}' | doorman trace --config {policy} --request -
 
-Rate limits (5 weather calls per 30 s per API key; 3 failed logins in 5 min pause you for 2 min):
+Rate limits (5 weather calls per 30 s per API key; 3 failed logins in a minute pause you for 2 min):
   for i in $(seq 7); do curl -s -o /dev/null -w '%{{http_code}} ' -H "Authorization: Bearer $KEY" '{u}/plugins/weather?city=Oslo'; done; echo
                                                              # 200 ×5, then 429 (1015) with Retry-After
   curl -i -H "Authorization: Bearer $KEY" '{u}/plugins/weather?city=Oslo'  # the receipt: which limit, your key, when to retry
