@@ -18,8 +18,8 @@ apt_install() {
 }
 
 # redis-server: the shared rate-limit tests start their own throw-away instances on loopback.
-# (Chromium joins this list with the browser tests.)
-apt_install curl redis-server
+# chromium: the challenge page is solved end to end by a real headless browser.
+apt_install curl redis-server chromium
 
 echo "== cargo fmt"
 cargo fmt --all -- --check

@@ -182,6 +182,7 @@ fn trace(req: &RequestFile, policy: &Policy) -> Result<Traced> {
         version: t.version.clone(),
         sni: t.sni.clone(),
         alpn: t.alpn.clone(),
+        ..TlsFacts::default()
     });
     let scheme = if tls.is_some() || uri.scheme_str() == Some("https") {
         Scheme::Https
@@ -208,6 +209,7 @@ fn trace(req: &RequestFile, policy: &Policy) -> Result<Traced> {
         scheme,
         tls: tls.as_ref(),
         auth: &doorman_core::auth::NO_AUTH,
+        clearance: &doorman_core::clearance::NO_CLEARANCE,
     };
     let decision = doorman_core::decide(&facts, policy);
     Ok(Traced {

@@ -68,6 +68,7 @@ pub(crate) fn compile(
     let forwarding = c.forwarding(&raw.forwarding);
     let site = c.site(&raw.site);
     let trace_path = c.endpoint_path("site.trace_path", &raw.site.trace_path);
+    let challenge = c.challenge(&raw.challenge, &data_dir);
     let logging = c.logging(&raw.logging);
     let events = c.events(&raw.events);
     let (upstreams, upstream_index, names_complete) = c.upstreams(&raw.upstreams);
@@ -98,6 +99,7 @@ pub(crate) fn compile(
         rate_limit,
         auth: auth_server,
         trace_path,
+        challenge,
         forwarding,
         logging,
         events,
@@ -542,6 +544,69 @@ impl Compiler<'_, '_> {
             x_forwarded_proto: raw.x_forwarded_proto,
             x_forwarded_host: raw.x_forwarded_host,
             ray_header,
+        }
+    }
+
+    /// `[challenge]`.
+    fn challenge(
+        &mut self,
+        raw: &crate::raw::RawChallenge,
+        data_dir: &Path,
+    ) -> crate::settings::ChallengeServer {
+        let difficulty = match u8::try_from(raw.difficulty) {
+            Ok(d) if (1..=30).contains(&d) => d,
+            _ => {
+                self.invalid(
+                    "challenge.difficulty",
+                    Invalid {
+                        detail: format!("{} bits", raw.difficulty),
+                        hint: Some("use 1 to 30; 16 takes a browser about half a second, each bit more doubles it".into()),
+                    },
+                );
+                16
+            }
+        };
+        if raw.clearance_lifetime_secs == 0 {
+            self.invalid(
+                "challenge.clearance_lifetime_secs",
+                Invalid {
+                    detail: "0 seconds".into(),
+                    hint: Some("a clearance must last a while, e.g. 86400 (a day)".into()),
+                },
+            );
+        }
+        if raw.cookie_name.is_empty()
+            || !raw
+                .cookie_name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            self.invalid(
+                "challenge.cookie_name",
+                Invalid {
+                    detail: format!("`{}` is not a cookie name", raw.cookie_name),
+                    hint: Some("letters, digits, `_` and `-`".into()),
+                },
+            );
+        }
+        let submit_path = self
+            .endpoint_path("challenge.submit_path", &raw.submit_path)
+            .unwrap_or_else(|| crate::raw::DEFAULT_CHALLENGE_SUBMIT_PATH.to_owned());
+        let mut settings = doorman_challenge::Settings {
+            cookie_name: raw.cookie_name.clone(),
+            clearance_lifetime_s: raw.clearance_lifetime_secs.max(1),
+            ..doorman_challenge::Settings::default()
+        };
+        if !raw.bind_network {
+            settings.binding.ipv4_prefix = None;
+            settings.binding.ipv6_prefix = None;
+        }
+        settings.binding.user_agent = raw.bind_user_agent;
+        crate::settings::ChallengeServer {
+            difficulty,
+            key_file: self.resolve(data_dir, &raw.key_file),
+            submit_path,
+            settings,
         }
     }
 

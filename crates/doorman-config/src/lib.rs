@@ -42,8 +42,8 @@ pub use firewall::{LIST_PROBLEMS_SHOWN, MAX_LIST_NAME, SKIPPABLE_PHASES};
 pub use parse::MAX_ERRORS;
 pub use ratelimit::{MAX_PERIOD_SECS, MAX_REQUESTS_PER_PERIOD};
 pub use settings::{
-    Admin, AdminToken, AuthServer, Config, Events, Forwarding, Limits, Listener, LogFormat,
-    Logging, RateLimitSettings, RedisSettings, ServerSettings, TlsFiles,
+    Admin, AdminToken, AuthServer, ChallengeServer, Config, Events, Forwarding, Limits, Listener,
+    LogFormat, Logging, RateLimitSettings, RedisSettings, ServerSettings, TlsFiles,
 };
 
 /// A configuration that loaded, and what looked odd about it.

@@ -106,6 +106,8 @@ pub struct RawConfig {
     pub auth: RawAuth,
     /// Issuers whose JWTs routes may accept.
     pub jwt_providers: Vec<RawJwtProvider>,
+    /// The challenge that `challenge` actions show browsers.
+    pub challenge: RawChallenge,
 }
 
 /// `[server]`.
@@ -863,6 +865,47 @@ impl Default for RawJwtProvider {
             cache_ttl_secs: None,
             min_refetch_interval_secs: None,
             ca_file: None,
+        }
+    }
+}
+
+/// Default `[challenge] difficulty`.
+pub const DEFAULT_CHALLENGE_DIFFICULTY: u64 = 16;
+/// Default `[challenge] submit_path`.
+pub const DEFAULT_CHALLENGE_SUBMIT_PATH: &str = "/.well-known/doorman/challenge";
+/// Default `[challenge] key_file`, relative to the data directory.
+pub const DEFAULT_CHALLENGE_KEY_FILE: &str = "challenge.key";
+
+/// `[challenge]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawChallenge {
+    /// Leading zero bits of the proof of work (each one doubles the work).
+    pub difficulty: u64,
+    /// How long a clearance lasts.
+    pub clearance_lifetime_secs: u64,
+    /// The clearance signing keys; created (0600) when missing. Relative to the data directory.
+    pub key_file: PathBuf,
+    /// Where the page posts its answer.
+    pub submit_path: String,
+    /// Bind a clearance to the client's network (/24 for IPv4, /48 for IPv6).
+    pub bind_network: bool,
+    /// Bind a clearance to the browser's User-Agent.
+    pub bind_user_agent: bool,
+    /// The clearance cookie's name.
+    pub cookie_name: String,
+}
+
+impl Default for RawChallenge {
+    fn default() -> Self {
+        RawChallenge {
+            difficulty: DEFAULT_CHALLENGE_DIFFICULTY,
+            clearance_lifetime_secs: 86_400,
+            key_file: PathBuf::from(DEFAULT_CHALLENGE_KEY_FILE),
+            submit_path: DEFAULT_CHALLENGE_SUBMIT_PATH.to_owned(),
+            bind_network: true,
+            bind_user_agent: true,
+            cookie_name: "doorman_clearance".to_owned(),
         }
     }
 }

@@ -9,11 +9,12 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
 use crate::raw::{
-    RawAccess, RawAccessAction, RawAccessRule, RawAdmin, RawAuth, RawClientIp, RawConfig,
-    RawDisclosure, RawEvents, RawFailMode, RawForwarding, RawIntel, RawIpClass, RawJwtProvider,
-    RawLimitAction, RawLimitBackend, RawLimits, RawList, RawListFormat, RawListKind, RawListener,
-    RawLogFormat, RawLogging, RawMode, RawRateLimit, RawRateLimitSettings, RawRoute, RawRouteAuth,
-    RawRule, RawRuleAction, RawServer, RawSite, RawSource, RawTls, RawUpstream,
+    RawAccess, RawAccessAction, RawAccessRule, RawAdmin, RawAuth, RawChallenge, RawClientIp,
+    RawConfig, RawDisclosure, RawEvents, RawFailMode, RawForwarding, RawIntel, RawIpClass,
+    RawJwtProvider, RawLimitAction, RawLimitBackend, RawLimits, RawList, RawListFormat,
+    RawListKind, RawListener, RawLogFormat, RawLogging, RawMode, RawRateLimit,
+    RawRateLimitSettings, RawRoute, RawRouteAuth, RawRule, RawRuleAction, RawServer, RawSite,
+    RawSource, RawTls, RawUpstream,
 };
 
 /// One kind of table in the file.
@@ -52,6 +53,7 @@ pub fn sections() -> Vec<Section> {
         section::<RawRateLimit>("rate_limits.*", "[[rate_limits]]"),
         section::<RawAuth>("auth", "[auth]"),
         section::<RawJwtProvider>("jwt_providers.*", "[[jwt_providers]]"),
+        section::<RawChallenge>("challenge", "[challenge]"),
     ]
 }
 

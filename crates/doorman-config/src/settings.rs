@@ -43,6 +43,8 @@ pub struct ServerSettings {
     pub auth: AuthServer,
     /// The trace endpoint's path; `None` turns it off.
     pub trace_path: Option<String>,
+    /// The challenge page and clearance cookies.
+    pub challenge: ChallengeServer,
     /// Headers added for the upstream.
     pub forwarding: Forwarding,
     /// Log output.
@@ -199,4 +201,17 @@ pub struct AuthServer {
     pub whoami_path: Option<String>,
     /// Trusted JWT issuers, checked at load.
     pub jwt_providers: Vec<doorman_jwt::ProviderConfig>,
+}
+
+/// `[challenge]`: what a `challenge` action shows browsers.
+#[derive(Debug, Clone)]
+pub struct ChallengeServer {
+    /// Leading zero bits of the proof of work.
+    pub difficulty: u8,
+    /// The signing keys' file (created 0600 when missing).
+    pub key_file: PathBuf,
+    /// Where the page posts its answer.
+    pub submit_path: String,
+    /// Cookie names, lifetimes and binding.
+    pub settings: doorman_challenge::Settings,
 }

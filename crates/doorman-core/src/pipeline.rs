@@ -12,6 +12,7 @@ use std::time::Duration;
 use doorman_rules::{EvalContext, MatchedCondition};
 
 use crate::auth::{AuthFacts, AuthMethod, www_authenticate};
+use crate::clearance::ClearanceFacts;
 use crate::code::Code;
 use crate::decision::{Decision, LogMode, Logged, Permit, PhaseName, TraceStep, Verdict};
 use crate::facts::RequestFacts;
@@ -428,6 +429,16 @@ pub fn finish_limits(
             });
             continue;
         }
+        if rule.action == LimitAction::Challenge && facts.clearance.is_valid() {
+            decision.trace.push(TraceStep {
+                phase: PhaseName::RateLimit,
+                outcome: Cow::Owned(format!(
+                    "rate limit `{}` asks for a challenge; the clearance cookie is valid",
+                    rule.id
+                )),
+            });
+            continue;
+        }
         decision.verdict = Verdict::Deny(Box::new(receipt));
         return;
     }
@@ -539,7 +550,7 @@ fn limit_receipt(
         r.remedies.push(note.clone());
     }
     if code == Code::Challenge {
-        r.remedies.push("Open this address in a regular web browser with JavaScript and cookies enabled to pass the check.".into());
+        r = challenge_words(r, facts);
     }
     r.remedy("If you think this is a mistake, send the Ray ID below to the site's support.")
 }
@@ -685,6 +696,16 @@ fn access_rules(
             logged.push(Logged {
                 mode,
                 receipt: access_receipt(facts, policy, ip, rule),
+            });
+            continue;
+        }
+        if rule.action == AccessAction::Challenge && facts.clearance.is_valid() {
+            trace.push(TraceStep {
+                phase: PhaseName::AccessRules,
+                outcome: Cow::Owned(format!(
+                    "access rule `{}` asks for a challenge; the clearance cookie is valid",
+                    rule.id
+                )),
             });
             continue;
         }
@@ -844,7 +865,7 @@ fn access_receipt(
     }
     r = explain_class(r, ip);
     if code == Code::Challenge {
-        r.remedies.push("Open this address in a regular web browser with JavaScript and cookies enabled to pass the check.".into());
+        r = challenge_words(r, facts);
     }
     if code == Code::CountryBlocked {
         r.remedies.push("If you are travelling or your address is placed in the wrong country, contact support with the Ray ID.".into());
@@ -899,6 +920,15 @@ fn custom_rules(
             continue;
         }
         match &rule.action {
+            RuleAction::Challenge if facts.clearance.is_valid() => {
+                trace.push(TraceStep {
+                    phase: PhaseName::CustomRules,
+                    outcome: Cow::Owned(format!(
+                        "rule `{}` asks for a challenge; the clearance cookie is valid",
+                        rule.id
+                    )),
+                });
+            }
             RuleAction::Block | RuleAction::Challenge => {
                 return Flow::Deny(Box::new(custom_receipt(facts, policy, ip, rule, &why)));
             }
@@ -962,9 +992,38 @@ fn custom_receipt(
         r = explain_class(r, ip);
     }
     if code == Code::Challenge {
-        r.remedies.push("Open this address in a regular web browser with JavaScript and cookies enabled to pass the check.".into());
+        r = challenge_words(r, facts);
     }
     r.remedy("If you think this is a mistake, send the Ray ID below to the site's support.")
+}
+
+/// What a challenge receipt says about the clearance the client did (or did not) bring.
+fn challenge_words(mut r: Receipt, facts: &RequestFacts<'_>) -> Receipt {
+    match facts.clearance {
+        ClearanceFacts::CookieLost { seconds_ago } => {
+            r.reason.push_str(&format!(
+                " You passed this check {seconds_ago} seconds ago, but your browser did not send the clearance cookie back: cookies are blocked for this site, or an extension removes them."
+            ));
+            r.remedies.insert(
+                0,
+                "Allow cookies for this site (or turn off the extension that removes them), then reload.".into(),
+            );
+        }
+        ClearanceFacts::Refused {
+            reason,
+            remedy,
+            code,
+        } => {
+            r.reason.push_str(&format!(
+                " Your clearance cookie was not accepted: {reason}"
+            ));
+            r.remedies.insert(0, remedy.clone());
+            r.facts.push(("clearance".into(), code.clone()));
+        }
+        ClearanceFacts::None | ClearanceFacts::Valid { .. } => {}
+    }
+    r.remedies.push("Open this address in a regular web browser with JavaScript and cookies enabled to pass the check; API clients should use an API key instead.".into());
+    r
 }
 
 fn with_notice(mut r: Receipt, notice: &Notice) -> Receipt {
@@ -1066,6 +1125,7 @@ mod tests {
             scheme: Scheme::Http,
             tls: None,
             auth: &crate::auth::NO_AUTH,
+            clearance: &crate::clearance::NO_CLEARANCE,
         };
         decide(&facts, &policy())
     }
@@ -1129,6 +1189,7 @@ mod tests {
             scheme: Scheme::Http,
             tls: None,
             auth: &crate::auth::NO_AUTH,
+            clearance: &crate::clearance::NO_CLEARANCE,
         };
         let d = decide(&facts, &p);
         let r = d.receipt().expect("denied");

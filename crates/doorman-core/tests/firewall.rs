@@ -153,6 +153,7 @@ fn decide(policy: &Policy, ip: &str, path: &str) -> Decision {
         scheme: Scheme::Https,
         tls: None,
         auth: &doorman_core::auth::NO_AUTH,
+        clearance: &doorman_core::clearance::NO_CLEARANCE,
     };
     doorman_core::decide(&facts, policy)
 }

@@ -85,6 +85,8 @@ pub struct Gateway {
     pub limiter: Limiter,
     /// The API key store's snapshot, refreshed when `doorman keys` changes it.
     pub keys: Arc<crate::auth::Keys>,
+    /// The keys that sign clearance cookies and challenge tokens.
+    pub keyring: doorman_challenge::Keyring,
     /// Upgraded connections (WebSocket tunnels) that graceful shutdown must also wait for.
     pub tunnels: TaskTracker,
 }
@@ -111,6 +113,7 @@ impl Gateway {
         events: EventLog,
         limiter: Limiter,
         keys: Arc<crate::auth::Keys>,
+        keyring: doorman_challenge::Keyring,
     ) -> Gateway {
         Gateway {
             config_path,
@@ -123,6 +126,7 @@ impl Gateway {
             events,
             limiter,
             keys,
+            keyring,
             tunnels: TaskTracker::new(),
         }
     }
@@ -203,6 +207,9 @@ fn restart_only_changes(old: &Config, new: &Config) -> Vec<String> {
     }
     if o.events != n.events {
         out.push("[events]".to_string());
+    }
+    if o.challenge.key_file != n.challenge.key_file {
+        out.push("challenge.key_file".to_string());
     }
     if o.rate_limit != n.rate_limit {
         out.push("[rate_limit]".to_string());

@@ -11,9 +11,11 @@
 pub mod admin;
 pub mod auth;
 pub mod body;
+pub mod challenge;
 pub mod gateway;
 mod head_timeout;
 pub mod headers;
+mod hello;
 pub mod limits;
 mod listener;
 pub mod logging;
@@ -59,6 +61,9 @@ pub enum ServerError {
     /// The admin token could not be read or created.
     #[error("admin token: {message}")]
     AdminToken { message: String },
+    /// The challenge's signing keys could not be read or created.
+    #[error("challenge key file {0}")]
+    ChallengeKeys(String),
     /// The API key store could not be opened.
     #[error("API key store: {0}")]
     KeyStore(String),
@@ -172,7 +177,18 @@ pub async fn start(loaded: Loaded, config_path: Option<PathBuf>) -> Result<Start
     let watch = s.watch_config;
     let limiter = limits::Limiter::new(&s.rate_limit).map_err(ServerError::RateLimiter)?;
     let keys = auth::Keys::open(&s.data_dir).map_err(ServerError::KeyStore)?;
-    let gw = Arc::new(Gateway::new(loaded, config_path, events, limiter, keys));
+    let keyring =
+        doorman_challenge::Keyring::load_or_create(&s.challenge.key_file).map_err(|e| {
+            ServerError::ChallengeKeys(format!("{}: {e}", s.challenge.key_file.display()))
+        })?;
+    let gw = Arc::new(Gateway::new(
+        loaded,
+        config_path,
+        events,
+        limiter,
+        keys,
+        keyring,
+    ));
     // Taken now, before the watcher task runs, so an edit made in between is still noticed.
     let loaded_stamps = reload::stamps(&gw);
     let shutdown = CancellationToken::new();

@@ -150,6 +150,34 @@ async fn process(
     } else {
         AuthFacts::None
     };
+    let challenge_settings = &rt.config.server.challenge;
+    let clearance_facts = crate::challenge::clearance(
+        &gw.keyring,
+        challenge_settings,
+        req.headers(),
+        now,
+        client_ip,
+    );
+    if req.method() == http::Method::POST && req.uri().path() == challenge_settings.submit_path {
+        let (parts, body) = req.into_parts();
+        let facts = RequestFacts {
+            ray_id: ray,
+            now,
+            client_ip,
+            peer_ip: conn.peer_ip,
+            method: &parts.method,
+            uri: &parts.uri,
+            host: host.as_str().into(),
+            headers: &parts.headers,
+            version: parts.version,
+            scheme: conn.scheme,
+            tls: conn.tls.as_ref(),
+            auth: &auth_facts,
+            clearance: &clearance_facts,
+        };
+        let resp = crate::challenge::submit(&gw.keyring, challenge_settings, &facts, body).await;
+        return (resp, "challenge".to_owned());
+    }
     let facts = RequestFacts {
         ray_id: ray,
         now,
@@ -163,6 +191,7 @@ async fn process(
         scheme: conn.scheme,
         tls: conn.tls.as_ref(),
         auth: &auth_facts,
+        clearance: &clearance_facts,
     };
 
     let summary = RequestSummary::of(&req, &host, auth_settings.key_query_param.as_deref());
@@ -238,6 +267,34 @@ async fn process(
         );
     }
     let resp = match verdict {
+        Verdict::Deny(receipt)
+            if receipt.code == Code::Challenge
+                && crate::challenge::wants_page(summary.accept()) =>
+        {
+            gw.metrics
+                .decisions
+                .get_or_create(&CodeLabels {
+                    code: receipt.code.as_str(),
+                })
+                .inc();
+            record(
+                gw,
+                rt,
+                &receipt,
+                &summary,
+                Some(&route_name),
+                &trace,
+                Action::Challenge,
+            );
+            crate::challenge::page(
+                &gw.keyring,
+                challenge_settings,
+                &facts,
+                &policy.site.name,
+                &receipt,
+                &rt.ray_header,
+            )
+        }
         Verdict::Deny(receipt) => deny(gw, rt, *receipt, &summary, Some(&route_name), &trace),
         Verdict::Allow(permit) => {
             let pool = &rt.pools[permit.upstream()];
@@ -396,6 +453,7 @@ fn count_response(
         scheme: counting.scheme,
         tls: None,
         auth: &counting.auth,
+        clearance: &doorman_core::clearance::NO_CLEARANCE,
     };
     let response = ResponseFacts {
         status: resp.status().as_u16(),

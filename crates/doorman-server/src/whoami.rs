@@ -163,6 +163,7 @@ pub(crate) async fn what_if(
         scheme: facts.scheme,
         tls: facts.tls,
         auth: facts.auth,
+        clearance: facts.clearance,
     };
     let mut decision = doorman_core::decide(&what_if, policy);
     let mut outcomes = Vec::with_capacity(decision.limits.len());

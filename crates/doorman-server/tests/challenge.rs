@@ -1,0 +1,234 @@
+//! The challenge action through the real server: API clients get JSON, browsers the page (with
+//! its nonce CSP); a solved answer earns the clearance cookie, which lets the request through;
+//! a refused or lost cookie is named on the next challenge. And once end to end in a real
+//! headless Chromium, which must solve the page and come back through the gateway.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use common::{get, header, send, start_with};
+use http_body_util::Full;
+use serde_json::Value;
+
+const RULES: &str = r#"
+[[rules]]
+id = "guard"
+title = "Guarded area"
+expression = 'starts_with(http.request.uri.path, "/debug/echo")'
+action = "challenge"
+
+[challenge]
+difficulty = 10
+"#;
+
+const UA: &str = "Mozilla/5.0 (X11; Linux x86_64) test-browser/1";
+
+fn data_token(page: &str) -> String {
+    let at = page
+        .find("data-token=\"")
+        .expect("the page carries its token")
+        + 12;
+    page[at..].split('"').next().unwrap().to_owned()
+}
+
+fn cookie_pairs(resp: &http::Response<()>) -> String {
+    resp.headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[tokio::test]
+async fn api_clients_get_json_browsers_the_page_and_a_solved_answer_passes() {
+    let env = start_with(|data, origin| common::base_config(data, origin, "", RULES)).await;
+    let url = env.url("/debug/echo");
+
+    // An API client: JSON, never HTML.
+    let (resp, body) = get(&url, &[("accept", "application/json"), ("user-agent", UA)]).await;
+    assert_eq!(resp.status(), 403);
+    assert_eq!(header(&resp, "doorman-mitigated"), "challenge");
+    let json: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(json["code"], "CHALLENGE");
+    assert!(json["remedies"].to_string().contains("API key"), "{json}");
+
+    // A browser: the page, under a CSP whose nonce the page's script carries.
+    let (resp, body) = get(&url, &[("accept", "text/html"), ("user-agent", UA)]).await;
+    assert_eq!(resp.status(), 403);
+    assert_eq!(header(&resp, "doorman-mitigated"), "challenge");
+    let csp = header(&resp, "content-security-policy").to_owned();
+    let page = String::from_utf8_lossy(&body).into_owned();
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|r| r.split('\'').next())
+        .unwrap();
+    assert!(
+        page.contains(&format!("nonce=\"{nonce}\"")),
+        "the script carries the CSP nonce"
+    );
+    assert!(
+        !page.contains("https://") && !page.contains("http://"),
+        "no external assets"
+    );
+
+    // Solve as the page would, and post the answer.
+    let token = data_token(&page);
+    let counter = doorman_challenge::solve(&token, 10);
+    let submit = |body: String| {
+        http::Request::post(env.url("/.well-known/doorman/challenge"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("user-agent", UA)
+            .body(Full::new(Bytes::from(body)))
+            .unwrap()
+    };
+    let (resp, body) = send(submit(format!("token={token}&counter={}", counter + 1))).await;
+    if resp.status() == 200 {
+        // counter + 1 happened to be a solution too; unlikely at 10 bits, not wrong.
+    } else {
+        assert_eq!(resp.status(), 403, "{}", String::from_utf8_lossy(&body));
+    }
+    let (resp, body) = send(submit(format!(
+        "token={token}&counter={counter}&return_to=%2Fdebug%2Fecho"
+    )))
+    .await;
+    assert_eq!(resp.status(), 200, "{}", String::from_utf8_lossy(&body));
+    let cookies = cookie_pairs(&resp);
+    assert!(cookies.contains("doorman_clearance="), "{cookies}");
+
+    // With the clearance the request passes; another browser (User-Agent) is challenged again,
+    // told why.
+    let (resp, _) = get(&url, &[("cookie", &cookies), ("user-agent", UA)]).await;
+    assert_eq!(resp.status(), 200);
+    let (resp, body) = get(
+        &url,
+        &[
+            ("cookie", &cookies),
+            ("user-agent", "another/2"),
+            ("accept", "application/json"),
+        ],
+    )
+    .await;
+    assert_eq!(resp.status(), 403);
+    let json: Value = serde_json::from_slice(&body).unwrap();
+    let detail = json["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("clearance cookie was not accepted"),
+        "{detail}"
+    );
+
+    // The loop marker without a clearance: cookies were lost, and the answer says so.
+    let marker = cookies
+        .split("; ")
+        .find(|c| c.starts_with("doorman_challenge_passed="))
+        .unwrap()
+        .to_owned();
+    let (_, body) = get(
+        &url,
+        &[
+            ("cookie", &marker),
+            ("user-agent", UA),
+            ("accept", "application/json"),
+        ],
+    )
+    .await;
+    let json: Value = serde_json::from_slice(&body).unwrap();
+    let detail = json["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("did not send the clearance cookie back"),
+        "{detail}"
+    );
+    env.stop().await;
+}
+
+/// A tiny origin that answers 200 and reports each path it is asked for.
+fn origin() -> (std::net::SocketAddr, mpsc::Receiver<String>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(&stream);
+            let mut line = String::new();
+            if reader.read_line(&mut line).is_err() {
+                continue;
+            }
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).is_err() || h.trim().is_empty() {
+                    break;
+                }
+            }
+            let path = line.split_whitespace().nth(1).unwrap_or("").to_owned();
+            let _ = tx.send(path);
+            let body = "<html><body>cleared</body></html>";
+            let _ = (&stream).write_all(
+                format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+                .as_bytes(),
+            );
+        }
+    });
+    (addr, rx)
+}
+
+/// Needs `chromium` (scripts/test.sh installs it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headless_chromium_solves_the_page_and_comes_back_through_the_gateway() {
+    let (origin_addr, paths) = origin();
+    let env = start_with(move |data, _demo| {
+        common::base_config(
+            data,
+            origin_addr,
+            "",
+            RULES.replace("/debug/echo", "/guarded").as_str(),
+        )
+    })
+    .await;
+    let profile = tempfile::tempdir().unwrap();
+    let mut browser = Command::new("chromium")
+        .args([
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--no-default-browser-check",
+            "--disable-extensions",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(env.url("/guarded/page?x=1"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start chromium ({e}); install it (apt-get install chromium) or run scripts/test.sh"));
+    // The origin is reached only through the gateway, and the gateway lets the page through
+    // only with a clearance: the browser must solve, keep the cookie and come back.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut reached = None;
+    while Instant::now() < deadline {
+        match paths.recv_timeout(Duration::from_millis(200)) {
+            Ok(path) if path.starts_with("/guarded/page") => {
+                reached = Some(path);
+                break;
+            }
+            _ => {}
+        }
+    }
+    let _ = browser.kill();
+    let _ = browser.wait();
+    assert_eq!(
+        reached.as_deref(),
+        Some("/guarded/page?x=1"),
+        "chromium never came back through the gateway with a clearance"
+    );
+    env.stop().await;
+}
