@@ -124,6 +124,40 @@ async fn api_clients_get_json_browsers_the_page_and_a_solved_answer_passes() {
         "{detail}"
     );
 
+    // A tampered clearance is refused, with its reason.
+    let tampered = cookies
+        .split("; ")
+        .map(|c| match c.strip_prefix("doorman_clearance=") {
+            Some(v) => {
+                let mut v = v.to_owned().into_bytes();
+                let i = v.len() - 3;
+                v[i] = if v[i] == b'A' { b'B' } else { b'A' };
+                format!("doorman_clearance={}", String::from_utf8(v).unwrap())
+            }
+            None => c.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    let (resp, body) = get(
+        &url,
+        &[
+            ("cookie", &tampered),
+            ("user-agent", UA),
+            ("accept", "application/json"),
+        ],
+    )
+    .await;
+    assert_eq!(resp.status(), 403);
+    let json: Value = serde_json::from_slice(&body).unwrap();
+    assert!(
+        json["detail"]
+            .as_str()
+            .unwrap()
+            .contains("clearance cookie was not accepted"),
+        "{json}"
+    );
+    assert!(json.to_string().contains("CLEARANCE_TAMPERED"), "{json}");
+
     // The loop marker without a clearance: cookies were lost, and the answer says so.
     let marker = cookies
         .split("; ")
@@ -168,7 +202,9 @@ fn origin() -> (std::net::SocketAddr, mpsc::Receiver<String>) {
             }
             let path = line.split_whitespace().nth(1).unwrap_or("").to_owned();
             let _ = tx.send(path);
-            let body = "<html><body>cleared</body></html>";
+            // The cleared page loads an image from the guarded area: the browser's next request,
+            // which must pass without another challenge.
+            let body = "<html><body>cleared<img src=\"/guarded/next.png\"></body></html>";
             let _ = (&stream).write_all(
                 format!(
                     "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
@@ -213,22 +249,46 @@ async fn headless_chromium_solves_the_page_and_comes_back_through_the_gateway() 
     // The origin is reached only through the gateway, and the gateway lets the page through
     // only with a clearance: the browser must solve, keep the cookie and come back.
     let deadline = Instant::now() + Duration::from_secs(90);
-    let mut reached = None;
-    while Instant::now() < deadline {
-        match paths.recv_timeout(Duration::from_millis(200)) {
-            Ok(path) if path.starts_with("/guarded/page") => {
-                reached = Some(path);
-                break;
-            }
-            _ => {}
+    let mut reached = Vec::new();
+    while Instant::now() < deadline && reached.len() < 2 {
+        if let Ok(path) = paths.recv_timeout(Duration::from_millis(200)) {
+            reached.push(path);
         }
     }
     let _ = browser.kill();
     let _ = browser.wait();
     assert_eq!(
-        reached.as_deref(),
-        Some("/guarded/page?x=1"),
-        "chromium never came back through the gateway with a clearance"
+        reached,
+        ["/guarded/page?x=1", "/guarded/next.png"],
+        "chromium should come back through the gateway with a clearance, and its next request pass"
     );
+
+    // A screenshot of the page as a browser renders it, for review.
+    let shot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("challenge-page.png");
+    let _ = std::fs::remove_file(&shot);
+    let profile = tempfile::tempdir().unwrap();
+    let status = Command::new("chromium")
+        .args([
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--window-size=900,700",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(env.url("/guarded/shot"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(
+        std::fs::metadata(&shot)
+            .map(|m| m.len() > 1000)
+            .unwrap_or(false),
+        "no screenshot at {}",
+        shot.display()
+    );
+    eprintln!("challenge page screenshot: {}", shot.display());
     env.stop().await;
 }
