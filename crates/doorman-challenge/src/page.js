@@ -116,7 +116,8 @@ if (typeof document !== 'undefined') (function page() {
   const nav = performance.getEntriesByType ? performance.getEntriesByType('navigation')[0] : null;
   const sinceArrival = nav && nav.responseStart > 0 ? performance.now() - nav.responseStart : 0;
   const offsetMs = Math.round(Date.now() - sinceArrival - Number(d.serverMs));
-  if (Math.abs(offsetMs) > Number(d.skewS) * 1000) {
+  const clockOff = Math.abs(offsetMs) > Number(d.skewS) * 1000;
+  if (clockOff) {
     const opts = Math.abs(offsetMs) > 43200000 ? {} : { hour: '2-digit', minute: '2-digit' };
     const when = (t) => (opts.hour ? t.toLocaleTimeString([], opts) : t.toLocaleString());
     show('clock', 'Your device\'s clock is ' + span(Math.abs(offsetMs)) + (offsetMs > 0 ? ' fast' : ' slow') +
@@ -212,6 +213,12 @@ if (typeof document !== 'undefined') (function page() {
           show('status', 'You passed the check, but your browser did not keep the cookie that remembers it: ' +
             'cookies are blocked for ' + d.site + ', or an extension removes them. Allow cookies for ' + d.site +
             ' (in the site settings behind the icon next to the address), then continue.');
+          show('continue');
+          return;
+        }
+        if (clockOff) {
+          // Leaving at once would hide the clock message; let the person read it first.
+          show('status', 'Done. Read the note about your clock, then continue.');
           show('continue');
           return;
         }

@@ -168,6 +168,19 @@ expression = 'lower(http.user_agent) contains "python-requests"'
 action = "block"
 mode = "shadow"
 
+# A challenged page: browsers solve a short proof of work and keep a clearance cookie; curl
+# gets a JSON or text answer instead. clock_skew_demo lets ?doorman_clock_skew_s=420 show the
+# page's clock message (demos only).
+[[rules]]
+id = "members-challenge"
+title = "Members area: browsers only"
+expression = 'http.request.uri.path eq "/members"'
+action = "challenge"
+
+[challenge]
+difficulty = 16
+clock_skew_demo = true
+
 # Rate limits. Counters live in this process; with [rate_limit] backend = "redis" every gateway
 # on that Redis would share them.
 [[rate_limits]]
@@ -402,6 +415,11 @@ Firewall (the demo trusts X-Forwarded-For from localhost, so you can play any cl
   curl -s -A python-requests/2.32 -o /dev/null -w '%{{http_code}}\n' -H "Authorization: Bearer $KEY" '{u}/plugins/weather?city=Oslo'
                                                              # 200: a shadow rule only records it
   echo '{{"ip":"203.0.113.7","url":"/"}}' | doorman trace --config {policy} --request -
+
+Challenge (open in a browser; curl gets the JSON or text answer instead of the page):
+  {u}/members                                               # solves in about a second, then passes for a day
+  {u}/members?doorman_clock_skew_s=420                      # the page says your clock is 7 minutes fast
+  curl -i {u}/members                                       # CHALLENGE 403, doorman-mitigated: challenge, no HTML
 
 Rate limits (5 weather calls per 30 s per API key; 3 failed logins in a minute pause you for 2 min):
   for i in $(seq 7); do curl -s -o /dev/null -w '%{{http_code}} ' -H "Authorization: Bearer $KEY" '{u}/plugins/weather?city=Oslo'; done; echo

@@ -607,6 +607,7 @@ impl Compiler<'_, '_> {
             key_file: self.resolve(data_dir, &raw.key_file),
             submit_path,
             settings,
+            clock_skew_demo: raw.clock_skew_demo,
         }
     }
 

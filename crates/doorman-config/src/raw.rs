@@ -894,6 +894,9 @@ pub struct RawChallenge {
     pub bind_user_agent: bool,
     /// The clearance cookie's name.
     pub cookie_name: String,
+    /// For demos and tests only: `?doorman_clock_skew_s=N` on a challenged URL makes the page
+    /// believe the client's clock is N seconds fast, to show the clock message.
+    pub clock_skew_demo: bool,
 }
 
 impl Default for RawChallenge {
@@ -906,6 +909,7 @@ impl Default for RawChallenge {
             bind_network: true,
             bind_user_agent: true,
             cookie_name: "doorman_clearance".to_owned(),
+            clock_skew_demo: false,
         }
     }
 }

@@ -214,4 +214,6 @@ pub struct ChallengeServer {
     pub submit_path: String,
     /// Cookie names, lifetimes and binding.
     pub settings: doorman_challenge::Settings,
+    /// Honour `?doorman_clock_skew_s=N` (demos and tests only).
+    pub clock_skew_demo: bool,
 }

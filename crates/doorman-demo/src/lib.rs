@@ -9,6 +9,7 @@
 //! | `GET /` | the chat page: one self-contained HTML page that streams answers token by token |
 //! | `POST /v1/chat/completions` | OpenAI-style chat completions, plain JSON or SSE (`"stream": true`) |
 //! | `GET /plugins/weather?city=…` | a "plugin" answering made-up but deterministic weather per city |
+//! | `GET /members` | a small HTML page (the demo's gateway guards it with a challenge) |
 //! | `POST /login` | form or JSON `user`/`password`: 200 for password `demo`, 401 otherwise |
 //! | `GET /ws/echo` | WebSocket echo of text and binary messages |
 //! | `GET /healthz` | `200 ok` |

@@ -31,6 +31,12 @@ pub(crate) async fn handle(req: Request<Incoming>, ctx: ConnCtx) -> Response<Bod
     let mut response = match req.uri().path() {
         "/" if is_get => page::response(),
         "/healthz" if is_get => text(StatusCode::OK, "ok"),
+        // A page the demo's gateway guards with a challenge.
+        "/members" if is_get => with_type(
+            StatusCode::OK,
+            "text/html; charset=utf-8",
+            Bytes::from_static(b"<!doctype html><title>Members</title><h1>Members area</h1><p>You passed the gateway's challenge; your browser keeps a clearance cookie for a day.</p>"),
+        ),
         // An operators-only page, for the demo's network allowlist: the gateway guards it.
         "/internal/stats" if is_get => text(
             StatusCode::OK,
@@ -54,7 +60,7 @@ pub(crate) async fn handle(req: Request<Incoming>, ctx: ConnCtx) -> Response<Bod
             // then nothing must be written.
             std::future::pending::<Response<Body>>().await
         }
-        "/" | "/healthz" | "/internal/stats" | "/favicon.ico" | "/plugins/weather"
+        "/" | "/healthz" | "/members" | "/internal/stats" | "/favicon.ico" | "/plugins/weather"
         | "/debug/sleep" | "/debug/status" | "/debug/drip" => method_not_allowed("GET, HEAD"),
         "/ws/echo" => method_not_allowed("GET"),
         _ => error(

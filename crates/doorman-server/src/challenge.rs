@@ -125,7 +125,9 @@ pub fn page(
         return_to: &return_to,
         site_name,
         ray_id: &ray,
-        server_time_ms: u64::try_from(doorman_core::timefmt::unix_millis(facts.now)).unwrap_or(0),
+        server_time_ms: u64::try_from(doorman_core::timefmt::unix_millis(facts.now))
+            .unwrap_or(0)
+            .saturating_sub(simulated_skew_ms(settings, facts)),
         clock_skew_allowed_s: settings.settings.clock_skew_s,
         marker_cookie_name: &settings.settings.marker_cookie_name,
         previous_attempt: loop_hint,
@@ -154,6 +156,22 @@ pub fn page(
         h.insert(ray_header.clone(), v);
     }
     resp
+}
+
+/// With `clock_skew_demo`, `?doorman_clock_skew_s=N` shifts the server time the page measures
+/// against, as if the client's clock were N seconds fast.
+fn simulated_skew_ms(settings: &ChallengeServer, facts: &RequestFacts<'_>) -> u64 {
+    if !settings.clock_skew_demo {
+        return 0;
+    }
+    facts
+        .uri
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .find_map(|p| p.strip_prefix("doorman_clock_skew_s="))
+        .and_then(|v| v.parse::<u64>().ok())
+        .map_or(0, |s| s.min(86_400) * 1000)
 }
 
 /// `POST <submit_path>`: checks the answer; on success the clearance and loop-marker cookies.

@@ -25,6 +25,7 @@ action = "challenge"
 
 [challenge]
 difficulty = 10
+clock_skew_demo = true
 "#;
 
 const UA: &str = "Mozilla/5.0 (X11; Linux x86_64) test-browser/1";
@@ -78,6 +79,20 @@ async fn api_clients_get_json_browsers_the_page_and_a_solved_answer_passes() {
         !page.contains("https://") && !page.contains("http://"),
         "no external assets"
     );
+
+    // The demo flag makes the page measure against a server clock 7 minutes behind.
+    let (_, skewed) = get(
+        &env.url("/debug/echo?doorman_clock_skew_s=420"),
+        &[("accept", "text/html"), ("user-agent", UA)],
+    )
+    .await;
+    let skewed = String::from_utf8_lossy(&skewed);
+    let server_ms = |page: &str| -> i64 {
+        let at = page.find("data-server-ms=\"").unwrap() + 16;
+        page[at..].split('"').next().unwrap().parse().unwrap()
+    };
+    let gap = server_ms(&page) - server_ms(&skewed);
+    assert!((415_000..=425_000).contains(&gap), "skew {gap} ms");
 
     // Solve as the page would, and post the answer.
     let token = data_token(&page);
@@ -263,6 +278,26 @@ async fn headless_chromium_solves_the_page_and_comes_back_through_the_gateway() 
         "chromium should come back through the gateway with a clearance, and its next request pass"
     );
 
+    // A client clock 7 minutes fast (simulated): the page says so, and waits to be read.
+    let profile = tempfile::tempdir().unwrap();
+    let out = Command::new("chromium")
+        .args([
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(env.url("/guarded/clock?doorman_clock_skew_s=420"))
+        .stderr(Stdio::null())
+        .output()
+        .unwrap();
+    let dom = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        dom.contains("Your device's clock is 7 minutes fast"),
+        "{dom}"
+    );
+
     // A screenshot of the page as a browser renders it, for review.
     let shot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("challenge-page.png");
     let _ = std::fs::remove_file(&shot);
@@ -276,7 +311,7 @@ async fn headless_chromium_solves_the_page_and_comes_back_through_the_gateway() 
         ])
         .arg(format!("--user-data-dir={}", profile.path().display()))
         .arg(format!("--screenshot={}", shot.display()))
-        .arg(env.url("/guarded/shot"))
+        .arg(env.url("/guarded/shot?doorman_clock_skew_s=420"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
