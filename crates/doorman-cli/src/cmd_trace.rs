@@ -210,6 +210,7 @@ fn trace(req: &RequestFile, policy: &Policy) -> Result<Traced> {
         tls: tls.as_ref(),
         auth: &doorman_core::auth::NO_AUTH,
         clearance: &doorman_core::clearance::NO_CLEARANCE,
+        bot: None,
     };
     let decision = doorman_core::decide(&facts, policy);
     Ok(Traced {

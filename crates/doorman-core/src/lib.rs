@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod bot;
 pub mod clearance;
 pub mod client_ip;
 pub mod code;

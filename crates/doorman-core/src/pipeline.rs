@@ -985,6 +985,13 @@ fn custom_receipt(
             .map(|c| ("matched".to_string(), c.condition.clone())),
     );
     r.remedies.extend(rule.remedies.iter().cloned());
+    let about_bot = rule.code == Code::BrowserSignature
+        || why.iter().any(|c| {
+            c.condition.contains("doorman.bot.") || c.condition.contains("cf.bot_management")
+        });
+    if about_bot && let Some(bot) = facts.bot {
+        r = explain_bot(r, bot);
+    }
     let about_network = why
         .iter()
         .any(|c| c.condition.contains("doorman.ip.") || c.condition.contains("ip.src in $"));
@@ -995,6 +1002,28 @@ fn custom_receipt(
         r = challenge_words(r, facts);
     }
     r.remedy("If you think this is a mistake, send the Ray ID below to the site's support.")
+}
+
+/// Names each bot signal that fired, in the words `doorman-botcheck` gives it, with its fix.
+fn explain_bot(mut r: Receipt, bot: &crate::bot::BotFacts) -> Receipt {
+    if bot.signals.is_empty() {
+        return r;
+    }
+    r.reason.push_str(" What the gateway noticed:");
+    for s in &bot.signals {
+        r.reason.push(' ');
+        r.reason.push_str(&s.explanation);
+        if !r.remedies.contains(&s.remedy) {
+            r.remedies.push(s.remedy.clone());
+        }
+    }
+    r.facts.push((
+        "doorman.bot.signals".into(),
+        bot.ids().collect::<Vec<_>>().join(" "),
+    ));
+    r.facts
+        .push(("doorman.bot.score".into(), bot.score.to_string()));
+    r
 }
 
 /// What a challenge receipt says about the clearance the client did (or did not) bring.
@@ -1126,6 +1155,7 @@ mod tests {
             tls: None,
             auth: &crate::auth::NO_AUTH,
             clearance: &crate::clearance::NO_CLEARANCE,
+            bot: None,
         };
         decide(&facts, &policy())
     }
@@ -1190,6 +1220,7 @@ mod tests {
             tls: None,
             auth: &crate::auth::NO_AUTH,
             clearance: &crate::clearance::NO_CLEARANCE,
+            bot: None,
         };
         let d = decide(&facts, &p);
         let r = d.receipt().expect("denied");

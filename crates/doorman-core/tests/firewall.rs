@@ -154,6 +154,7 @@ fn decide(policy: &Policy, ip: &str, path: &str) -> Decision {
         tls: None,
         auth: &doorman_core::auth::NO_AUTH,
         clearance: &doorman_core::clearance::NO_CLEARANCE,
+        bot: None,
     };
     doorman_core::decide(&facts, policy)
 }

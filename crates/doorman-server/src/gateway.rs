@@ -32,6 +32,8 @@ pub struct Runtime {
     pub loaded_at: SystemTime,
     /// Trusted JWT issuers; `None` when the config names none.
     pub jwt: Option<doorman_jwt::Providers>,
+    /// Some rule reads `doorman.bot.*`, so requests are scored.
+    pub wants_bot: bool,
 }
 
 impl Runtime {
@@ -63,6 +65,7 @@ impl Runtime {
             &config.server.auth,
             previous.and_then(|p| p.jwt.as_ref().map(|j| (&p.config.server.auth, j))),
         );
+        let wants_bot = reads_bot_fields(&config.policy);
         Runtime {
             config,
             watched_files,
@@ -71,8 +74,26 @@ impl Runtime {
             forwarding,
             loaded_at: SystemTime::now(),
             jwt,
+            wants_bot,
         }
     }
+}
+
+/// Whether any rule or rate limit reads a bot field.
+fn reads_bot_fields(policy: &doorman_core::Policy) -> bool {
+    use doorman_rules::Field;
+    let bot = |f: &Field| matches!(f, Field::DoormanBotScore | Field::DoormanBotSignals);
+    policy
+        .firewall
+        .rules
+        .iter()
+        .any(|(_, e)| e.fields().iter().any(bot))
+        || policy.rate_limits.iter().any(|(r, e)| {
+            e.fields().iter().any(bot)
+                || r.counting
+                    .as_ref()
+                    .is_some_and(|c| c.fields().iter().any(bot))
+        })
 }
 
 /// Shared by all connections of one server.

@@ -11,6 +11,7 @@
 pub mod admin;
 pub mod auth;
 pub mod body;
+pub mod bot;
 pub mod challenge;
 pub mod gateway;
 mod head_timeout;

@@ -150,6 +150,16 @@ async fn process(
     } else {
         AuthFacts::None
     };
+    let bot_facts = rt.wants_bot.then(|| {
+        crate::bot::facts(
+            req.method(),
+            req.uri().path(),
+            req.version(),
+            req.headers(),
+            conn.scheme,
+            conn.tls.as_ref(),
+        )
+    });
     let challenge_settings = &rt.config.server.challenge;
     let clearance_facts = crate::challenge::clearance(
         &gw.keyring,
@@ -174,6 +184,7 @@ async fn process(
             tls: conn.tls.as_ref(),
             auth: &auth_facts,
             clearance: &clearance_facts,
+            bot: bot_facts.as_ref(),
         };
         let resp = crate::challenge::submit(&gw.keyring, challenge_settings, &facts, body).await;
         return (resp, "challenge".to_owned());
@@ -192,6 +203,7 @@ async fn process(
         tls: conn.tls.as_ref(),
         auth: &auth_facts,
         clearance: &clearance_facts,
+        bot: bot_facts.as_ref(),
     };
 
     let summary = RequestSummary::of(&req, &host, auth_settings.key_query_param.as_deref());
@@ -454,6 +466,7 @@ fn count_response(
         tls: None,
         auth: &counting.auth,
         clearance: &doorman_core::clearance::NO_CLEARANCE,
+        bot: None,
     };
     let response = ResponseFacts {
         status: resp.status().as_u16(),

@@ -164,6 +164,7 @@ pub(crate) async fn what_if(
         tls: facts.tls,
         auth: facts.auth,
         clearance: facts.clearance,
+        bot: facts.bot,
     };
     let mut decision = doorman_core::decide(&what_if, policy);
     let mut outcomes = Vec::with_capacity(decision.limits.len());
