@@ -38,6 +38,13 @@ pub struct TlsFacts {
     pub sni: Option<String>,
     /// Negotiated ALPN protocol, e.g. `h2`.
     pub alpn: Option<String>,
+    /// JA4 fingerprint of the ClientHello (`t13d1516h2_8daaf6152771_d8a2da3f94cd`); `None` when
+    /// the hello could not be read before the handshake (the connection is served all the same).
+    pub ja4: Option<String>,
+    /// JA3 string of the ClientHello (`771,4865-…,0-23-…,29-23-24,0`), the input of `ja3_hash`.
+    pub ja3: Option<String>,
+    /// JA3 fingerprint: MD5 of `ja3`, 32 lowercase hex digits.
+    pub ja3_hash: Option<String>,
 }
 
 /// The facts of one request. `now` is the time the request was received: the core never reads a
@@ -68,6 +75,10 @@ pub struct RequestFacts<'a> {
     pub tls: Option<&'a TlsFacts>,
     /// The credential the request carried and what checking it found.
     pub auth: &'a crate::auth::AuthFacts,
+    /// The challenge clearance cookie and what checking it found.
+    pub clearance: &'a crate::clearance::ClearanceFacts,
+    /// The bot assessment, when the policy's rules read it.
+    pub bot: Option<&'a crate::bot::BotFacts>,
 }
 
 impl<'a> RequestFacts<'a> {

@@ -272,6 +272,10 @@ impl FieldProvider for RequestFields<'_, '_> {
             ),
             Field::Ssl => Value::Bool(f.tls.is_some()),
             Field::CfTlsVersion => Value::opt_str(f.tls.map(|t| t.version.as_str())),
+            // Computed by the server from the raw ClientHello before rustls saw it; missing over
+            // plain HTTP and when the hello could not be read in time.
+            Field::DoormanTlsJa4 => Value::opt_str(f.tls.and_then(|t| t.ja4.as_deref())),
+            Field::DoormanTlsJa3Hash => Value::opt_str(f.tls.and_then(|t| t.ja3_hash.as_deref())),
             Field::DoormanIpVpn => Value::Bool(self.ip.class(IpClass::Vpn).is_some()),
             Field::DoormanIpHosting => Value::Bool(self.ip.class(IpClass::Hosting).is_some()),
             Field::DoormanIpTor => Value::Bool(self.ip.class(IpClass::Tor).is_some()),
@@ -283,6 +287,9 @@ impl FieldProvider for RequestFields<'_, '_> {
                     .map(|&i| self.ip.firewall.lists[i].name.as_str()),
             ),
             Field::DoormanRoute => Value::opt_str(self.route),
+            Field::DoormanClearance => Value::str(f.clearance.state()),
+            Field::DoormanBotScore => f.bot.map_or(Value::Missing, |b| Value::Int(b.score.into())),
+            Field::DoormanBotSignals => f.bot.map_or(Value::Missing, |b| Value::strs(b.ids())),
             Field::DoormanAuthMethod => Value::str(match f.auth.identity() {
                 Some(i) => i.method.kind(),
                 None => "none",

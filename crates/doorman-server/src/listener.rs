@@ -1,7 +1,7 @@
 //! Accepting connections: the connection cap, the PROXY protocol (from trusted peers only), TLS
-//! termination, the request-head timeout, and handing the stream to hyper for HTTP/1.1, h2 (ALPN)
-//! or h2c (prior knowledge). Shutdown asks every connection to finish its in-flight requests and
-//! close.
+//! termination (with the ClientHello read ahead for its fingerprints, see [`crate::hello`]), the
+//! request-head timeout, and handing the stream to hyper for HTTP/1.1, h2 (ALPN) or h2c (prior
+//! knowledge). Shutdown asks every connection to finish its in-flight requests and close.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -23,6 +23,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::gateway::Gateway;
 use crate::head_timeout::{HeadTimeoutIo, HeadTimeouts};
+use crate::hello;
 use crate::proxy::{self, ConnInfo};
 use crate::proxy_protocol::{self, Rewind};
 use crate::respond;
@@ -112,9 +113,9 @@ async fn serve_connection(
         }
         replay = rest;
     }
-    let io = Rewind::new(replay, stream);
     match &listener.tls {
         None => {
+            let io = Rewind::new(replay, stream);
             let info = ConnInfo {
                 peer_ip,
                 scheme: Scheme::Http,
@@ -124,11 +125,29 @@ async fn serve_connection(
             serve_http(gw.clone(), io, info, listener.settings.h2c, shutdown).await;
         }
         Some(acceptor) => {
-            let tls = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(io))
+            // The ClientHello is read first, for its fingerprints, then replayed in front of the
+            // socket so rustls reads the connection from its first byte. Reading it counts
+            // against the handshake's time: a slow hello gets no extra.
+            let hello_wait = rt
+                .config
+                .server
+                .limits
+                .header_read_timeout
+                .min(HANDSHAKE_TIMEOUT);
+            let handshake = async move {
+                let peeked = hello::read_client_hello(&mut stream, replay, hello_wait)
+                    .await
+                    .map_err(|e| format!("reading the TLS ClientHello failed: {e}"))?;
+                let tls = acceptor
+                    .accept(Rewind::new(peeked.prefix, stream))
+                    .await
+                    .map_err(|e| format!("TLS handshake failed: {e}"))?;
+                Ok::<_, String>((tls, peeked.hello))
+            };
+            let (tls, client_hello) = tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake)
                 .await
-                .map_err(|_| "TLS handshake timed out".to_string())?
-                .map_err(|e| format!("TLS handshake failed: {e}"))?;
-            let facts: TlsFacts = crate::tls::facts(tls.get_ref().1);
+                .map_err(|_| "TLS handshake timed out".to_string())??;
+            let facts: TlsFacts = crate::tls::facts(tls.get_ref().1, client_hello.as_ref());
             let info = ConnInfo {
                 peer_ip,
                 scheme: Scheme::Https,

@@ -6,6 +6,7 @@ use std::io::BufReader;
 use std::path::Path;
 use std::sync::Arc;
 
+use doorman_botcheck::ClientHello;
 use doorman_core::TlsFacts;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::{self, ServerConfig};
@@ -47,19 +48,31 @@ pub fn acceptor(cert_file: &Path, key_file: &Path) -> Result<TlsAcceptor, Server
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
-/// Facts of a finished handshake.
-pub fn facts(conn: &rustls::ServerConnection) -> TlsFacts {
+/// Facts of a finished handshake. `hello` is the ClientHello read before rustls (see
+/// [`crate::hello`]); without it the fingerprints stay `None`.
+pub fn facts(conn: &rustls::ServerConnection, hello: Option<&ClientHello>) -> TlsFacts {
     let version = match conn.protocol_version() {
         Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3".to_string(),
         Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2".to_string(),
         Some(other) => format!("{other:?}"),
         None => String::new(),
     };
+    // Computed only now, after the handshake succeeded: a connection that fails TLS does not pay
+    // for hashing.
+    let (ja3, ja3_hash) = hello
+        .map(|h| {
+            let ja3 = h.ja3();
+            (ja3.string, ja3.hash)
+        })
+        .unzip();
     TlsFacts {
         version,
         sni: conn.server_name().map(str::to_owned),
         alpn: conn
             .alpn_protocol()
             .map(|p| String::from_utf8_lossy(p).into_owned()),
+        ja4: hello.map(|h| h.ja4().to_string()),
+        ja3,
+        ja3_hash,
     }
 }
