@@ -58,6 +58,8 @@ pub async fn answer(gw: &Gateway, rt: &Runtime, facts: &RequestFacts<'_>) -> Res
     put("scheme", json!(facts.scheme.as_str()));
     put("tls", json!(facts.tls.map(|t| t.version.clone())));
     put("sni", json!(facts.tls.and_then(|t| t.sni.clone())));
+    put("ja4", json!(facts.tls.and_then(|t| t.ja4.clone())));
+    put("clearance", json!(facts.clearance.state()));
     put(
         "user_agent",
         json!(
