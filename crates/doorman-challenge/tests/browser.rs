@@ -335,19 +335,19 @@ fn solve_in_chromium(worker_src: Option<&'static str>) -> Duration {
 }
 
 #[test]
-#[ignore = "needs chromium on the PATH and several seconds; run with --ignored --nocapture"]
+#[ignore = "measures solve speed (up to a minute); the path is tested end to end through the gateway in doorman-server tests/challenge.rs; run with --ignored --nocapture"]
 fn chromium_solves_with_workers() {
     solve_in_chromium(None);
 }
 
 #[test]
-#[ignore = "needs chromium on the PATH and several seconds; run with --ignored --nocapture"]
+#[ignore = "measures solve speed (up to a minute); the path is tested end to end through the gateway in doorman-server tests/challenge.rs; run with --ignored --nocapture"]
 fn chromium_solves_without_workers() {
     solve_in_chromium(Some("worker-src 'none'"));
 }
 
 #[test]
-#[ignore = "needs chromium on the PATH; run with --ignored --nocapture"]
+#[ignore = "the gateway e2e in doorman-server tests/challenge.rs checks the clock message in Chromium; run with --ignored --nocapture"]
 fn chromium_shows_clock_and_loop_messages() {
     // The server's time as the page sees it is 7 minutes behind: the device looks 7 minutes fast.
     let (port, _events, _site) = serve(site(16, None, 7 * 60 * 1000, true));

@@ -7,14 +7,6 @@ use std::process::Command;
 
 use common::*;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn status(answer: &str) -> u16 {
     answer
         .split_whitespace()

@@ -37,14 +37,6 @@ fn redis(port: u16, dir: &Path) -> Reaper {
     Reaper(child)
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn config(
     dir: &Path,
     name: &str,

@@ -34,6 +34,9 @@ pub struct Runtime {
     pub jwt: Option<doorman_jwt::Providers>,
     /// Some rule reads `doorman.bot.*`, so requests are scored.
     pub wants_bot: bool,
+    /// Some rule or limit can challenge (or reads `doorman.clearance`), so clearance cookies
+    /// are checked.
+    pub wants_clearance: bool,
 }
 
 impl Runtime {
@@ -66,6 +69,7 @@ impl Runtime {
             previous.and_then(|p| p.jwt.as_ref().map(|j| (&p.config.server.auth, j))),
         );
         let wants_bot = reads_bot_fields(&config.policy);
+        let wants_clearance = can_challenge(&config.policy);
         Runtime {
             config,
             watched_files,
@@ -75,6 +79,7 @@ impl Runtime {
             loaded_at: SystemTime::now(),
             jwt,
             wants_bot,
+            wants_clearance,
         }
     }
 }
@@ -94,6 +99,25 @@ fn reads_bot_fields(policy: &doorman_core::Policy) -> bool {
                     .as_ref()
                     .is_some_and(|c| c.fields().iter().any(bot))
         })
+}
+
+/// Whether any access rule, custom rule or rate limit can answer with a challenge, or a rule
+/// reads the clearance state.
+fn can_challenge(policy: &doorman_core::Policy) -> bool {
+    use doorman_core::firewall::{AccessAction, RuleAction};
+    use doorman_core::ratelimit::LimitAction;
+    let fw = &policy.firewall;
+    fw.access_rules
+        .iter()
+        .any(|r| r.action == AccessAction::Challenge)
+        || fw.rules.iter().any(|(r, e)| {
+            r.action == RuleAction::Challenge
+                || e.fields().contains(&doorman_rules::Field::DoormanClearance)
+        })
+        || policy
+            .rate_limits
+            .iter()
+            .any(|(r, _)| r.action == LimitAction::Challenge)
 }
 
 /// Shared by all connections of one server.

@@ -161,13 +161,17 @@ async fn process(
         )
     });
     let challenge_settings = &rt.config.server.challenge;
-    let clearance_facts = crate::challenge::clearance(
-        &gw.keyring,
-        challenge_settings,
-        req.headers(),
-        now,
-        client_ip,
-    );
+    let clearance_facts = if rt.wants_clearance {
+        crate::challenge::clearance(
+            &gw.keyring,
+            challenge_settings,
+            req.headers(),
+            now,
+            client_ip,
+        )
+    } else {
+        doorman_core::clearance::ClearanceFacts::None
+    };
     if req.method() == http::Method::POST && req.uri().path() == challenge_settings.submit_path {
         let (parts, body) = req.into_parts();
         let facts = RequestFacts {

@@ -433,7 +433,7 @@ async fn non_tls_clients_on_the_tls_port_are_closed_and_the_port_keeps_working()
 /// Compare with the same run at a commit before the peek. `cargo test --release --test ja4 --
 /// --ignored --nocapture handshake_timing`.
 #[tokio::test]
-#[ignore]
+#[ignore = "a measurement, not a test: run in release with --ignored --nocapture handshake_timing"]
 async fn handshake_timing() {
     let certs = tempfile::tempdir().unwrap();
     let (env, tls_addr, ca) = start_fingerprinting(certs.path(), "none", false).await;

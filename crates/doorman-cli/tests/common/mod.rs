@@ -98,3 +98,12 @@ pub fn header_value(answer: &str, name: &str) -> String {
         })
         .unwrap_or_else(|| panic!("no {name} in {answer}"))
 }
+
+/// A loopback port nothing listens on right now (bound and released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
