@@ -547,6 +547,73 @@ impl Compiler<'_, '_> {
         }
     }
 
+    /// An upstream's `health_check = {…}`.
+    fn health_check(
+        &mut self,
+        path: &str,
+        raw: &crate::raw::RawHealthCheck,
+    ) -> Option<doorman_core::policy::HealthCheck> {
+        let Some(check_path) = &raw.path else {
+            self.missing(
+                path,
+                "path",
+                "health_check",
+                "say what to request: path = \"/healthz\"".into(),
+            );
+            return None;
+        };
+        if !check_path.starts_with('/') {
+            self.invalid(
+                &format!("{path}.path"),
+                Invalid {
+                    detail: format!("`{check_path}` does not start with `/`"),
+                    hint: Some("e.g. path = \"/healthz\"".into()),
+                },
+            );
+            return None;
+        }
+        let expect_status = match raw.expect_status {
+            None => None,
+            Some(s @ 100..=599) => Some(s as u16),
+            Some(s) => {
+                self.invalid(
+                    &format!("{path}.expect_status"),
+                    Invalid {
+                        detail: format!("{s} is not an HTTP status"),
+                        hint: Some("100 to 599, or leave it out for any 2xx/3xx".into()),
+                    },
+                );
+                return None;
+            }
+        };
+        for (key, v) in [
+            ("interval_ms", raw.interval_ms),
+            ("timeout_ms", raw.timeout_ms),
+            ("fall", raw.fall),
+            ("rise", raw.rise),
+        ] {
+            if v == 0 {
+                self.invalid(
+                    &format!("{path}.{key}"),
+                    Invalid {
+                        detail: "0".into(),
+                        hint: Some("use at least 1".into()),
+                    },
+                );
+                return None;
+            }
+        }
+        Some(doorman_core::policy::HealthCheck {
+            path: check_path.clone(),
+            expect_status,
+            expect_body: raw.expect_body.clone(),
+            interval: Duration::from_millis(raw.interval_ms),
+            timeout: Duration::from_millis(raw.timeout_ms),
+            fall: u32::try_from(raw.fall).unwrap_or(u32::MAX),
+            rise: u32::try_from(raw.rise).unwrap_or(u32::MAX),
+        })
+    }
+
     /// `[challenge]`.
     fn challenge(
         &mut self,
@@ -878,6 +945,10 @@ impl Compiler<'_, '_> {
                 response_timeout: Duration::from_millis(u.response_timeout_ms),
                 idle_timeout: Duration::from_millis(u.idle_timeout_ms),
                 max_idle_per_target: to_usize(u.max_idle_per_target),
+                health_check: u
+                    .health_check
+                    .as_ref()
+                    .and_then(|h| self.health_check(&format!("upstreams.{i}.health_check"), h)),
             });
         }
         (out, index, complete)

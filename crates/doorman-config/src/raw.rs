@@ -373,6 +373,43 @@ pub struct RawUpstream {
     pub idle_timeout_ms: u64,
     /// Idle connections kept per target.
     pub max_idle_per_target: u64,
+    /// Active health checks: `{ path = "/healthz" }` and optional `expect_status`,
+    /// `expect_body`, `interval_ms`, `timeout_ms`, `fall`, `rise`.
+    pub health_check: Option<RawHealthCheck>,
+}
+
+/// `[[upstreams]] health_check = { path = … }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawHealthCheck {
+    /// Path requested with GET. Required.
+    pub path: Option<String>,
+    /// Healthy status; default any 2xx/3xx.
+    pub expect_status: Option<u64>,
+    /// Text the body must contain.
+    pub expect_body: Option<String>,
+    /// Between checks of one target.
+    pub interval_ms: u64,
+    /// For one check.
+    pub timeout_ms: u64,
+    /// Consecutive failures to take a target out.
+    pub fall: u64,
+    /// Consecutive successes to bring it back.
+    pub rise: u64,
+}
+
+impl Default for RawHealthCheck {
+    fn default() -> Self {
+        RawHealthCheck {
+            path: None,
+            expect_status: None,
+            expect_body: None,
+            interval_ms: 5_000,
+            timeout_ms: 2_000,
+            fall: 3,
+            rise: 2,
+        }
+    }
 }
 
 impl Default for RawUpstream {
@@ -384,6 +421,7 @@ impl Default for RawUpstream {
             response_timeout_ms: DEFAULT_RESPONSE_TIMEOUT_MS,
             idle_timeout_ms: DEFAULT_IDLE_TIMEOUT_MS,
             max_idle_per_target: DEFAULT_MAX_IDLE_PER_TARGET,
+            health_check: None,
         }
     }
 }

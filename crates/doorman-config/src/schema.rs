@@ -10,8 +10,8 @@ use serde::de::{self, Deserializer, Visitor};
 
 use crate::raw::{
     RawAccess, RawAccessAction, RawAccessRule, RawAdmin, RawAuth, RawChallenge, RawClientIp,
-    RawConfig, RawDisclosure, RawEvents, RawFailMode, RawForwarding, RawIntel, RawIpClass,
-    RawJwtProvider, RawLimitAction, RawLimitBackend, RawLimits, RawList, RawListFormat,
+    RawConfig, RawDisclosure, RawEvents, RawFailMode, RawForwarding, RawHealthCheck, RawIntel,
+    RawIpClass, RawJwtProvider, RawLimitAction, RawLimitBackend, RawLimits, RawList, RawListFormat,
     RawListKind, RawListener, RawLogFormat, RawLogging, RawMode, RawRateLimit,
     RawRateLimitSettings, RawRoute, RawRouteAuth, RawRule, RawRuleAction, RawServer, RawSite,
     RawSource, RawTls, RawUpstream,
@@ -43,6 +43,7 @@ pub fn sections() -> Vec<Section> {
         section::<RawLogging>("logging", "[logging]"),
         section::<RawEvents>("events", "[events]"),
         section::<RawUpstream>("upstreams.*", "[[upstreams]]"),
+        section::<RawHealthCheck>("upstreams.*.health_check", "[upstreams.health_check]"),
         section::<RawRoute>("routes.*", "[[routes]]"),
         section::<RawRouteAuth>("routes.*.auth", "[routes.auth]"),
         section::<RawIntel>("intel", "[intel]"),

@@ -82,6 +82,8 @@ pub enum Code {
     UpstreamTimeout,
     /// The origin answered with something that is not valid HTTP, or another transport error (502).
     UpstreamError,
+    /// Every target of the upstream failed its health checks (503).
+    UpstreamDown,
 }
 
 impl Code {
@@ -124,6 +126,7 @@ impl Code {
         Code::UpstreamReset,
         Code::UpstreamTimeout,
         Code::UpstreamError,
+        Code::UpstreamDown,
     ];
 
     /// The stable spelling: a number for Cloudflare-family codes, a name for Doorman's own.
@@ -166,6 +169,7 @@ impl Code {
             Code::UpstreamReset => "UPSTREAM_RESET",
             Code::UpstreamTimeout => "UPSTREAM_TIMEOUT",
             Code::UpstreamError => "UPSTREAM_ERROR",
+            Code::UpstreamDown => "UPSTREAM_DOWN",
         }
     }
 
@@ -205,6 +209,7 @@ impl Code {
             Code::BadRequest => 400,
             Code::UpstreamRefused | Code::UpstreamReset | Code::UpstreamError => 502,
             Code::UpstreamTimeout => 504,
+            Code::UpstreamDown => 503,
             _ => 403,
         }
     }
@@ -249,6 +254,7 @@ impl Code {
             Code::UpstreamReset => "The service dropped the connection",
             Code::UpstreamTimeout => "The service did not answer in time",
             Code::UpstreamError => "The service sent an invalid answer",
+            Code::UpstreamDown => "The service is down",
         }
     }
 
@@ -285,6 +291,7 @@ impl Code {
                 | Code::UpstreamReset
                 | Code::UpstreamTimeout
                 | Code::UpstreamError
+                | Code::UpstreamDown
         )
     }
 }

@@ -222,6 +222,27 @@ pub struct UpstreamSpec {
     pub idle_timeout: Duration,
     /// At most this many idle connections are kept per target.
     pub max_idle_per_target: usize,
+    /// Active health checks of each target; `None`: targets are always taken.
+    pub health_check: Option<HealthCheck>,
+}
+
+/// An active HTTP health check of an upstream's targets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthCheck {
+    /// Path requested (GET).
+    pub path: String,
+    /// Status that counts as healthy; `None`: any 2xx or 3xx.
+    pub expect_status: Option<u16>,
+    /// Text the body must contain.
+    pub expect_body: Option<String>,
+    /// Time between checks of one target.
+    pub interval: std::time::Duration,
+    /// Time allowed for one check.
+    pub timeout: std::time::Duration,
+    /// Consecutive failures that take a target out of the rotation.
+    pub fall: u32,
+    /// Consecutive successes that bring it back.
+    pub rise: u32,
 }
 
 impl Policy {

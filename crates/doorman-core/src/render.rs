@@ -191,6 +191,9 @@ pub fn generic_reason(code: Code) -> &'static str {
         Code::UpstreamReset => "The service behind this gateway dropped the connection.",
         Code::UpstreamTimeout => "The service behind this gateway did not answer in time.",
         Code::UpstreamError => "The service behind this gateway sent an invalid answer.",
+        Code::UpstreamDown => {
+            "The service behind this gateway is down: none of its servers pass their health checks."
+        }
     }
 }
 
@@ -203,7 +206,8 @@ fn generic_remedies(code: Code) -> &'static [&'static str] {
         Code::UpstreamRefused
         | Code::UpstreamReset
         | Code::UpstreamTimeout
-        | Code::UpstreamError => {
+        | Code::UpstreamError
+        | Code::UpstreamDown => {
             &["Try again in a minute; the problem is on the site's side, not yours."]
         }
         Code::HeadersTooLarge => {

@@ -160,14 +160,15 @@ impl Gateway {
         keys: Arc<crate::auth::Keys>,
         keyring: doorman_challenge::Keyring,
     ) -> Gateway {
+        let metrics = Metrics::new();
+        let runtime = Runtime::build(loaded.config, loaded.watched_files, None);
+        for pool in &runtime.pools {
+            pool.start_checks(&metrics);
+        }
         Gateway {
             config_path,
-            current: ArcSwap::from_pointee(Runtime::build(
-                loaded.config,
-                loaded.watched_files,
-                None,
-            )),
-            metrics: Metrics::new(),
+            current: ArcSwap::from_pointee(runtime),
+            metrics,
             events,
             limiter,
             keys,
@@ -200,11 +201,11 @@ impl Gateway {
                 }
                 let routes = loaded.config.policy.routes.len();
                 let upstreams = loaded.config.policy.upstreams.len();
-                self.current.store(Arc::new(Runtime::build(
-                    loaded.config,
-                    loaded.watched_files,
-                    Some(&old),
-                )));
+                let runtime = Runtime::build(loaded.config, loaded.watched_files, Some(&old));
+                for pool in &runtime.pools {
+                    pool.start_checks(&self.metrics);
+                }
+                self.current.store(Arc::new(runtime));
                 self.metrics
                     .reloads
                     .get_or_create(&OutcomeLabels { outcome: "applied" })

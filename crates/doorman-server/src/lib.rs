@@ -16,6 +16,7 @@ pub mod challenge;
 pub mod gateway;
 mod head_timeout;
 pub mod headers;
+pub mod health;
 mod hello;
 pub mod limits;
 mod listener;

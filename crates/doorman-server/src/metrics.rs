@@ -31,6 +31,15 @@ pub struct LimitLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TargetLabels {
+    pub upstream: String,
+    pub target: String,
+}
+
+/// One target's up/down gauge, handed to its health-check task.
+pub type TargetGauge = Gauge;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeLabels {
     pub outcome: &'static str,
 }
@@ -55,6 +64,7 @@ pub struct Metrics {
     pub event_log_recorded: Gauge,
     pub event_log_write_errors: Gauge,
     pub rate_limit_checks: Family<LimitLabels, Counter>,
+    pub upstream_target_up: Family<TargetLabels, Gauge>,
     pub rate_limit_tracked_keys: Gauge,
     pub rate_limit_evictions: Gauge,
     pub rate_limit_redis_errors: Gauge,
@@ -164,8 +174,15 @@ impl Metrics {
             "rate_limit_bans_unlisted",
             "Bans left out of `doorman bans list` because the listing was full",
         );
+        let upstream_target_up = Family::<TargetLabels, Gauge>::default();
+        registry.register(
+            "upstream_target_up",
+            "1 while an upstream target passes its health checks, 0 while it is out of the rotation",
+            upstream_target_up.clone(),
+        );
         Metrics {
             registry,
+            upstream_target_up,
             rate_limit_checks,
             rate_limit_tracked_keys,
             rate_limit_evictions,
@@ -183,6 +200,16 @@ impl Metrics {
             event_log_recorded,
             event_log_write_errors,
         }
+    }
+
+    /// The gauge of one target's health.
+    pub fn target_gauge(&self, upstream: &str, target: &str) -> TargetGauge {
+        self.upstream_target_up
+            .get_or_create(&TargetLabels {
+                upstream: upstream.to_owned(),
+                target: target.to_owned(),
+            })
+            .clone()
     }
 
     /// Counts one rate limit check.

@@ -700,8 +700,14 @@ fn fill_upstream_receipt(
         Code::UpstreamReset => {
             format!("The `{name}` service dropped the connection before answering.")
         }
+        Code::UpstreamDown => format!(
+            "The `{name}` service is down: none of its servers passed the gateway's recent health checks, so the request was not sent."
+        ),
         _ => format!("The `{name}` service sent an answer the gateway could not use."),
     };
+    if failure.code == Code::UpstreamDown {
+        r.retry_after_s = Some(30);
+    }
     r.facts.push(("upstream".into(), name.clone()));
     r.private_facts
         .push(("target".into(), failure.what.clone()));
@@ -788,7 +794,20 @@ async fn forward(
     ray: &RayId,
     view: UpstreamView<'_>,
 ) -> Result<Response<ProxyBody>, upstream::UpstreamFailure> {
-    let (target, authority) = pool.pick_target();
+    let Some((target, authority)) = pool.pick_healthy() else {
+        return Err(upstream::UpstreamFailure {
+            code: Code::UpstreamDown,
+            what: pool.last_failure().map_or_else(
+                || "every target failed its health checks".to_owned(),
+                |(at, why)| {
+                    format!(
+                        "every target failed its health checks; last: {why} at {}",
+                        doorman_core::timefmt::human_utc(at)
+                    )
+                },
+            ),
+        });
+    };
     let (mut parts, body) = req.into_parts();
     let upgrade = parts.version == Version::HTTP_11 && headers::is_upgrade_request(&parts.headers);
     let client_upgrade = if upgrade {

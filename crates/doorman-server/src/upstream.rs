@@ -39,6 +39,9 @@ pub struct UpstreamPool {
     authorities: Arc<[Option<Authority>]>,
     client: Client<HttpConnector, UpstreamBody>,
     next: Arc<AtomicUsize>,
+    /// Each target's health, index-aligned with `spec.targets`.
+    health: crate::health::TargetStates,
+    checks_started: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl UpstreamPool {
@@ -55,12 +58,61 @@ impl UpstreamPool {
             .timer(TokioTimer::new())
             .build(connector);
         let authorities = spec.targets.iter().map(|t| t.parse().ok()).collect();
+        let health = spec.targets.iter().map(|_| Arc::default()).collect();
         UpstreamPool {
             spec: Arc::new(spec),
             authorities,
             client,
             next: Arc::new(AtomicUsize::new(0)),
+            health,
+            checks_started: Arc::default(),
         }
+    }
+
+    /// Starts the health checks of this pool's targets, once (a pool kept across a reload keeps
+    /// its running checks).
+    pub fn start_checks(&self, metrics: &crate::metrics::Metrics) {
+        let Some(check) = &self.spec.health_check else {
+            return;
+        };
+        if self.checks_started.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        for (target, state) in self.spec.targets.iter().zip(self.health.iter()) {
+            crate::health::spawn(
+                self.spec.name.clone(),
+                target.clone(),
+                check.clone(),
+                Arc::downgrade(state),
+                Some(metrics.target_gauge(&self.spec.name, target)),
+            );
+        }
+    }
+
+    /// The next target that is up, round robin: its text (for messages) and its parsed
+    /// authority (`None` when the text is not a valid `host:port`, which config validation
+    /// normally prevents). `None` when every target is down.
+    pub fn pick_healthy(&self) -> Option<(&str, Option<&Authority>)> {
+        let n = self.spec.targets.len();
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        (0..n).map(|k| (start + k) % n).find_map(|i| {
+            self.health[i]
+                .is_up()
+                .then(|| (self.spec.targets[i].as_str(), self.authorities[i].as_ref()))
+        })
+    }
+
+    /// The most recent failed check among the targets: when, which target, what happened.
+    pub fn last_failure(&self) -> Option<(std::time::SystemTime, String)> {
+        self.spec
+            .targets
+            .iter()
+            .zip(self.health.iter())
+            .filter_map(|(t, h)| {
+                h.last_failure()
+                    .map(|(at, why)| (at, format!("{t}: {why}")))
+            })
+            .max_by_key(|(at, _)| *at)
     }
 
     /// Whether this pool can keep serving `spec` after a reload (so its warm connections survive).
@@ -72,13 +124,7 @@ impl UpstreamPool {
             && s.idle_timeout == spec.idle_timeout
             && s.max_idle_per_target == spec.max_idle_per_target
             && s.response_timeout == spec.response_timeout
-    }
-
-    /// The next target, round robin: its text (for messages) and its parsed authority (`None`
-    /// when the text is not a valid `host:port`, which config validation normally prevents).
-    pub fn pick_target(&self) -> (&str, Option<&Authority>) {
-        let n = self.next.fetch_add(1, Ordering::Relaxed) % self.spec.targets.len();
-        (&self.spec.targets[n], self.authorities[n].as_ref())
+            && s.health_check == spec.health_check
     }
 
     /// The client to send requests with.

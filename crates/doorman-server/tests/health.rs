@@ -1,0 +1,125 @@
+//! Health checks through the real server: a stopped target leaves the round robin after `fall`
+//! failed checks (no request is sent to it), every target down gives a 503 UPSTREAM_DOWN receipt
+//! linking the status page, and a target that comes back takes traffic again after `rise` checks.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{get, header};
+use serde_json::Value;
+
+async fn origin(name: &str, addr: &str) -> (std::net::SocketAddr, doorman_demo::DemoHandle) {
+    doorman_demo::spawn_with(
+        addr.parse().unwrap(),
+        doorman_demo::DemoOptions {
+            name: name.into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+}
+
+/// Which origin answered, by its `x-demo-origin` header; the status for receipts.
+async fn who(url: &str) -> (u16, String, Value) {
+    let (resp, body) = get(url, &[("accept", "application/json")]).await;
+    let name = resp
+        .headers()
+        .get("x-demo-origin")
+        .map_or(String::new(), |v| v.to_str().unwrap().to_owned());
+    let json = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    (resp.status().as_u16(), name, json)
+}
+
+async fn until(what: &str, mut done: impl AsyncFnMut() -> bool) {
+    let start = Instant::now();
+    while !done().await {
+        assert!(start.elapsed() < Duration::from_secs(10), "never: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn dead_targets_leave_the_rotation_and_all_down_is_a_503_naming_the_service() {
+    let (a_addr, a) = origin("a", "127.0.0.1:0").await;
+    let (b_addr, b) = origin("b", "127.0.0.1:0").await;
+    let env = common::start_with(move |data, _| {
+        format!(
+            r#"
+[server]
+data_dir = "{data}"
+shutdown_grace_secs = 1
+
+[[listeners]]
+addr = "127.0.0.1:0"
+
+[admin]
+addr = "127.0.0.1:0"
+
+[site]
+status_page_url = "https://status.example.com"
+
+[[upstreams]]
+name = "chat"
+targets = ["{a_addr}", "{b_addr}"]
+connect_timeout_ms = 500
+health_check = {{ path = "/healthz", expect_body = "ok", interval_ms = 100, timeout_ms = 500, fall = 2, rise = 2 }}
+
+[[routes]]
+name = "chat"
+upstream = "chat"
+"#,
+            data = data.display()
+        )
+    })
+    .await;
+    let url = env.url("/healthz");
+    // Both serve, round robin.
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..4 {
+        seen.insert(who(&url).await.1);
+    }
+    assert_eq!(seen.len(), 2, "{seen:?}");
+
+    // Stop a: after two failed checks every request goes to b, none fails.
+    a.stop().await.unwrap();
+    until("a leaves the rotation", async || {
+        let mut all_b = true;
+        for _ in 0..4 {
+            all_b &= who(&url).await.1 == "b";
+        }
+        all_b
+    })
+    .await;
+    for _ in 0..20 {
+        let (status, name, _) = who(&url).await;
+        assert_eq!((status, name.as_str()), (200, "b"));
+    }
+
+    // Stop b too: a 503 that says the service is down and links the status page.
+    b.stop().await.unwrap();
+    until("b is down too", async || who(&url).await.0 == 503).await;
+    let (resp, body) = get(&url, &[("accept", "application/json")]).await;
+    assert_eq!(resp.status(), 503);
+    assert_eq!(header(&resp, "doorman-code"), "UPSTREAM_DOWN");
+    assert_eq!(header(&resp, "retry-after"), "30");
+    let json: Value = serde_json::from_slice(&body).unwrap();
+    assert!(
+        json["detail"]
+            .as_str()
+            .unwrap()
+            .contains("`chat` service is down"),
+        "{json}"
+    );
+    assert!(
+        json.to_string().contains("https://status.example.com"),
+        "{json}"
+    );
+
+    // a comes back on its address: after two good checks it takes traffic again.
+    let (_, a2) = origin("a", &a_addr.to_string()).await;
+    until("a is back", async || who(&url).await.1 == "a").await;
+    env.stop().await;
+    a2.stop().await.unwrap();
+}
