@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod cmd_bans;
+mod cmd_challenge;
 mod cmd_doctor;
 mod cmd_events;
 mod cmd_keys;
@@ -58,6 +59,8 @@ enum Command {
     Keys(cmd_keys::KeysArgs),
     /// List and lift temporary bans (rate limits with a mitigation timeout) on a running gateway.
     Bans(cmd_bans::BansArgs),
+    /// Manage the challenge's signing keys (rotate with overlap).
+    Challenge(cmd_challenge::ChallengeArgs),
     /// Diagnose a site from this machine: DNS, proxy, TCP, TLS, clock, HTTP, trace, API key.
     Doctor(cmd_doctor::DoctorArgs),
     /// Check or evaluate rules-language expressions.
@@ -112,6 +115,7 @@ fn run(command: Command) -> Result<ExitCode> {
         Command::Trace(args) => cmd_trace::run(&args),
         Command::Keys(args) => cmd_keys::run(&args),
         Command::Bans(args) => cmd_bans::run(&args),
+        Command::Challenge(args) => cmd_challenge::run(&args),
         Command::Doctor(args) => cmd_doctor::run(&args),
         Command::Rules(RulesCommand::Check { expr }) => {
             match doorman_rules::cli::check_command(&expr) {

@@ -110,3 +110,61 @@ mitigation_timeout_secs = 600
         "the key starts afresh"
     );
 }
+
+#[test]
+fn challenge_rotate_key_keeps_the_old_key_for_the_overlap() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("doorman.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\ndata_dir = \"{}\"\n\n[[listeners]]\naddr = \"127.0.0.1:0\"\n\n[[upstreams]]\nname = \"o\"\ntargets = [\"127.0.0.1:9\"]\n\n[[routes]]\nname = \"r\"\nupstream = \"o\"\n",
+            dir.path().join("data").display()
+        ),
+    )
+    .unwrap();
+    let rotate = |overlap: &str| {
+        let out = Command::new(BIN)
+            .args(["challenge", "rotate-key", "--overlap", overlap, "--config"])
+            .arg(&config)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+            std::fs::read_to_string(dir.path().join("data/challenge.key")).unwrap(),
+        )
+    };
+    let current = |file: &str| {
+        file.lines()
+            .find_map(|l| {
+                l.strip_prefix("current")
+                    .map(|r| r.split_whitespace().next().unwrap().to_owned())
+            })
+            .unwrap()
+    };
+    let (out, err, first) = rotate("1d");
+    assert!(out.contains("a new key signs from now on"), "{out}");
+    assert!(err.is_empty(), "{err}");
+    let (_, err, second) = rotate("1h");
+    assert_ne!(current(&first), current(&second));
+    assert!(
+        second.contains(&format!("previous {}", current(&first))),
+        "{second}"
+    );
+    assert!(err.contains("shorter than the clearance lifetime"), "{err}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("data/challenge.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}

@@ -130,8 +130,9 @@ pub struct Gateway {
     pub limiter: Limiter,
     /// The API key store's snapshot, refreshed when `doorman keys` changes it.
     pub keys: Arc<crate::auth::Keys>,
-    /// The keys that sign clearance cookies and challenge tokens.
-    pub keyring: doorman_challenge::Keyring,
+    /// The keys that sign clearance cookies and challenge tokens; re-read on every reload, so
+    /// `doorman challenge rotate-key` takes effect without a restart.
+    pub keyring: ArcSwap<doorman_challenge::Keyring>,
     /// Upgraded connections (WebSocket tunnels) that graceful shutdown must also wait for.
     pub tunnels: TaskTracker,
 }
@@ -172,7 +173,7 @@ impl Gateway {
             events,
             limiter,
             keys,
-            keyring,
+            keyring: ArcSwap::from_pointee(keyring),
             tunnels: TaskTracker::new(),
         }
     }
@@ -201,6 +202,13 @@ impl Gateway {
                 }
                 let routes = loaded.config.policy.routes.len();
                 let upstreams = loaded.config.policy.upstreams.len();
+                let key_file = &loaded.config.server.challenge.key_file;
+                match doorman_challenge::Keyring::load_or_create(key_file) {
+                    Ok(keyring) => self.keyring.store(Arc::new(keyring)),
+                    Err(e) => {
+                        tracing::error!(target: "doorman::challenge", "challenge keys not reloaded; the running keys stay in force: {}: {e}", key_file.display())
+                    }
+                }
                 let runtime = Runtime::build(loaded.config, loaded.watched_files, Some(&old));
                 for pool in &runtime.pools {
                     pool.start_checks(&self.metrics);
@@ -253,9 +261,6 @@ fn restart_only_changes(old: &Config, new: &Config) -> Vec<String> {
     }
     if o.events != n.events {
         out.push("[events]".to_string());
-    }
-    if o.challenge.key_file != n.challenge.key_file {
-        out.push("challenge.key_file".to_string());
     }
     if o.rate_limit != n.rate_limit {
         out.push("[rate_limit]".to_string());

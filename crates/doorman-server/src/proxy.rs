@@ -163,7 +163,7 @@ async fn process(
     let challenge_settings = &rt.config.server.challenge;
     let clearance_facts = if rt.wants_clearance {
         crate::challenge::clearance(
-            &gw.keyring,
+            &gw.keyring.load(),
             challenge_settings,
             req.headers(),
             now,
@@ -190,7 +190,8 @@ async fn process(
             clearance: &clearance_facts,
             bot: bot_facts.as_ref(),
         };
-        let resp = crate::challenge::submit(&gw.keyring, challenge_settings, &facts, body).await;
+        let resp =
+            crate::challenge::submit(&gw.keyring.load(), challenge_settings, &facts, body).await;
         return (resp, "challenge".to_owned());
     }
     let facts = RequestFacts {
@@ -303,7 +304,7 @@ async fn process(
                 Action::Challenge,
             );
             crate::challenge::page(
-                &gw.keyring,
+                &gw.keyring.load(),
                 challenge_settings,
                 &facts,
                 &policy.site.name,

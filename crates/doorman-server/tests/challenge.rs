@@ -194,6 +194,35 @@ async fn api_clients_get_json_browsers_the_page_and_a_solved_answer_passes() {
         detail.contains("did not send the clearance cookie back"),
         "{detail}"
     );
+    // Rotation: a new key signs, the old one is retired at once (no overlap) and the gateway
+    // re-reads the key file on reload: the old clearance is now refused as signed by an old key.
+    let key_file = env.data_dir().join("challenge.key");
+    let keyring = doorman_challenge::Keyring::load_or_create(&key_file).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    std::fs::write(&key_file, keyring.rotated(now, 0).to_file_string()).unwrap();
+    let admin = env.gateway.admin_addr.unwrap();
+    let token = std::fs::read_to_string(env.data_dir().join("admin.token")).unwrap();
+    let reload = http::Request::post(format!("http://{admin}/admin/reload"))
+        .header("authorization", format!("Bearer {}", token.trim()))
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    assert_eq!(send(reload).await.0.status(), 200);
+    let (resp, body) = get(
+        &url,
+        &[
+            ("cookie", &cookies),
+            ("user-agent", UA),
+            ("accept", "application/json"),
+        ],
+    )
+    .await;
+    assert_eq!(resp.status(), 403);
+    let json: Value = serde_json::from_slice(&body).unwrap();
+    assert!(json.to_string().contains("CLEARANCE_OLD_KEY"), "{json}");
+
     env.stop().await;
 }
 
