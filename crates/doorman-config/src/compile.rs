@@ -83,6 +83,13 @@ pub(crate) fn compile(
     c.unused_upstreams(&upstreams);
     let firewall = c.firewall(&raw);
     let rate_limit = c.rate_limit_settings(&raw.rate_limit);
+    let status = c.status(&raw, &upstream_index);
+    let mut site = site;
+    if site.status_page_url.is_none()
+        && let Some(s) = &status
+    {
+        site.status_page_url = Some(s.url.clone());
+    }
 
     if c.sink.has_errors() {
         return None;
@@ -100,6 +107,7 @@ pub(crate) fn compile(
         auth: auth_server,
         trace_path,
         challenge,
+        status,
         forwarding,
         logging,
         events,

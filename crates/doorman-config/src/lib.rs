@@ -32,7 +32,8 @@ mod ratelimit;
 pub mod raw;
 pub mod schema;
 mod settings;
-mod suggest;
+mod status;
+pub mod suggest;
 pub mod values;
 
 use std::path::{Path, PathBuf};
@@ -43,7 +44,7 @@ pub use parse::MAX_ERRORS;
 pub use ratelimit::{MAX_PERIOD_SECS, MAX_REQUESTS_PER_PERIOD};
 pub use settings::{
     Admin, AdminToken, AuthServer, ChallengeServer, Config, Events, Forwarding, Limits, Listener,
-    LogFormat, Logging, RateLimitSettings, RedisSettings, ServerSettings, TlsFiles,
+    LogFormat, Logging, RateLimitSettings, RedisSettings, ServerSettings, StatusComponent, StatusSettings, TlsFiles,
 };
 
 /// A configuration that loaded, and what looked odd about it.

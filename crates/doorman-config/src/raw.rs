@@ -108,6 +108,8 @@ pub struct RawConfig {
     pub jwt_providers: Vec<RawJwtProvider>,
     /// The challenge that `challenge` actions show browsers.
     pub challenge: RawChallenge,
+    /// The public status page: components fed by health checks, incidents, mitigations.
+    pub status: RawStatus,
 }
 
 /// `[server]`.
@@ -950,4 +952,66 @@ impl Default for RawChallenge {
             clock_skew_demo: false,
         }
     }
+}
+
+/// Default `[status] path` (off).
+pub const DEFAULT_STATUS_PATH: &str = "";
+
+/// `[status]`: the public status page.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawStatus {
+    /// Where the page is served on every host of the public listeners, e.g. `/status`; ""
+    /// (the default) turns it off.
+    pub path: String,
+    /// The page's title. Default: "<site.name> status".
+    pub title: Option<String>,
+    /// The page's public address (for JSON `page.url`, the feed and receipts' links), e.g.
+    /// `https://example.com/status`. Default: the path alone.
+    pub public_url: Option<String>,
+    /// Open an incident when a component's every target is down, resolve it when one is back.
+    pub auto_incidents: bool,
+    /// The components shown. Default: one per upstream, named after it.
+    pub components: Vec<RawStatusComponent>,
+    /// Rules whose effect visitors may notice, listed on the page while in force.
+    pub mitigations: Vec<RawStatusMitigation>,
+}
+
+impl Default for RawStatus {
+    fn default() -> Self {
+        RawStatus {
+            path: DEFAULT_STATUS_PATH.to_owned(),
+            title: None,
+            public_url: None,
+            auto_incidents: true,
+            components: Vec::new(),
+            mitigations: Vec::new(),
+        }
+    }
+}
+
+/// One `[[status.components]]` entry.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawStatusComponent {
+    /// Stable id (in JSON and the CLI). Required.
+    pub id: Option<String>,
+    /// The name visitors read. Default: the id.
+    pub name: Option<String>,
+    /// The upstreams whose health checks make up this component's state. Required.
+    pub upstreams: Vec<String>,
+    /// One line under the name.
+    pub description: Option<String>,
+    /// A group heading (Statuspage's `group`).
+    pub group: Option<String>,
+}
+
+/// One `[[status.mitigations]]` entry.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawStatusMitigation {
+    /// The id of an access rule, custom rule or rate limit. Required.
+    pub rule: Option<String>,
+    /// What visitors read. Default: said from the rule ("Challenge for visitors from AS9009").
+    pub text: Option<String>,
 }

@@ -14,7 +14,7 @@ use crate::raw::{
     RawIpClass, RawJwtProvider, RawLimitAction, RawLimitBackend, RawLimits, RawList, RawListFormat,
     RawListKind, RawListener, RawLogFormat, RawLogging, RawMode, RawRateLimit,
     RawRateLimitSettings, RawRoute, RawRouteAuth, RawRule, RawRuleAction, RawServer, RawSite,
-    RawSource, RawTls, RawUpstream,
+    RawSource, RawStatus, RawStatusComponent, RawStatusMitigation, RawTls, RawUpstream,
 };
 
 /// One kind of table in the file.
@@ -55,6 +55,9 @@ pub fn sections() -> Vec<Section> {
         section::<RawAuth>("auth", "[auth]"),
         section::<RawJwtProvider>("jwt_providers.*", "[[jwt_providers]]"),
         section::<RawChallenge>("challenge", "[challenge]"),
+        section::<RawStatus>("status", "[status]"),
+        section::<RawStatusComponent>("status.components.*", "[[status.components]]"),
+        section::<RawStatusMitigation>("status.mitigations.*", "[[status.mitigations]]"),
     ]
 }
 

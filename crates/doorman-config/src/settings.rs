@@ -45,6 +45,8 @@ pub struct ServerSettings {
     pub trace_path: Option<String>,
     /// The challenge page and clearance cookies.
     pub challenge: ChallengeServer,
+    /// `[status]`; `None` when the page is off.
+    pub status: Option<StatusSettings>,
     /// Headers added for the upstream.
     pub forwarding: Forwarding,
     /// Log output.
@@ -216,4 +218,36 @@ pub struct ChallengeServer {
     pub settings: doorman_challenge::Settings,
     /// Honour `?doorman_clock_skew_s=N` (demos and tests only).
     pub clock_skew_demo: bool,
+}
+
+/// `[status]`: the public status page, compiled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusSettings {
+    /// Where it is served, e.g. `/status` (never empty, never with a trailing `/`).
+    pub path: String,
+    /// The page title.
+    pub title: String,
+    /// The page's public address, or the path when none was given.
+    pub url: String,
+    /// Open and resolve incidents from health checks.
+    pub auto_incidents: bool,
+    /// The components, in page order.
+    pub components: Vec<StatusComponent>,
+    /// The public mitigations: (a stable key, the words visitors read).
+    pub mitigations: Vec<(String, String)>,
+}
+
+/// One component of the status page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusComponent {
+    /// Stable id.
+    pub id: String,
+    /// Shown name.
+    pub name: String,
+    /// One line under the name.
+    pub description: Option<String>,
+    /// A group heading.
+    pub group: Option<String>,
+    /// The upstreams it is made of (names that exist).
+    pub upstreams: Vec<String>,
 }

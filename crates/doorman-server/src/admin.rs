@@ -1,5 +1,6 @@
 //! The admin listener (127.0.0.1 by default): Prometheus `/metrics`, `POST /admin/reload`,
-//! `GET /admin/status`, and an unauthenticated `/healthz` for liveness probes. Everything but
+//! `GET /admin/status`, bans, the status page's incidents and maintenance (`status_admin`),
+//! and an unauthenticated `/healthz` for liveness probes. Everything but
 //! `/healthz` needs `Authorization: Bearer <token>`; the token is compared in constant time and
 //! never logged.
 
@@ -152,6 +153,22 @@ async fn route(gw: &Gateway, token: &str, req: Request<Incoming>) -> Response<Pr
         );
         return r;
     }
+    if req.uri().path().starts_with("/admin/incidents")
+        || req.uri().path().starts_with("/admin/maintenances")
+    {
+        let (parts, body) = req.into_parts();
+        if let Some(r) = crate::status_admin::route(
+            gw.status.as_deref(),
+            &parts.method,
+            parts.uri.path(),
+            body,
+        )
+        .await
+        {
+            return r;
+        }
+        return text(StatusCode::NOT_FOUND, "not found\n");
+    }
     match (req.method(), req.uri().path()) {
         (&Method::GET, "/metrics") => {
             let c = gw.events.stats();
@@ -170,6 +187,9 @@ async fn route(gw: &Gateway, token: &str, req: Request<Incoming>) -> Response<Pr
                     .bans_unlisted
                     .load(std::sync::atomic::Ordering::Relaxed) as i64,
             );
+            if let Some(s) = &gw.status {
+                m.status_checks_dropped.set(s.dropped() as i64);
+            }
             let mut r = text(StatusCode::OK, gw.metrics.encode());
             r.headers_mut().insert(
                 header::CONTENT_TYPE,
@@ -263,7 +283,7 @@ async fn route(gw: &Gateway, token: &str, req: Request<Incoming>) -> Response<Pr
         }
         _ => text(
             StatusCode::NOT_FOUND,
-            "admin endpoints: GET /metrics, GET /admin/status, POST /admin/reload, GET /admin/bans, POST /admin/bans/lift?key=…, GET /healthz\n",
+            "admin endpoints: GET /metrics, GET /admin/status, POST /admin/reload, GET /admin/bans, POST /admin/bans/lift?key=…, GET|POST /admin/incidents, POST /admin/incidents/{id}[/resolve], GET|POST /admin/maintenances, GET /healthz\n",
         ),
     }
 }

@@ -135,6 +135,9 @@ pub struct Gateway {
     pub keyring: ArcSwap<doorman_challenge::Keyring>,
     /// Upgraded connections (WebSocket tunnels) that graceful shutdown must also wait for.
     pub tunnels: TaskTracker,
+    /// The status page's store and writer; `None` when `status.sqlite` could not be opened
+    /// (the gateway still serves, without a status page).
+    pub status: Option<Arc<crate::status::StatusService>>,
 }
 
 /// The outcome of a reload, for logs and the admin API.
@@ -162,9 +165,20 @@ impl Gateway {
         keyring: doorman_challenge::Keyring,
     ) -> Gateway {
         let metrics = Metrics::new();
+        let status = match crate::status::StatusService::start(&loaded.config.server.data_dir) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::error!(target: "doorman::status", "no status page and no health history: {e}");
+                None
+            }
+        };
+        if let Some(s) = &status {
+            s.configure(loaded.config.server.status.as_ref());
+        }
         let runtime = Runtime::build(loaded.config, loaded.watched_files, None);
+        let feed = status.as_ref().map(|s| s.feed());
         for pool in &runtime.pools {
-            pool.start_checks(&metrics);
+            pool.start_checks(&metrics, feed.as_ref());
         }
         Gateway {
             config_path,
@@ -175,6 +189,7 @@ impl Gateway {
             keys,
             keyring: ArcSwap::from_pointee(keyring),
             tunnels: TaskTracker::new(),
+            status,
         }
     }
 
@@ -209,9 +224,13 @@ impl Gateway {
                         tracing::error!(target: "doorman::challenge", "challenge keys not reloaded; the running keys stay in force: {}: {e}", key_file.display())
                     }
                 }
+                if let Some(s) = &self.status {
+                    s.configure(loaded.config.server.status.as_ref());
+                }
                 let runtime = Runtime::build(loaded.config, loaded.watched_files, Some(&old));
+                let feed = self.status.as_ref().map(|s| s.feed());
                 for pool in &runtime.pools {
-                    pool.start_checks(&self.metrics);
+                    pool.start_checks(&self.metrics, feed.as_ref());
                 }
                 self.current.store(Arc::new(runtime));
                 self.metrics

@@ -27,6 +27,9 @@ pub struct TargetHealth {
     up: AtomicBool,
     ok_in_a_row: AtomicU32,
     failed_in_a_row: AtomicU32,
+    /// A check has confirmed the state (`rise` passes or `fall` failures in a row) at least
+    /// once; until then `up` is only the optimistic start value.
+    settled: AtomicBool,
     last_failure: Mutex<Option<(SystemTime, String)>>,
 }
 
@@ -38,6 +41,7 @@ impl Default for TargetHealth {
             up: AtomicBool::new(true),
             ok_in_a_row: AtomicU32::new(0),
             failed_in_a_row: AtomicU32::new(0),
+            settled: AtomicBool::new(false),
             last_failure: Mutex::new(None),
         }
     }
@@ -47,6 +51,11 @@ impl TargetHealth {
     /// Whether the target takes requests.
     pub fn is_up(&self) -> bool {
         self.up.load(Ordering::Relaxed)
+    }
+
+    /// Whether checks have confirmed the state at least once.
+    pub fn is_settled(&self) -> bool {
+        self.settled.load(Ordering::Relaxed)
     }
 
     /// The last failed check: when, and what happened.
@@ -63,6 +72,9 @@ impl TargetHealth {
             Ok(()) => {
                 self.failed_in_a_row.store(0, Ordering::Relaxed);
                 let ok = self.ok_in_a_row.fetch_add(1, Ordering::Relaxed) + 1;
+                if ok >= check.rise {
+                    self.settled.store(true, Ordering::Relaxed);
+                }
                 (ok >= check.rise && !self.up.swap(true, Ordering::Relaxed)).then_some(true)
             }
             Err(why) => {
@@ -72,19 +84,25 @@ impl TargetHealth {
                     .unwrap_or_else(PoisonError::into_inner) = Some((SystemTime::now(), why));
                 self.ok_in_a_row.store(0, Ordering::Relaxed);
                 let failed = self.failed_in_a_row.fetch_add(1, Ordering::Relaxed) + 1;
+                if failed >= check.fall {
+                    self.settled.store(true, Ordering::Relaxed);
+                }
                 (failed >= check.fall && self.up.swap(false, Ordering::Relaxed)).then_some(false)
             }
         }
     }
 }
 
-/// Starts the checking task of one target. Must run inside a tokio runtime.
+/// Starts the checking task of target `index` of an upstream whose targets' states are
+/// `states`. Must run inside a tokio runtime.
 pub fn spawn(
     upstream: String,
     target: String,
+    index: usize,
     check: HealthCheck,
-    state: Weak<TargetHealth>,
+    states: Weak<[Arc<TargetHealth>]>,
     metrics: Option<crate::metrics::TargetGauge>,
+    feed: Option<crate::status::StatusFeed>,
 ) {
     tokio::spawn(async move {
         let client: Client<HttpConnector, Empty<Bytes>> =
@@ -94,11 +112,21 @@ pub fn spawn(
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            let Some(state) = state.upgrade() else { return };
+            // Upgraded only for the moment of the check: once a reload drops the pool, the
+            // next tick ends the task.
+            let Some(all) = states.upgrade() else { return };
+            let Some(state) = all.get(index).cloned() else {
+                return;
+            };
+            drop(all);
+            let started = std::time::Instant::now();
             let result = match &uri {
                 Some(uri) => probe(&client, uri, &check).await,
                 None => Err(format!("`{target}{}` is not a URL", check.path)),
             };
+            let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            let passed = result.is_ok();
+            let why = result.as_ref().err().map(|w| format!("{target}: {w}"));
             if let Some(m) = &metrics {
                 m.set(i64::from(state.is_up()));
             }
@@ -114,6 +142,18 @@ pub fn spawn(
             }
             if let Some(m) = &metrics {
                 m.set(i64::from(state.is_up()));
+            }
+            if let (Some(feed), Some(all)) = (&feed, states.upgrade()) {
+                feed.report(crate::status::CheckResult {
+                    upstream: upstream.clone(),
+                    at_ms: crate::status::now_ms(),
+                    ok: passed,
+                    latency_ms,
+                    up: all.iter().filter(|t| t.is_up()).count(),
+                    total: all.len(),
+                    settled: all.iter().all(|t| t.is_settled()),
+                    why,
+                });
             }
         }
     });

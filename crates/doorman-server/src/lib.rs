@@ -26,6 +26,8 @@ pub mod proxy;
 mod proxy_protocol;
 mod reload;
 pub mod respond;
+pub mod status;
+mod status_admin;
 mod tls;
 pub mod trace;
 pub mod upstream;

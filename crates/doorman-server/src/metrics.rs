@@ -71,6 +71,7 @@ pub struct Metrics {
     pub rate_limit_fallbacks: Gauge,
     pub rate_limit_redis_down: Gauge,
     pub rate_limit_bans_unlisted: Gauge,
+    pub status_checks_dropped: Gauge,
 }
 
 impl Metrics {
@@ -174,6 +175,11 @@ impl Metrics {
             "rate_limit_bans_unlisted",
             "Bans left out of `doorman bans list` because the listing was full",
         );
+        let status_checks_dropped = gauge(
+            &mut registry,
+            "status_checks_dropped",
+            "Health-check results the status page's writer could not take (its queue was full)",
+        );
         let upstream_target_up = Family::<TargetLabels, Gauge>::default();
         registry.register(
             "upstream_target_up",
@@ -190,6 +196,7 @@ impl Metrics {
             rate_limit_fallbacks,
             rate_limit_redis_down,
             rate_limit_bans_unlisted,
+            status_checks_dropped,
             requests,
             decisions,
             upstream_latency,

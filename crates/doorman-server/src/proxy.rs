@@ -140,6 +140,15 @@ async fn process(
     ray: &RayId,
     now: SystemTime,
 ) -> (Response<ProxyBody>, String) {
+    // The status page is for everyone, the blocked included: it is answered before any
+    // security phase, from a snapshot shared by all visitors.
+    if let (Some(settings), Some(status)) = (&rt.config.server.status, &gw.status)
+        && let Some(resp) = status
+            .answer(settings, req.method(), req.uri().path())
+            .await
+    {
+        return (resp, "status".to_owned());
+    }
     let policy = &rt.config.policy;
     let client_ip = client_ip::resolve(conn.peer_ip, req.headers(), &policy.client_ip);
     let host = request_host(req.uri(), req.headers()).into_owned();

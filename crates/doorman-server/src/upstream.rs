@@ -71,20 +71,26 @@ impl UpstreamPool {
 
     /// Starts the health checks of this pool's targets, once (a pool kept across a reload keeps
     /// its running checks).
-    pub fn start_checks(&self, metrics: &crate::metrics::Metrics) {
+    pub fn start_checks(
+        &self,
+        metrics: &crate::metrics::Metrics,
+        feed: Option<&crate::status::StatusFeed>,
+    ) {
         let Some(check) = &self.spec.health_check else {
             return;
         };
         if self.checks_started.swap(true, Ordering::Relaxed) {
             return;
         }
-        for (target, state) in self.spec.targets.iter().zip(self.health.iter()) {
+        for (index, target) in self.spec.targets.iter().enumerate() {
             crate::health::spawn(
                 self.spec.name.clone(),
                 target.clone(),
+                index,
                 check.clone(),
-                Arc::downgrade(state),
+                Arc::downgrade(&self.health),
                 Some(metrics.target_gauge(&self.spec.name, target)),
+                feed.cloned(),
             );
         }
     }

@@ -387,8 +387,8 @@ impl Maintenance {
 }
 
 /// A mitigation in force that visitors may run into, which the operator marked public, e.g.
-/// "challenge for AS9009" since 14:02. The caller (the gateway) supplies these; they are not
-/// stored here.
+/// "challenge for AS9009" since 14:02. The gateway names them from its config;
+/// [`crate::StatusStore::sync_mitigations`] remembers since when each is in force.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Mitigation {
     /// What is done to whom: "challenge for AS9009".

@@ -110,6 +110,12 @@ pub const MIGRATIONS: &[&str] = &[
         component_id   TEXT NOT NULL,
         PRIMARY KEY (maintenance_id, component_id)
      ) WITHOUT ROWID;",
+    // 2: the public mitigations in force, so "since" survives restarts and reloads.
+    "CREATE TABLE mitigations (
+        key      TEXT PRIMARY KEY,
+        what     TEXT NOT NULL,
+        since_ms INTEGER NOT NULL
+     ) WITHOUT ROWID;",
 ];
 
 /// The schema version this build writes.
@@ -686,6 +692,51 @@ impl StatusStore {
         for id in ids {
             out.extend(maintenance(&conn, id)?);
         }
+        Ok(out)
+    }
+
+    // ---- mitigations ------------------------------------------------------------------------
+
+    /// Makes the stored public mitigations exactly `current` (key, words): a key seen before
+    /// keeps its `since` (its words may change), a new key starts now, a key no longer given is
+    /// forgotten. Returns them in the order given. The gateway calls this at start and on every
+    /// reload, so "challenge for AS9009 since 14:02" survives both.
+    pub fn sync_mitigations(
+        &self,
+        current: &[(String, String)],
+        now_ms: i64,
+    ) -> Result<Vec<Mitigation>, StatusError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let known: Vec<String> = {
+            let mut stmt = tx.prepare("SELECT key FROM mitigations")?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        for key in known {
+            if !current.iter().any(|(k, _)| *k == key) {
+                tx.execute("DELETE FROM mitigations WHERE key = ?1", [&key])?;
+            }
+        }
+        let mut out = Vec::with_capacity(current.len());
+        for (key, what) in current {
+            tx.execute(
+                "INSERT INTO mitigations (key, what, since_ms) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (key) DO UPDATE SET what = excluded.what",
+                params![key, what, now_ms],
+            )?;
+            let since_ms: i64 = tx.query_row(
+                "SELECT since_ms FROM mitigations WHERE key = ?1",
+                [key],
+                |r| r.get(0),
+            )?;
+            out.push(Mitigation {
+                what: what.clone(),
+                since_ms,
+                until_ms: None,
+            });
+        }
+        tx.commit()?;
         Ok(out)
     }
 

@@ -370,3 +370,35 @@ fn maintenance_moves_with_its_window() {
         Err(StatusError::Invalid(_))
     ));
 }
+
+#[test]
+fn mitigations_keep_their_start_across_syncs_and_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = StatusStore::open(dir.path()).unwrap();
+    let vpn = ("access:vpn".to_owned(), "Challenge for AS9009".to_owned());
+    let cn = ("rule:cn".to_owned(), "Block for country CN".to_owned());
+    let first = store
+        .sync_mitigations(&[vpn.clone(), cn.clone()], DAY0)
+        .unwrap();
+    assert_eq!(first.len(), 2);
+    assert!(first.iter().all(|m| m.since_ms == DAY0));
+    drop(store);
+
+    // Reopened an hour later: the VPN challenge keeps its start even with new words; the
+    // country block was lifted; a new one starts now.
+    let store = StatusStore::open(dir.path()).unwrap();
+    let reworded = (vpn.0.clone(), "Challenge for AS9009 (a VPN)".to_owned());
+    let tor = ("access:tor".to_owned(), "Block for Tor".to_owned());
+    let later = DAY0 + HOUR_MS;
+    let second = store
+        .sync_mitigations(&[reworded.clone(), tor.clone()], later)
+        .unwrap();
+    assert_eq!(second[0].what, "Challenge for AS9009 (a VPN)");
+    assert_eq!(second[0].since_ms, DAY0);
+    assert_eq!(second[1].since_ms, later);
+
+    // Lifted and put back: a new start.
+    store.sync_mitigations(&[], later + 1).unwrap();
+    let third = store.sync_mitigations(&[cn], later + 2).unwrap();
+    assert_eq!(third[0].since_ms, later + 2);
+}
