@@ -679,3 +679,58 @@ fn a_badly_typed_array_element_does_not_hide_the_others() {
     let d = errors_of(&text);
     assert_eq!(d.errors().count(), 1, "{d}");
 }
+
+#[test]
+fn status_page_mistakes_point_at_their_value() {
+    let with = |s: &str| format!("{BASE}\n{s}");
+    assert_error(
+        &with("[status]\npath = \"/\"\n"),
+        "would hide the whole site",
+        "\"/\"",
+        Some("\"/status\""),
+    );
+    assert_error(
+        &with("[status]\npath = \"/status\"\n[[status.components]]\nid = \"api\"\nupstreams = [\"aap\"]\n"),
+        "there is no upstream `aap`",
+        "\"aap\"",
+        Some("did you mean `app`?"),
+    );
+    assert_error(
+        &with(
+            "[[access_rules]]\nid = \"vpn\"\nasn = 64500\naction = \"challenge\"\n[status]\npath = \"/status\"\n[[status.mitigations]]\nrule = \"vnp\"\n",
+        ),
+        "no access rule, custom rule or rate limit has the id `vnp`",
+        "\"vnp\"",
+        Some("did you mean `vpn`?"),
+    );
+    assert_error(
+        &with("[status]\npath = \"/status\"\n[[status.components]]\nname = \"API\"\nupstreams = [\"app\"]\n"),
+        "missing key `id` in [[status.components]]",
+        "[[status.components]]",
+        None,
+    );
+}
+
+#[test]
+fn a_status_page_defaults_to_one_component_per_upstream_and_links_receipts() {
+    let loaded = common::loaded(&format!(
+        "{BASE}\n[[access_rules]]\nid = \"vpn\"\nasn = \"AS64500\"\naction = \"challenge\"\n[status]\npath = \"/status/\"\n[[status.mitigations]]\nrule = \"vpn\"\n"
+    ));
+    let s = loaded.config.server.status.expect("status on");
+    assert_eq!(s.path, "/status");
+    assert_eq!(s.title, "Doorman status");
+    assert_eq!(s.components.len(), 1);
+    assert_eq!(s.components[0].id, "app");
+    assert_eq!(s.components[0].upstreams, ["app"]);
+    assert_eq!(
+        s.mitigations,
+        [(
+            "rule:vpn".to_owned(),
+            "Challenge for visitors from network AS64500".to_owned()
+        )]
+    );
+    assert_eq!(
+        loaded.config.policy.site.status_page_url.as_deref(),
+        Some("/status")
+    );
+}

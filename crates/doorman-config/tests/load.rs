@@ -400,6 +400,8 @@ fn shows_key(text: &str, key: &str) -> bool {
         .any(|(i, _)| whole_word_at(i))
         || text.contains(&format!("[{key}]"))
         || text.contains(&format!("[[{key}]]"))
+        // A sub-table written as its own header: `[[status.components]]`.
+        || text.contains(&format!(".{key}]"))
 }
 
 #[test]
