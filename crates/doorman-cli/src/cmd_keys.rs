@@ -250,7 +250,16 @@ pub fn run(args: &KeysArgs) -> anyhow::Result<ExitCode> {
 /// The data directory: `--data-dir`, else the config file's `[server] data_dir`, else the
 /// default.
 fn data_dir(args: &KeysArgs) -> anyhow::Result<PathBuf> {
-    match (&args.data_dir, &args.config) {
+    resolve_data_dir(args.data_dir.as_ref(), args.config.as_ref())
+}
+
+/// The data directory from `--data-dir`, or a config file's `[server] data_dir`, or the
+/// default; shared by the commands that work on the gateway's files directly.
+pub(crate) fn resolve_data_dir(
+    data_dir: Option<&PathBuf>,
+    config: Option<&PathBuf>,
+) -> anyhow::Result<PathBuf> {
+    match (data_dir, config) {
         (Some(_), Some(_)) => {
             bail!("give --data-dir or --config, not both (--config reads [server] data_dir)")
         }

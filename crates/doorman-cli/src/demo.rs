@@ -53,10 +53,19 @@ source = "x-forwarded-for"
 name = "Doorman demo chat"
 support = "mailto:support@demo.invalid"
 
+# Health checks every second: two failures in a row take a server out of the rotation, two
+# passes bring it back. They also feed the status page below.
 [[upstreams]]
 name = "chat"
 targets = ["@ORIGIN@"]
 response_timeout_ms = 30000
+health_check = { path = "/healthz", interval_ms = 1000, timeout_ms = 800, fall = 2, rise = 2 }
+
+# A second origin for the plugin API, which the guide stops and starts (kill -USR1).
+[[upstreams]]
+name = "plugins"
+targets = ["@PLUGINS@"]
+health_check = { path = "/healthz", interval_ms = 1000, timeout_ms = 800, fall = 2, rise = 2 }
 
 [[upstreams]]
 # The same origin with a short response timeout, for the 504 example.
@@ -79,7 +88,7 @@ upstream = "chat"
 [[routes]]
 name = "plugins"
 path_prefix = "/plugins"
-upstream = "chat"
+upstream = "plugins"
 auth = { methods = ["api_key"], scopes = ["plugins:weather"] }
 
 [[routes]]
@@ -181,6 +190,27 @@ action = "challenge"
 difficulty = 16
 clock_skew_demo = true
 
+# The public status page at /status (JSON under /status/api/v2/). Receipts for a service that is
+# down link it. An incident opens by itself when every server of a component fails its checks.
+[status]
+path = "/status"
+
+[[status.components]]
+id = "chat"
+name = "Chat"
+upstreams = ["chat", "diagnostics"]
+description = "The chat page and /v1/chat/completions"
+
+[[status.components]]
+id = "plugins"
+name = "Plugin API"
+upstreams = ["plugins"]
+description = "/plugins/*, for API keys"
+
+# Shown on the status page while the rule is in force.
+[[status.mitigations]]
+rule = "no-vpn-plugins"
+
 # Rate limits. Counters live in this process; with [rate_limit] backend = "redis" every gateway
 # on that Redis would share them.
 [[rate_limits]]
@@ -259,6 +289,14 @@ async fn run_async(args: &DemoArgs) -> Result<()> {
     .await
     .context("starting the demo origin")?;
     let closed = closed_port().context("finding a free port for the 502 example")?;
+    let plugins_options = doorman_demo::DemoOptions {
+        token_interval: std::time::Duration::from_millis(args.token_interval_ms),
+        name: "plugins".to_owned(),
+    };
+    let (plugins_addr, plugins) =
+        doorman_demo::spawn_with("127.0.0.1:0".parse().expect("literal address"), plugins_options.clone())
+            .await
+            .context("starting the demo's plugins origin")?;
 
     write_demo_geo(&args.data_dir.join("demo-geo.mmdb"))?;
     let path = args.data_dir.join("demo.toml");
@@ -268,6 +306,7 @@ async fn run_async(args: &DemoArgs) -> Result<()> {
         .replace("@LISTEN@", &args.listen.to_string())
         .replace("@ADMIN@", &args.admin.to_string())
         .replace("@ORIGIN@", &origin_addr.to_string())
+        .replace("@PLUGINS@", &plugins_addr.to_string())
         .replace("@CLOSED@", &closed.to_string());
     std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
     let loaded = doorman_config::load(&path)
@@ -284,19 +323,61 @@ async fn run_async(args: &DemoArgs) -> Result<()> {
         &args.data_dir,
         &keys,
     );
-    let gateway = started.gateway.clone();
     let stop = tokio::spawn(async move {
         let _ = tokio::signal::ctrl_c().await;
     });
+    let toggler = tokio::spawn(toggle_on_usr1(plugins_addr, plugins_options, plugins));
     tokio::select! {
         _ = stop => {}
         _ = wait_for_term() => {}
     }
-    let _ = gateway;
     started.shutdown();
     started.wait().await;
+    toggler.abort();
     let _ = origin.stop().await;
     Ok(())
+}
+
+/// Each SIGUSR1 stops the plugins origin, or starts it again on the same address: the guide's
+/// way to show a service going down (health checks, the status page, the 503 receipt) and
+/// coming back.
+#[cfg(unix)]
+async fn toggle_on_usr1(
+    addr: SocketAddr,
+    options: doorman_demo::DemoOptions,
+    handle: doorman_demo::DemoHandle,
+) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut usr1) = signal(SignalKind::user_defined1()) else {
+        return;
+    };
+    let mut running = Some(handle);
+    while usr1.recv().await.is_some() {
+        match running.take() {
+            Some(h) => {
+                let _ = h.stop().await;
+                tracing::warn!(target: "doorman::demo", "demo: the plugins origin on {addr} is stopped (SIGUSR1 starts it again)");
+            }
+            None => match doorman_demo::spawn_with(addr, options.clone()).await {
+                Ok((_, h)) => {
+                    running = Some(h);
+                    tracing::info!(target: "doorman::demo", "demo: the plugins origin on {addr} is running again");
+                }
+                Err(e) => {
+                    tracing::error!(target: "doorman::demo", "demo: the plugins origin cannot listen on {addr} again: {e}")
+                }
+            },
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn toggle_on_usr1(
+    _addr: SocketAddr,
+    _options: doorman_demo::DemoOptions,
+    _handle: doorman_demo::DemoHandle,
+) {
+    std::future::pending::<()>().await
 }
 
 #[cfg(unix)]
@@ -430,6 +511,19 @@ Rate limits (5 weather calls per 30 s per API key; 3 failed logins in a minute p
   doorman bans list --config {policy}                        # who is banned, by which rule, until when
   doorman bans lift 127.0.0.1 --config {policy}              # lift it early
 
+Status page ({u}/status; Statuspage JSON at {u}/status/api/v2/summary.json):
+  kill -USR1 {pid}                                          # stops the plugin API's origin; within ~3 s the page shows
+                                                             # a major outage and an incident opens by itself
+  curl -i -H "Authorization: Bearer $KEY" '{u}/plugins/weather?city=Oslo'  # UPSTREAM_DOWN 503, linking the status page
+  kill -USR1 {pid}                                          # starts it again: operational, the incident resolves
+  doorman incident open --data-dir {data} --name 'Slow answers' -m 'Some answers take 10 s; we are on it.' --component chat
+  doorman incident list --data-dir {data}                   # then: doorman incident resolve <n> --data-dir {data}
+  doorman maintenance schedule --data-dir {data} --name 'Database upgrade' -m 'Chat may pause.' --start 1h --duration 30m
+
+Diagnose from the client's side (what a blocked person runs):
+  doorman doctor {u}/ --api-key $KEY --path /plugins/weather   # DNS, TCP, clock, the verdict, the key, the status page
+  doorman doctor {u}/plugin/weather                          # a wrong path: did you mean /plugins/weather?
+
 Then, for any Ray ID you got:
   doorman explain <ray-id> --data-dir {data}
   doorman events --data-dir {data} --since 10m
@@ -437,6 +531,7 @@ Then, for any Ray ID you got:
 Ctrl-C stops the demo.
 "#,
         policy = policy.display(),
+        pid = std::process::id(),
         weather = keys.weather,
         reader = keys.reader
     );

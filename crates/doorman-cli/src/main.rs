@@ -8,6 +8,7 @@ mod cmd_challenge;
 mod cmd_doctor;
 mod cmd_events;
 mod cmd_keys;
+mod cmd_status;
 mod cmd_trace;
 mod demo;
 
@@ -61,6 +62,10 @@ enum Command {
     Bans(cmd_bans::BansArgs),
     /// Manage the challenge's signing keys (rotate with overlap).
     Challenge(cmd_challenge::ChallengeArgs),
+    /// Post and follow incidents on the status page: open, update, resolve, list.
+    Incident(cmd_status::IncidentArgs),
+    /// Announce maintenance windows on the status page: schedule, list.
+    Maintenance(cmd_status::MaintenanceArgs),
     /// Diagnose a site from this machine: DNS, proxy, TCP, TLS, clock, HTTP, trace, API key.
     Doctor(cmd_doctor::DoctorArgs),
     /// Check or evaluate rules-language expressions.
@@ -116,6 +121,8 @@ fn run(command: Command) -> Result<ExitCode> {
         Command::Keys(args) => cmd_keys::run(&args),
         Command::Bans(args) => cmd_bans::run(&args),
         Command::Challenge(args) => cmd_challenge::run(&args),
+        Command::Incident(args) => cmd_status::run_incident(&args),
+        Command::Maintenance(args) => cmd_status::run_maintenance(&args),
         Command::Doctor(args) => cmd_doctor::run(&args),
         Command::Rules(RulesCommand::Check { expr }) => {
             match doorman_rules::cli::check_command(&expr) {
