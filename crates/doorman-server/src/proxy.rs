@@ -863,10 +863,36 @@ async fn forward(
     parts.uri = upstream_uri(target, authority, pq.as_ref())?;
     parts.version = Version::HTTP_11;
 
+    // A request without a body can be sent again as it was: when a target refuses the
+    // connection (it died since its last health check), the next healthy one gets it, so a
+    // stopped server costs no failed request even before the checks notice.
+    let resend = (!upgrade && hyper::body::Body::is_end_stream(&body))
+        .then(|| (parts.method.clone(), parts.headers.clone()));
     let limit = rt.config.server.limits.max_body_bytes;
-    let up_req = Request::from_parts(parts, upstream::limited_body(body, limit));
+    let mut up_req = Request::from_parts(parts, upstream::limited_body(body, limit));
+    let mut target = target;
+    let mut tried = vec![target];
     let started = Instant::now();
-    let sent = tokio::time::timeout(pool.response_timeout(), pool.client().request(up_req)).await;
+    let sent = loop {
+        let sent =
+            tokio::time::timeout(pool.response_timeout(), pool.client().request(up_req)).await;
+        let Ok(Err(e)) = &sent else { break sent };
+        let Some((method, headers)) = resend.as_ref().filter(|_| e.is_connect()) else {
+            break sent;
+        };
+        let Some((next, next_authority)) = pool.pick_healthy_except(&tried) else {
+            break sent;
+        };
+        tracing::debug!(target: "doorman::proxy", upstream = %pool.spec.name, "{target} refused the connection ({}); trying {next}", upstream::error_chain(e));
+        let mut again = Request::new(upstream::empty_body());
+        *again.method_mut() = method.clone();
+        *again.headers_mut() = headers.clone();
+        *again.version_mut() = Version::HTTP_11;
+        *again.uri_mut() = upstream_uri(next, next_authority, pq.as_ref())?;
+        up_req = again;
+        target = next;
+        tried.push(next);
+    };
     let mut resp = match sent {
         Err(_elapsed) => {
             return Err(upstream::UpstreamFailure {

@@ -23,6 +23,14 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 /// the gateway made itself.
 pub type UpstreamBody = BoxBody<Bytes, Box<dyn StdError + Send + Sync>>;
 
+/// An empty body, for a request sent again.
+pub fn empty_body() -> UpstreamBody {
+    use http_body_util::BodyExt;
+    http_body_util::Empty::<Bytes>::new()
+        .map_err(|never| match never {})
+        .boxed()
+}
+
 /// Wraps a client body with the configured cap (`None`: no cap).
 pub fn limited_body(body: Incoming, max_bytes: Option<u64>) -> UpstreamBody {
     use http_body_util::BodyExt;
@@ -105,6 +113,17 @@ impl UpstreamPool {
             self.health[i]
                 .is_up()
                 .then(|| (self.spec.targets[i].as_str(), self.authorities[i].as_ref()))
+        })
+    }
+
+    /// The next target that is up and not in `tried`, round robin (for sending a request again
+    /// after a refused connection).
+    pub fn pick_healthy_except(&self, tried: &[&str]) -> Option<(&str, Option<&Authority>)> {
+        let n = self.spec.targets.len();
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        (0..n).map(|k| (start + k) % n).find_map(|i| {
+            let t = self.spec.targets[i].as_str();
+            (self.health[i].is_up() && !tried.contains(&t)).then(|| (t, self.authorities[i].as_ref()))
         })
     }
 

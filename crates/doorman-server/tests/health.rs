@@ -123,3 +123,59 @@ upstream = "chat"
     env.stop().await;
     a2.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_refused_connection_is_retried_on_the_next_target_when_there_is_no_body() {
+    let (b_addr, b) = origin("b", "127.0.0.1:0").await;
+    let dead = common::closed_addr();
+    // No health checks: only the retry keeps requests from failing.
+    let env = common::start_with(move |data, _| {
+        format!(
+            r#"
+[server]
+data_dir = "{data}"
+shutdown_grace_secs = 1
+
+[[listeners]]
+addr = "127.0.0.1:0"
+
+[admin]
+addr = "127.0.0.1:0"
+
+[[upstreams]]
+name = "chat"
+targets = ["{dead}", "{b_addr}"]
+connect_timeout_ms = 500
+
+[[routes]]
+name = "chat"
+upstream = "chat"
+"#,
+            data = data.display()
+        )
+    })
+    .await;
+    let url = env.url("/healthz");
+    for _ in 0..6 {
+        let (status, name, json) = who(&url).await;
+        assert_eq!((status, name.as_str()), (200, "b"), "{json}");
+    }
+    // A request with a body is not sent twice: half of them meet the dead target.
+    let mut refused = 0;
+    for _ in 0..6 {
+        let req = http::Request::post(env.url("/debug/echo"))
+            .header("accept", "application/json")
+            .body(http_body_util::Full::new(bytes::Bytes::from_static(b"hello")))
+            .unwrap();
+        let (resp, _) = common::send(req).await;
+        if resp.status() == 502 {
+            assert_eq!(header(&resp, "doorman-code"), "UPSTREAM_REFUSED");
+            refused += 1;
+        } else {
+            assert_eq!(resp.status(), 200);
+        }
+    }
+    assert_eq!(refused, 3, "round robin over a dead and a live target");
+    env.stop().await;
+    b.stop().await.unwrap();
+}
