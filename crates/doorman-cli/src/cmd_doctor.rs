@@ -1,9 +1,9 @@
 //! `doorman doctor URL`: the client-side diagnosis a blocked person or a support person runs.
 //!
-//! Glue over `doorman_doctor`: turn the arguments into `Options` (a bad URL, path or resolver is
-//! a usage error, exit 2), run the steps, print each one as soon as it is known (a slow network
-//! should not look like a hang), and exit 0 when nothing failed, 1 otherwise. `--json` prints one
-//! document at the end instead, for a support ticket.
+//! Glue over `doorman_doctor`: turn the arguments into `Options` (a bad URL, path, resolver or
+//! status page URL is a usage error, exit 2), run the steps, print each one as soon as it is
+//! known (a slow network should not look like a hang), and exit 0 when nothing failed, 1
+//! otherwise. `--json` prints one document at the end instead, for a support ticket.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -32,6 +32,11 @@ pub struct DoctorArgs {
     /// Repeatable. Default: the nameservers in /etc/resolv.conf beyond the first.
     #[arg(long, value_name = "IP[:PORT]")]
     pub resolver: Vec<String>,
+    /// Also read this Statuspage-compatible status page (its base URL, e.g.
+    /// https://status.example.com): an outage there explains a site that is down. Default: the
+    /// page the gateway's trace names, if any.
+    #[arg(long, value_name = "URL")]
+    pub status_url: Option<String>,
     /// Also trust the certificates in this PEM file (a private CA), beside the public roots.
     #[arg(long, value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
@@ -50,6 +55,9 @@ fn options(args: &DoctorArgs) -> Result<Options, String> {
     let mut opts = Options::new(&args.url).map_err(words)?;
     if let Some(path) = &args.path {
         opts = opts.with_path(path).map_err(words)?;
+    }
+    if let Some(url) = &args.status_url {
+        opts = opts.with_status_url(url).map_err(words)?;
     }
     if let Some(file) = &args.ca_file {
         let pem = std::fs::read(file).map_err(|e| format!("--ca-file {}: {e}", file.display()))?;

@@ -1,7 +1,9 @@
 //! Loopback servers that misbehave on purpose, for tests of the doctor (this crate's and the
 //! `doorman` binary's): an HTTP/1.1 server answering from a closure, the same behind a
-//! self-signed certificate, a DNS responder with a fixed answer, and a port nothing listens on.
-//! Behind the `test-support` feature; nothing here touches anything but 127.0.0.1.
+//! self-signed certificate, a DNS responder with a fixed answer, and a port nothing listens on;
+//! and bodies in the shapes other products answer with, for a closure to serve: Cloudflare's
+//! `/cdn-cgi/trace` and error pages. Behind the `test-support` feature; nothing here touches
+//! anything but 127.0.0.1.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -309,4 +311,68 @@ pub fn http_date(offset_s: i64) -> String {
 pub fn closed_port() -> std::io::Result<SocketAddr> {
     let l = std::net::TcpListener::bind("127.0.0.1:0")?;
     l.local_addr()
+}
+
+/// An RFC 3339 time `offset_s` seconds from now (negative: in the past), as Statuspage writes
+/// them: `2026-11-20T14:05:11.000Z`.
+pub fn rfc3339_in(offset_s: i64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = i64::try_from(now.as_secs()).unwrap_or(i64::MAX / 2) + offset_s;
+    crate::timefmt::rfc3339_ms(secs * 1000)
+}
+
+/// Seconds since the epoch, `offset_s` from now, with milliseconds: `1700000000.123`.
+fn unix_with_fraction(offset_s: i64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let ms = i64::try_from(now.as_millis()).unwrap_or(i64::MAX / 2) + offset_s * 1000;
+    format!("{}.{:03}", ms.div_euclid(1000), ms.rem_euclid(1000))
+}
+
+/// A `/cdn-cgi/trace` body as Cloudflare serves it, for a client at `ip` in country `loc`
+/// with WARP `warp` (`off`, `on` or `plus`); its `ts` is `ts_offset_s` seconds from now
+/// (negative: Cloudflare's clock behind this machine's, as if this machine's were fast).
+pub fn cloudflare_trace(ip: &str, loc: &str, warp: &str, ts_offset_s: i64) -> String {
+    format!(
+        "fl=29f123\nh=example.com\nip={ip}\nts={}\nvisit_scheme=https\nuag=doorman-doctor\ncolo=AMS\nsliver=none\nhttp=http/2\nloc={loc}\ntls=TLSv1.3\nsni=plaintext\nwarp={warp}\ngateway=off\nrbi=off\nkex=X25519\n",
+        unix_with_fraction(ts_offset_s)
+    )
+}
+
+/// A Cloudflare error page in the shape of Cloudflare's templates: for 1xxx codes the
+/// `cf-error-code` span and the Ray ID in `<strong>`; for 520–530 the `Error code 522` label.
+/// `title` is the page's words for the error ("Access denied").
+pub fn cloudflare_error_page(code: u16, title: &str, ray: &str) -> String {
+    if code >= 1000 {
+        format!(
+            r#"<!DOCTYPE html>
+<html class="no-js" lang="en-US"><head><title>{title} | example.com | Cloudflare</title>
+<meta charset="UTF-8" /><meta http-equiv="Content-Type" content="text/html; charset=UTF-8" /></head>
+<body><div id="cf-wrapper"><div id="cf-error-details" class="cf-error-details-wrapper">
+<div class="cf-wrapper cf-header cf-error-overview"><h1>
+<span class="cf-error-type" data-translate="error">Error</span>
+<span class="cf-error-code">{code}</span>
+<small class="heading-ray-id">Ray ID: {ray} &bull; 2026-11-23 00:00:00 UTC</small></h1>
+<h2 class="cf-subheadline" data-translate="error_desc">{title}</h2></div>
+<div class="cf-section cf-wrapper"><h2 data-translate="what_happened">What happened?</h2>
+<p>A fixture page: the site refused this request.</p></div>
+<div class="cf-error-footer"><p><span>Cloudflare Ray ID: <strong class="font-semibold">{ray}</strong></span>
+<span>Performance &amp; security by Cloudflare</span></p></div></div></div></body></html>
+"#
+        )
+    } else {
+        format!(
+            r#"<!DOCTYPE html>
+<html class="no-js" lang="en-US"><head><title>example.com | {code}: {title}</title></head>
+<body><div id="cf-wrapper"><div id="cf-error-details" class="p-0"><header>
+<h1><span class="inline-block">{title}</span><span class="code-label">Error code {code}</span></h1>
+</header><div class="my-8 bg-gradient-gray"><p>A fixture page: the site's server did not serve this request.</p></div>
+<div class="cf-error-footer"><p><span class="cf-footer-item"><span>Cloudflare Ray ID: </span><strong class="font-semibold">{ray}</strong></span></p></div>
+</div></div></body></html>
+"#
+        )
+    }
 }

@@ -3,10 +3,12 @@
 //! with `Accept: application/json`).
 //!
 //! Each request gets a fresh connection (the first reuses the one the TCP and TLS steps made):
-//! a site may close after one answer, and three requests are not worth a connection pool. The
-//! body is read up to 256 KiB: enough for any receipt or trace, never a download.
+//! a site may close after one answer, and a handful of requests are not worth a connection pool.
+//! The body is read up to 256 KiB: enough for any receipt, trace or status summary, never a
+//! download. [`get_url`] reaches another host (a status page) the same way a browser would:
+//! the system resolver, then the TCP and TLS steps' own code, so its failures read the same.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use ::http::header::{self, HeaderMap};
@@ -18,8 +20,9 @@ use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
+use crate::cloudflare;
 use crate::target::{Scheme, Target};
-use crate::{Options, Step, Timeouts, clock, tls};
+use crate::{Options, Step, Timeouts, clock, tcp, tls};
 
 /// The most of a body the doctor reads.
 const MAX_BODY: usize = 256 * 1024;
@@ -112,6 +115,125 @@ pub(crate) fn headers(opts: &Options, accept: &str) -> Vec<(&'static str, String
     h
 }
 
+/// Headers for requests that have no business with the key: the status page (another host, or
+/// a page that needs none) and Cloudflare's trace.
+pub(crate) fn plain_headers(accept: &str) -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "user-agent",
+            format!("doorman-doctor/{}", env!("CARGO_PKG_VERSION")),
+        ),
+        ("accept", accept.to_owned()),
+    ]
+}
+
+/// How many redirects [`get_url`] follows (a status page moved to https, or to a new name).
+const MAX_REDIRECTS: usize = 3;
+
+/// A GET of an absolute URL on a connection of its own: system resolver, TCP, TLS with the
+/// same roots as the TLS step (and `--ca-file`), redirects followed.
+pub(crate) async fn get_url(
+    url: &str,
+    opts: &Options,
+    headers: &[(&'static str, String)],
+) -> Result<Fetched, FetchError> {
+    let mut url = url.to_owned();
+    for _ in 0..=MAX_REDIRECTS {
+        let t = Target::parse(&url).map_err(|e| FetchError::new(e.to_string()))?;
+        let (io, h2) = open_fresh(&t, opts).await?;
+        let f = fetch(
+            io,
+            h2,
+            &t,
+            &t.path,
+            headers,
+            opts.timeouts.request,
+            opts.clock_skew_ms,
+        )
+        .await?;
+        match f.header("location").filter(|_| f.status.is_redirection()) {
+            Some(loc) if loc.starts_with("http://") || loc.starts_with("https://") => {
+                url = loc.to_owned();
+            }
+            Some(loc) if loc.starts_with('/') && !loc.starts_with("//") => url = t.url_of(loc),
+            _ => return Ok(f),
+        }
+    }
+    Err(FetchError::new(format!(
+        "more than {MAX_REDIRECTS} redirects (the last to {url})"
+    )))
+}
+
+/// A connection to another host, by the same means as the steps use for the target.
+async fn open_fresh(t: &Target, opts: &Options) -> Result<(Box<dyn Io>, bool), FetchError> {
+    let addrs: Vec<IpAddr> = match t.ip() {
+        Some(ip) => vec![ip],
+        None => {
+            let lookup = tokio::net::lookup_host((t.host.as_str(), t.port));
+            let found = match tokio::time::timeout(opts.timeouts.lookup, lookup).await {
+                Ok(Ok(addrs)) => addrs,
+                Ok(Err(e)) => {
+                    return Err(FetchError::new(format!(
+                        "{} does not resolve ({e})",
+                        t.host
+                    )));
+                }
+                Err(_) => {
+                    return Err(FetchError::new(format!(
+                        "looking up {} took more than {:.0} s",
+                        t.host,
+                        opts.timeouts.lookup.as_secs_f64()
+                    )));
+                }
+            };
+            let mut ips = Vec::new();
+            for a in found {
+                if !ips.contains(&a.ip()) {
+                    ips.push(a.ip());
+                }
+            }
+            ips
+        }
+    };
+    if addrs.is_empty() {
+        return Err(FetchError::new(format!("{} has no address", t.host)));
+    }
+    let (step, conn) = tcp::step(&addrs, &t.host, t.port, opts.timeouts.connect).await;
+    let Some((stream, _)) = conn else {
+        let why = step
+            .facts
+            .iter()
+            .map(|(addr, what)| format!("{addr}: {what}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        return Err(FetchError::new(format!(
+            "could not connect to {} ({why})",
+            t.authority()
+        )));
+    };
+    match t.scheme {
+        Scheme::Http => Ok((boxed(stream), false)),
+        Scheme::Https => {
+            let (step, out) = tls::step(
+                stream,
+                t,
+                &opts.extra_roots,
+                opts.clock_skew_ms,
+                opts.timeouts.tls,
+            )
+            .await;
+            match out {
+                Some((io, _, h2)) => Ok((io, h2)),
+                None => Err(FetchError::new(format!(
+                    "TLS with {} failed: {}",
+                    t.host,
+                    step.fact_value("error").unwrap_or("no reason given")
+                ))),
+            }
+        }
+    }
+}
+
 /// An answer.
 #[derive(Debug)]
 pub(crate) struct Fetched {
@@ -150,7 +272,7 @@ pub(crate) struct FetchError {
 }
 
 impl FetchError {
-    fn new(what: String) -> FetchError {
+    pub(crate) fn new(what: String) -> FetchError {
         FetchError { what, fix: None }
     }
 }
@@ -347,8 +469,24 @@ pub(crate) fn version_word(v: Version) -> &'static str {
     }
 }
 
+/// What the other steps learned that changes the HTTP step's words.
+#[derive(Debug, Default)]
+pub(crate) struct Hints<'a> {
+    /// The gateway's suggestion for a path it has no route for (`verdict.did_you_mean`).
+    pub did_you_mean: Option<&'a str>,
+    /// Cloudflare's trace, when the site is behind Cloudflare (the IP and WARP it saw).
+    pub cf_trace: Option<&'a cloudflare::CfTrace>,
+    /// The status page to follow, when one is known.
+    pub status_page: Option<&'a str>,
+}
+
 /// The HTTP step from the main request's outcome.
-pub(crate) fn step(main: &Result<Fetched, FetchError>, t: &Target, sent_key: bool) -> Step {
+pub(crate) fn step(
+    main: &Result<Fetched, FetchError>,
+    t: &Target,
+    sent_key: bool,
+    hints: &Hints,
+) -> Step {
     let mut step = Step::new("http");
     step.fact(
         "request",
@@ -413,6 +551,15 @@ pub(crate) fn step(main: &Result<Fetched, FetchError>, t: &Target, sent_key: boo
     }
     let ray = f.header("doorman-ray").or_else(|| f.header("cf-ray"));
     let receipt = receipt(f);
+    let cf_error = cloudflare::error_page(f);
+    if let Some(e) = &cf_error {
+        step.fact("cloudflare error", cloudflare::describe(e));
+        if let Some(r) = &e.ray
+            && ray.is_none_or(|h| !h.starts_with(r.as_str()))
+        {
+            step.fact("ray id (page)", r.clone());
+        }
+    }
     if let Some(r) = &receipt {
         step.fact("receipt", format!("{} ({})", r.title, r.code));
         if !r.detail.is_empty() {
@@ -440,10 +587,28 @@ pub(crate) fn step(main: &Result<Fetched, FetchError>, t: &Target, sent_key: boo
     if status.is_success() || status.is_informational() {
         return step;
     }
-    let mut fix = match &receipt {
-        Some(r) if !r.remedies.is_empty() => r.remedies.join(" "),
-        Some(r) if !r.detail.is_empty() => r.detail.clone(),
-        _ => generic_fix(status, f, t, sent_key),
+    if let Some(e) = &cf_error {
+        // Cloudflare's pages carry their own Ray ID; the fix quotes it.
+        let cx = cloudflare::Context {
+            trace: hints.cf_trace,
+            retry_after: f.header("retry-after"),
+            host_is_ip: t.ip().is_some(),
+            status_page: hints.status_page,
+        };
+        step.fail(cloudflare::fix(e, &cx));
+        return step;
+    }
+    let did_you_mean = hints
+        .did_you_mean
+        .filter(|_| status == StatusCode::NOT_FOUND);
+    let mut fix = match (&receipt, did_you_mean) {
+        (_, Some(better)) => format!(
+            "path {} not found; did you mean {better}?",
+            t.path.split('?').next().unwrap_or(&t.path)
+        ),
+        (Some(r), None) if !r.remedies.is_empty() => r.remedies.join(" "),
+        (Some(r), None) if !r.detail.is_empty() => r.detail.clone(),
+        _ => generic_fix(status, f, t, sent_key, hints.status_page),
     };
     if let Some(ray) = ray {
         fix.push_str(&format!(
@@ -454,7 +619,17 @@ pub(crate) fn step(main: &Result<Fetched, FetchError>, t: &Target, sent_key: boo
     step
 }
 
-fn generic_fix(status: StatusCode, f: &Fetched, t: &Target, sent_key: bool) -> String {
+fn generic_fix(
+    status: StatusCode,
+    f: &Fetched,
+    t: &Target,
+    sent_key: bool,
+    status_page: Option<&str>,
+) -> String {
+    let status_page = status_page.map_or_else(
+        || "the site's status page".to_owned(),
+        |url| format!("the site's status page ({url})"),
+    );
     match status.as_u16() {
         401 if !sent_key => {
             "the site wants credentials: give your API key with --api-key to check it".to_owned()
@@ -469,15 +644,16 @@ fn generic_fix(status: StatusCode, f: &Fetched, t: &Target, sent_key: bool) -> S
         408 => "the request took too long to arrive: check your connection".to_owned(),
         429 => match f.header("retry-after") {
             Some(s) => format!("too many requests: wait {s} s before trying again, and slow down"),
-            None => "too many requests: wait a little before trying again, and slow down"
-                .to_owned(),
+            None => {
+                "too many requests: wait a little before trying again, and slow down".to_owned()
+            }
         },
-        502..=504 => {
-            "the site's server (or the service behind its gateway) is down or failing: try again later and check the site's status page".to_owned()
-        }
-        s if s >= 500 => {
-            "the site has an internal problem: try again later; if it persists, tell the site's support".to_owned()
-        }
+        502..=504 => format!(
+            "the site's server (or the service behind its gateway) is down or failing: try again later and check {status_page}"
+        ),
+        s if s >= 500 => format!(
+            "the site has an internal problem: try again later and check {status_page}; if it persists, tell the site's support"
+        ),
         _ => format!("the site answered {status}: check the URL"),
     }
 }

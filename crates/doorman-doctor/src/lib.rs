@@ -22,6 +22,7 @@
 #![forbid(unsafe_code)]
 
 mod clock;
+mod cloudflare;
 mod credential;
 mod dns;
 mod env;
@@ -29,6 +30,7 @@ mod env;
 pub mod fixtures;
 mod http;
 mod render;
+mod status;
 mod target;
 mod tcp;
 mod timefmt;
@@ -66,6 +68,16 @@ pub enum DoctorError {
     /// A `--ca-file` holds no usable certificate.
     #[error("--ca-file: {why}")]
     InvalidCa {
+        /// Why.
+        why: String,
+    },
+    /// The `--status-url` value is not an http(s) URL.
+    #[error(
+        "--status-url `{url}`: {why}; give the base URL of a Statuspage-compatible page, e.g. https://status.example.com"
+    )]
+    InvalidStatusUrl {
+        /// The URL as given.
+        url: String,
         /// Why.
         why: String,
     },
@@ -117,7 +129,8 @@ impl Status {
 /// One check: what it measured and, when something is wrong, what to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Step {
-    /// Stable name: `dns`, `proxy`, `tcp`, `tls`, `clock`, `http`, `trace`, `credential`.
+    /// Stable name: `dns`, `proxy`, `tcp`, `tls`, `clock`, `http`, `trace`, `status`,
+    /// `credential`.
     pub name: &'static str,
     /// The outcome.
     pub status: Status,
@@ -173,6 +186,7 @@ impl Step {
             "clock" => "Clock",
             "http" => "HTTP",
             "trace" => "Trace",
+            "status" => "Status page",
             "credential" => "Credential",
             other => other,
         }
@@ -231,6 +245,9 @@ pub struct Options {
     pub extra_roots: Vec<Vec<u8>>,
     /// The proxy variables of the environment (only those; nothing else is kept).
     pub env: Vec<(String, String)>,
+    /// A Statuspage-compatible status page to read (its base URL, e.g.
+    /// `https://status.example.com`). Without it, the page the Doorman trace names, if any.
+    pub status_url: Option<String>,
     /// Pretend the local clock is this far ahead (negative: behind), to see what a wrong
     /// clock looks like; also applied to certificate validity.
     pub clock_skew_ms: i64,
@@ -274,6 +291,7 @@ impl Options {
             resolv_conf,
             hosts_file,
             extra_roots: Vec::new(),
+            status_url: None,
             env,
             clock_skew_ms: 0,
             timeouts: Timeouts::default(),
@@ -318,6 +336,19 @@ impl Options {
         Ok(added)
     }
 
+    /// Reads this status page (checked now: a bad URL is a usage error, not a network step).
+    pub fn with_status_url(mut self, url: &str) -> Result<Options, DoctorError> {
+        Target::parse(url).map_err(|e| DoctorError::InvalidStatusUrl {
+            url: url.to_owned(),
+            why: match e {
+                DoctorError::InvalidUrl { why, .. } => why,
+                other => other.to_string(),
+            },
+        })?;
+        self.status_url = Some(url.trim().to_owned());
+        Ok(self)
+    }
+
     /// Requests `path` instead of the URL's own path (and asks the trace and whoami endpoints
     /// about it).
     pub fn with_path(mut self, path: &str) -> Result<Options, DoctorError> {
@@ -337,6 +368,11 @@ pub struct Report {
     pub steps: Vec<Step>,
     /// The index of the first failed step.
     pub first_failure: Option<usize>,
+    /// The index of the step that explains the first failure, when another step does: the
+    /// status page reporting an outage (or an incident, or maintenance) explains a refused
+    /// connection or a 5xx/absent answer better than that failure's own fix. The verdict
+    /// line names both.
+    pub explained_by: Option<usize>,
     /// Every Ray ID the site answered with (quote them to support).
     pub ray_ids: Vec<String>,
 }
@@ -360,6 +396,13 @@ pub async fn run(opts: Options) -> Report {
 
 /// Runs every step, handing each to `on_step` as soon as it is known (so a person sees the
 /// progress of a slow network), and returns the report.
+///
+/// The steps are reported in a fixed order — dns, proxy, tcp, tls, clock, http, trace, status,
+/// credential — but measured in the order the network allows: the clock is judged from the
+/// answers of the HTTP, trace and Cloudflare trace requests, and the HTTP step's words use what
+/// the trace and the status page said. `status` is there only when a status page is known
+/// (`--status-url`, or the trace's `status_page`); with `--status-url` it is read even when the
+/// site itself cannot be reached, since that is when it matters most.
 pub async fn run_with(opts: Options, mut on_step: impl FnMut(&Step)) -> Report {
     let skew = opts.clock_skew_ms;
     let mut report = Report {
@@ -367,6 +410,7 @@ pub async fn run_with(opts: Options, mut on_step: impl FnMut(&Step)) -> Report {
         started_at: timefmt::rfc3339(clock::now_ms(skew).div_euclid(1000)),
         steps: Vec::new(),
         first_failure: None,
+        explained_by: None,
         ray_ids: Vec::new(),
     };
     let mut push = |report: &mut Report, step: Step| {
@@ -428,10 +472,18 @@ pub async fn run_with(opts: Options, mut on_step: impl FnMut(&Step)) -> Report {
             ("clock", "no connection to ask the server's time over"),
             ("http", "no connection"),
             ("trace", "no connection"),
-            ("credential", "no connection"),
         ] {
             push(&mut report, Step::skipped(name, why));
         }
+        let mut outage = false;
+        if let Some((base, source)) = status::base(opts.status_url.as_deref(), None) {
+            let checked = status::check(&base, source, t, None, &opts).await;
+            let (step, o) = status::step(&checked, clock::now_ms(skew).div_euclid(1000));
+            outage = o;
+            push(&mut report, step);
+        }
+        push(&mut report, Step::skipped("credential", "no connection"));
+        explain_first_failure(&mut report, outage, true);
         return report;
     };
 
@@ -474,14 +526,12 @@ pub async fn run_with(opts: Options, mut on_step: impl FnMut(&Step)) -> Report {
     } else {
         (None, None)
     };
+    let traced_ok = traced.as_ref().and_then(|r| r.as_ref().ok());
 
     let mut samples = Vec::new();
     for (what, fetched) in [
         (format!("Date header of GET {}", t.path), main.as_ref().ok()),
-        (
-            format!("Date header of GET {}", trace::PATH),
-            traced.as_ref().and_then(|r| r.as_ref().ok()),
-        ),
+        (format!("Date header of GET {}", trace::PATH), traced_ok),
     ] {
         if let Some(f) = fetched {
             samples.extend(clock::from_date(f, &what));
@@ -491,10 +541,74 @@ pub async fn run_with(opts: Options, mut on_step: impl FnMut(&Step)) -> Report {
     if let Some(Ok(f)) = &whoami {
         report.ray_ids.extend(http::ray_ids(f));
     }
-    let (trace_step, trace_info) = trace::step(traced.as_ref(), &t.path);
+    let (mut trace_step, trace_info) = trace::step(traced.as_ref(), &t.path);
     if let Some(sample) = trace_info.as_ref().and_then(|i| i.clock.clone()) {
         samples.push(sample);
     }
+
+    // Behind Cloudflare without a Doorman trace, Cloudflare's own trace says what it sees.
+    let behind_cloudflare = main.as_ref().is_ok_and(cloudflare::detected)
+        || traced_ok.is_some_and(cloudflare::detected);
+    let mut cf_trace = None;
+    if behind_cloudflare && trace_info.is_none() {
+        let fetched = connector
+            .get(
+                t,
+                cloudflare::TRACE_PATH,
+                &http::plain_headers("text/plain"),
+                skew,
+            )
+            .await;
+        match &fetched {
+            Ok(f) => {
+                report.ray_ids.extend(http::ray_ids(f));
+                match cloudflare::CfTrace::parse(&f.body).filter(|_| f.status.is_success()) {
+                    Some(tr) => {
+                        let (step, sample) = cloudflare::trace_step(f, &tr);
+                        trace_step = step;
+                        samples.extend(sample);
+                        cf_trace = Some(tr);
+                    }
+                    None => trace_step.fact(
+                        "Cloudflare trace",
+                        format!(
+                            "{} from GET {}, not a trace",
+                            f.status.as_u16(),
+                            cloudflare::TRACE_PATH
+                        ),
+                    ),
+                }
+            }
+            Err(e) => trace_step.fact(
+                "Cloudflare trace",
+                format!("GET {} failed: {}", cloudflare::TRACE_PATH, e.what),
+            ),
+        }
+    }
+    // A Cloudflare error page shows its Ray ID in the body; the header usually has it too,
+    // with the data centre appended.
+    if let Some(ray) = main
+        .as_ref()
+        .ok()
+        .and_then(cloudflare::error_page)
+        .and_then(|e| e.ray)
+        && !report.ray_ids.iter().any(|r| r.starts_with(ray.as_str()))
+    {
+        report.ray_ids.push(ray);
+    }
+
+    // The status page: the flag's, else the one the trace names.
+    let status_base = status::base(
+        opts.status_url.as_deref(),
+        trace_info.as_ref().and_then(|i| i.status_page.as_deref()),
+    );
+    let checked = match &status_base {
+        Some((base, source)) => {
+            Some(status::check(base, *source, t, Some(&connector), &opts).await)
+        }
+        None => None,
+    };
+
     push(
         &mut report,
         if main.is_err() {
@@ -503,8 +617,23 @@ pub async fn run_with(opts: Options, mut on_step: impl FnMut(&Step)) -> Report {
             clock::step(&samples, skew)
         },
     );
-    push(&mut report, http::step(&main, t, opts.api_key.is_some()));
+    let follow = checked.as_ref().map(status::Checked::follow_url);
+    let hints = http::Hints {
+        did_you_mean: trace_info.as_ref().and_then(|i| i.did_you_mean.as_deref()),
+        cf_trace: cf_trace.as_ref(),
+        status_page: follow.as_deref(),
+    };
+    push(
+        &mut report,
+        http::step(&main, t, opts.api_key.is_some(), &hints),
+    );
     push(&mut report, trace_step);
+    let mut outage = false;
+    if let Some(c) = &checked {
+        let (step, o) = status::step(c, clock::now_ms(skew).div_euclid(1000));
+        outage = o;
+        push(&mut report, step);
+    }
     push(
         &mut report,
         match (&opts.api_key, &whoami) {
@@ -512,7 +641,36 @@ pub async fn run_with(opts: Options, mut on_step: impl FnMut(&Step)) -> Report {
             _ => credential::step(whoami.as_ref(), &t.path, clock::now_ms(skew)),
         },
     );
+    let server_side = match &main {
+        Err(_) => true,
+        Ok(f) => f.status.is_server_error(),
+    };
+    explain_first_failure(&mut report, outage, server_side);
     let mut seen = std::collections::HashSet::new();
     report.ray_ids.retain(|r| seen.insert(r.clone()));
     report
+}
+
+/// Points the verdict at the status page when it reports trouble and the first failure is one
+/// an outage causes: a connection the site refuses or drops, or an answer that is a 5xx or
+/// never comes (`server_side`). A refusal addressed to this client (403, 429, a 1020) is not
+/// explained by an outage, nor is a wrong clock or certificate.
+fn explain_first_failure(report: &mut Report, outage: bool, server_side: bool) {
+    let Some(first) = report.first_failure else {
+        return;
+    };
+    let Some(status_at) = report.steps.iter().position(|s| s.name == "status") else {
+        return;
+    };
+    let status_step = &report.steps[status_at];
+    let explains = outage
+        && matches!(status_step.status, Status::Fail | Status::Warn)
+        && match report.steps[first].name {
+            "tcp" => true,
+            "http" => server_side,
+            _ => false,
+        };
+    if explains {
+        report.explained_by = Some(status_at);
+    }
 }

@@ -26,18 +26,35 @@ pub fn render_step(step: &Step) -> String {
     out
 }
 
-/// The last line: the first failed step, or that all passed.
+/// The last line: the first failed step and its fix, or that all passed. When another step
+/// explains that failure (the status page reports an outage), the line names both and gives
+/// the explaining step's fix: "first failure: HTTP (http), explained by Status page (status) —
+/// the service itself is having an outage …". It always starts with `first failure:` or is
+/// `all checks passed`, so scripts can rely on it.
 pub fn verdict_line(report: &Report) -> String {
-    match report.first_failure.and_then(|i| report.steps.get(i)) {
-        Some(step) => format!(
+    let fix = |step: &Step| {
+        step.fix
+            .as_deref()
+            .map_or_else(String::new, |f| format!(" — {f}"))
+    };
+    let first = report.first_failure.and_then(|i| report.steps.get(i));
+    let cause = report.explained_by.and_then(|i| report.steps.get(i));
+    match (first, cause) {
+        (Some(step), Some(cause)) => format!(
+            "first failure: {} ({}), explained by {} ({}){}",
+            step.title(),
+            step.name,
+            cause.title(),
+            cause.name,
+            fix(cause)
+        ),
+        (Some(step), None) => format!(
             "first failure: {} ({}){}",
             step.title(),
             step.name,
-            step.fix
-                .as_deref()
-                .map_or_else(String::new, |f| format!(" — {f}"))
+            fix(step)
         ),
-        None => "all checks passed".to_owned(),
+        (None, _) => "all checks passed".to_owned(),
     }
 }
 
@@ -87,6 +104,7 @@ pub fn render_json(report: &Report) -> String {
         "started_at": report.started_at,
         "passed": report.passed(),
         "first_failure": report.first_failure.and_then(|i| report.steps.get(i)).map(|s| s.name),
+        "explained_by": report.explained_by.and_then(|i| report.steps.get(i)).map(|s| s.name),
         "ray_ids": report.ray_ids,
         "steps": steps,
     });

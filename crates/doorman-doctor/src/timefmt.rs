@@ -35,6 +35,55 @@ pub(crate) fn unix_from_parts(y: i64, mo: u32, d: u32, h: u32, mi: u32, s: u32) 
     Some(days_from_civil(y, mo, d) * 86_400 + i64::from(h * 3600 + mi * 60 + s))
 }
 
+/// Parses an RFC 3339 time (`2026-11-20T14:05:11.000Z`, `2023-11-08T06:28:00-08:00`) as seconds
+/// since the epoch; fractions are dropped. A missing offset is read as UTC, because Statuspage
+/// and Doorman both write UTC and a wrong hour is better than no time at all.
+pub(crate) fn parse_rfc3339(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    if !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    let n = |r: std::ops::Range<usize>| -> Option<u32> {
+        let part = s.get(r)?;
+        if !part.bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        part.parse().ok()
+    };
+    let base = unix_from_parts(
+        i64::from(n(0..4)?),
+        n(5..7)?,
+        n(8..10)?,
+        n(11..13)?,
+        n(14..16)?,
+        n(17..19)?,
+    )?;
+    let mut rest = &s[19..];
+    if let Some(frac) = rest.strip_prefix('.') {
+        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
+        rest = &frac[digits..];
+    }
+    let offset = match rest.as_bytes().first() {
+        None | Some(b'Z' | b'z') => 0,
+        Some(sign @ (b'+' | b'-')) => {
+            let hm = &rest[1..];
+            let (h, m) = match hm.len() {
+                5 if hm.as_bytes()[2] == b':' => (hm.get(0..2)?, hm.get(3..5)?),
+                4 => (hm.get(0..2)?, hm.get(2..4)?),
+                _ => return None,
+            };
+            let secs =
+                i64::from(h.parse::<u32>().ok()?) * 3600 + i64::from(m.parse::<u32>().ok()?) * 60;
+            if *sign == b'+' { secs } else { -secs }
+        }
+        Some(_) => return None,
+    };
+    Some(base - offset)
+}
+
 /// `2026-11-23T00:38:41Z`.
 pub(crate) fn rfc3339(unix_s: i64) -> String {
     let (y, m, d) = civil_from_days(unix_s.div_euclid(86_400));
@@ -87,6 +136,21 @@ mod tests {
         }
         assert_eq!(unix_from_parts(2000, 2, 29, 0, 0, 0), Some(951_782_400));
         assert_eq!(unix_from_parts(2000, 13, 1, 0, 0, 0), None);
+    }
+
+    #[test]
+    fn parses_rfc3339_with_fractions_and_offsets() {
+        assert_eq!(parse_rfc3339("1970-01-01T00:01:00Z"), Some(60));
+        assert_eq!(parse_rfc3339("2000-02-29T00:00:00.123Z"), Some(951_782_400));
+        assert_eq!(
+            parse_rfc3339("1970-01-01T00:00:00.389-08:00"),
+            Some(8 * 3600)
+        );
+        assert_eq!(parse_rfc3339("1970-01-01T02:00:00+0200"), Some(0));
+        assert_eq!(parse_rfc3339("1970-01-01T00:01:00"), Some(60));
+        assert_eq!(parse_rfc3339("2000-02-29"), None);
+        assert_eq!(parse_rfc3339("2000-0x-29T00:00:00Z"), None);
+        assert_eq!(parse_rfc3339("2000-01-29T00:00:00 UTC"), None);
     }
 
     #[test]

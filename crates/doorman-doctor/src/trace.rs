@@ -2,8 +2,10 @@
 //! `Accept: application/json` (Doorman's answer to Cloudflare's `/cdn-cgi/trace`). It says
 //! which IP, network and country the gateway sees, the HTTP and TLS versions, the User-Agent,
 //! its own time (the precise clock reading), the credential's state, and the verdict a request
-//! to `P` would get. Every field is optional: an older gateway, or another product, may send
-//! fewer; a site without the endpoint is not a failure.
+//! to `P` would get (with `did_you_mean`, the public path it probably meant, when it has no route
+//! for `P`), and where the service's status page is (`status_page`). Every field is optional: an
+//! older gateway, or another product, may send fewer; a site without the endpoint is not a
+//! failure (behind Cloudflare, `cloudflare` reads `/cdn-cgi/trace` instead).
 
 use serde_json::Value;
 
@@ -18,6 +20,10 @@ pub(crate) const PATH: &str = "/.well-known/doorman/trace";
 #[derive(Debug, Default)]
 pub(crate) struct TraceInfo {
     pub clock: Option<Sample>,
+    /// `verdict.did_you_mean`: a path the gateway has a route for, close to the one asked.
+    pub did_you_mean: Option<String>,
+    /// `status_page`: a path on this host (`/status`) or an absolute URL.
+    pub status_page: Option<String>,
 }
 
 /// A JSON value as text, whatever its type (an ASN may be a number or a string).
@@ -124,8 +130,14 @@ pub(crate) fn step(
     if let Some(ray) = get("ray_id") {
         step.fact("ray id", ray);
     }
+    let status_page = get("status_page");
+    if let Some(page) = &status_page {
+        step.fact("status page", page.clone());
+    }
+    let mut did_you_mean = None;
     if let Some(verdict) = v.get("verdict").filter(|x| x.is_object()) {
         let asked = text(verdict.get("path")).unwrap_or_else(|| path.to_owned());
+        did_you_mean = text(verdict.get("did_you_mean")).filter(|p| p.starts_with('/'));
         match verdict.get("allowed").and_then(Value::as_bool) {
             Some(true) => step.fact(format!("verdict for {asked}"), "allowed"),
             Some(false) => {
@@ -135,16 +147,24 @@ pub(crate) fn step(
                     format!("verdict for {asked}"),
                     format!("refused: {code} {reason}").trim_end().to_owned(),
                 );
-                step.fail(format!(
-                    "the gateway would refuse {asked} ({code}){}: see the HTTP step's remedies, and quote the Ray ID to the site's support if you think it is wrong",
-                    if reason.is_empty() {
-                        String::new()
-                    } else {
-                        format!(": {reason}")
-                    }
-                ));
+                let reason = if reason.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {reason}")
+                };
+                step.fail(match &did_you_mean {
+                    Some(better) => format!(
+                        "the gateway would refuse {asked} ({code}){reason}; did you mean {better}?"
+                    ),
+                    None => format!(
+                        "the gateway would refuse {asked} ({code}){reason}: see the HTTP step's remedies, and quote the Ray ID to the site's support if you think it is wrong"
+                    ),
+                });
             }
             None => {}
+        }
+        if let Some(better) = &did_you_mean {
+            step.fact("did you mean", better.clone());
         }
     }
     if step.facts.is_empty() {
@@ -163,5 +183,12 @@ pub(crate) fn step(
             uncertainty_ms: half.max(1),
         }
     });
-    (step, Some(TraceInfo { clock }))
+    (
+        step,
+        Some(TraceInfo {
+            clock,
+            did_you_mean,
+            status_page,
+        }),
+    )
 }

@@ -397,6 +397,62 @@ async fn a_doorman_receipt_the_trace_and_a_revoked_key_are_explained() {
     );
 }
 
+/// A Doorman-like gateway with no route for a misspelt path: its trace suggests the right one.
+#[tokio::test]
+async fn a_404_with_the_gateways_suggestion_says_did_you_mean() {
+    let addr = http_server(|asked| match asked.path() {
+        "/.well-known/doorman/trace" => Reply::new(
+            200,
+            &[("content-type", "application/json")],
+            r#"{"ip":"127.0.0.1","verdict":{"path":"/plugin/weather","allowed":false,"code":"NO_ROUTE","reason":"no route matches","did_you_mean":"/plugins/weather"}}"#,
+        ),
+        _ => Reply::new(
+            404,
+            &[
+                ("content-type", "application/problem+json"),
+                ("doorman-ray", "00000000000000cc-test"),
+            ],
+            r#"{"type":"urn:doorman:error:NO_ROUTE","title":"Not found","status":404,"code":"NO_ROUTE","remedies":["Check the path."]}"#,
+        ),
+    })
+    .await
+    .unwrap();
+    let r = run(opts(&format!("http://{addr}/plugin/weather?city=Lisbon"))).await;
+    let text = render_text(&r);
+    assert_eq!(first_failure(&r), Some("http"), "{text}");
+    let fix = r.step("http").unwrap().fix.clone().unwrap();
+    assert_eq!(
+        fix,
+        "path /plugin/weather not found; did you mean /plugins/weather? If you contact the site's support, quote Ray ID 00000000000000cc-test."
+    );
+    let trace = r.step("trace").unwrap();
+    assert_eq!(trace.fact_value("did you mean"), Some("/plugins/weather"));
+    assert!(
+        trace
+            .fix
+            .as_deref()
+            .unwrap()
+            .ends_with("; did you mean /plugins/weather?"),
+        "{text}"
+    );
+    // Without the suggestion, the receipt's remedy stays the fix.
+    let addr = http_server(|asked| match asked.path() {
+        "/.well-known/doorman/trace" => Reply::new(404, &[], ""),
+        _ => Reply::new(
+            404,
+            &[("content-type", "application/problem+json")],
+            r#"{"type":"urn:doorman:error:NO_ROUTE","title":"Not found","status":404,"code":"NO_ROUTE","remedies":["Check the path."]}"#,
+        ),
+    })
+    .await
+    .unwrap();
+    let r = run(opts(&format!("http://{addr}/plugin/weather"))).await;
+    assert_eq!(
+        r.step("http").unwrap().fix.as_deref(),
+        Some("Check the path.")
+    );
+}
+
 #[tokio::test]
 async fn a_silent_server_times_out_instead_of_hanging() {
     // Accepts, then never answers.
