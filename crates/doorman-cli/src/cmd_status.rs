@@ -217,7 +217,8 @@ pub fn run_incident(args: &IncidentArgs) -> anyhow::Result<ExitCode> {
             json,
         } => {
             let to: IncidentStatus = parse("status", status)?;
-            let impact: Option<Impact> = impact.as_deref().map(|i| parse("impact", i)).transpose()?;
+            let impact: Option<Impact> =
+                impact.as_deref().map(|i| parse("impact", i)).transpose()?;
             let i = store
                 .update_incident(*id, to, message, impact, now)
                 .map_err(|e| explain(&store, e))?;
@@ -281,8 +282,8 @@ pub fn run_maintenance(args: &MaintenanceArgs) -> anyhow::Result<ExitCode> {
             json,
         } => {
             let starts = when(start, now)?;
-            let Some(length) = doorman_store::report::parse_duration(duration)
-                .filter(|d| *d > Duration::ZERO)
+            let Some(length) =
+                doorman_store::report::parse_duration(duration).filter(|d| *d > Duration::ZERO)
             else {
                 bail!("--duration `{duration}`: write how long it lasts, e.g. 30m, 2h or 1h30m");
             };

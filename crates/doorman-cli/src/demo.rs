@@ -293,10 +293,12 @@ async fn run_async(args: &DemoArgs) -> Result<()> {
         token_interval: std::time::Duration::from_millis(args.token_interval_ms),
         name: "plugins".to_owned(),
     };
-    let (plugins_addr, plugins) =
-        doorman_demo::spawn_with("127.0.0.1:0".parse().expect("literal address"), plugins_options.clone())
-            .await
-            .context("starting the demo's plugins origin")?;
+    let (plugins_addr, plugins) = doorman_demo::spawn_with(
+        "127.0.0.1:0".parse().expect("literal address"),
+        plugins_options.clone(),
+    )
+    .await
+    .context("starting the demo's plugins origin")?;
 
     write_demo_geo(&args.data_dir.join("demo-geo.mmdb"))?;
     let path = args.data_dir.join("demo.toml");

@@ -40,7 +40,10 @@ fn until(addr: std::net::SocketAddr, what: &str, done: impl Fn(&serde_json::Valu
         if done(&s) {
             return;
         }
-        assert!(start.elapsed() < Duration::from_secs(10), "never: {what}: {s}");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "never: {what}: {s}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -94,17 +97,38 @@ path = "/status"
 
     // A misspelt component is named, with the nearest one.
     let (ok, words) = run(
-        &["incident", "open", "--name", "Slow answers", "-m", "Looking.", "--component", "caht"],
+        &[
+            "incident",
+            "open",
+            "--name",
+            "Slow answers",
+            "-m",
+            "Looking.",
+            "--component",
+            "caht",
+        ],
         &data,
     );
     assert!(!ok);
     assert!(words.contains("did you mean `chat`?"), "{words}");
     let (ok, words) = run(
-        &["incident", "open", "--name", "Slow answers", "-m", "Looking.", "--impact", "huge"],
+        &[
+            "incident",
+            "open",
+            "--name",
+            "Slow answers",
+            "-m",
+            "Looking.",
+            "--impact",
+            "huge",
+        ],
         &data,
     );
     assert!(!ok);
-    assert!(words.contains("--impact") && words.contains("critical"), "{words}");
+    assert!(
+        words.contains("--impact") && words.contains("critical"),
+        "{words}"
+    );
 
     let (ok, words) = run(
         &[
@@ -122,17 +146,30 @@ path = "/status"
         &data,
     );
     assert!(ok, "{words}");
-    assert!(words.starts_with("opened #1 Slow answers — investigating"), "{words}");
+    assert!(
+        words.starts_with("opened #1 Slow answers — investigating"),
+        "{words}"
+    );
     until(addr, "the incident on the page", |s| {
         s["incidents"][0]["name"] == "Slow answers" && s["status"]["indicator"] == "minor"
     });
 
     let (ok, words) = run(
-        &["incident", "update", "1", "--status", "monitoring", "-m", "A fix is out."],
+        &[
+            "incident",
+            "update",
+            "1",
+            "--status",
+            "monitoring",
+            "-m",
+            "A fix is out.",
+        ],
         &data,
     );
     assert!(ok, "{words}");
-    until(addr, "the update", |s| s["incidents"][0]["status"] == "monitoring");
+    until(addr, "the update", |s| {
+        s["incidents"][0]["status"] == "monitoring"
+    });
 
     let (ok, words) = run(&["incident", "resolve", "1"], &data);
     assert!(ok, "{words}");
@@ -167,13 +204,24 @@ path = "/status"
         &data,
     );
     assert!(ok, "{words}");
-    assert!(words.contains("scheduled #1 Database upgrade — scheduled"), "{words}");
+    assert!(
+        words.contains("scheduled #1 Database upgrade — scheduled"),
+        "{words}"
+    );
     until(addr, "the maintenance", |s| {
         s["scheduled_maintenances"][0]["name"] == "Database upgrade"
     });
     let (ok, words) = run(
         &[
-            "maintenance", "schedule", "--name", "x", "-m", "y", "--start", "soon", "--duration",
+            "maintenance",
+            "schedule",
+            "--name",
+            "x",
+            "-m",
+            "y",
+            "--start",
+            "soon",
+            "--duration",
             "1h",
         ],
         &data,

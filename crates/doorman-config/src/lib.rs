@@ -44,7 +44,8 @@ pub use parse::MAX_ERRORS;
 pub use ratelimit::{MAX_PERIOD_SECS, MAX_REQUESTS_PER_PERIOD};
 pub use settings::{
     Admin, AdminToken, AuthServer, ChallengeServer, Config, Events, Forwarding, Limits, Listener,
-    LogFormat, Logging, RateLimitSettings, RedisSettings, ServerSettings, StatusComponent, StatusSettings, TlsFiles,
+    LogFormat, Logging, RateLimitSettings, RedisSettings, ServerSettings, StatusComponent,
+    StatusSettings, TlsFiles,
 };
 
 /// A configuration that loaded, and what looked odd about it.

@@ -10,8 +10,7 @@ use std::collections::{HashMap, HashSet};
 
 use crate::compile::Compiler;
 use crate::raw::{
-    RawAccessAction, RawAccessRule, RawConfig, RawLimitAction, RawRateLimit, RawRule,
-    RawRuleAction,
+    RawAccessAction, RawAccessRule, RawConfig, RawLimitAction, RawRateLimit, RawRule, RawRuleAction,
 };
 use crate::settings::{StatusComponent, StatusSettings};
 use crate::suggest;
@@ -194,7 +193,11 @@ impl Compiler<'_, '_> {
                 );
                 continue;
             };
-            let said = if let Some(r) = raw.access_rules.iter().find(|r| r.id.as_ref() == Some(rule)) {
+            let said = if let Some(r) = raw
+                .access_rules
+                .iter()
+                .find(|r| r.id.as_ref() == Some(rule))
+            {
                 access_rule_words(r)
             } else if let Some(r) = raw.rules.iter().find(|r| r.id.as_ref() == Some(rule)) {
                 custom_rule_words(r)
@@ -203,12 +206,17 @@ impl Compiler<'_, '_> {
             } else {
                 let hint = match suggest::nearest(rule, ids()) {
                     Some(n) => format!("did you mean `{n}`?"),
-                    None => "name the id of an [[access_rules]], [[rules]] or [[rate_limits]] entry".to_owned(),
+                    None => {
+                        "name the id of an [[access_rules]], [[rules]] or [[rate_limits]] entry"
+                            .to_owned()
+                    }
                 };
                 self.invalid(
                     &format!("{path}.rule"),
                     Invalid {
-                        detail: format!("no access rule, custom rule or rate limit has the id `{rule}`"),
+                        detail: format!(
+                            "no access rule, custom rule or rate limit has the id `{rule}`"
+                        ),
                         hint: Some(hint),
                     },
                 );
@@ -278,7 +286,11 @@ fn custom_rule_words(r: &RawRule) -> String {
 }
 
 fn rate_limit_words(r: &RawRateLimit) -> String {
-    let title = r.description.as_deref().or(r.id.as_deref()).unwrap_or("a limit");
+    let title = r
+        .description
+        .as_deref()
+        .or(r.id.as_deref())
+        .unwrap_or("a limit");
     let what = match (r.requests_per_period, r.period_secs) {
         (Some(n), Some(p)) => format!(" ({n} requests per {p} s)"),
         _ => String::new(),

@@ -690,7 +690,9 @@ fn status_page_mistakes_point_at_their_value() {
         Some("\"/status\""),
     );
     assert_error(
-        &with("[status]\npath = \"/status\"\n[[status.components]]\nid = \"api\"\nupstreams = [\"aap\"]\n"),
+        &with(
+            "[status]\npath = \"/status\"\n[[status.components]]\nid = \"api\"\nupstreams = [\"aap\"]\n",
+        ),
         "there is no upstream `aap`",
         "\"aap\"",
         Some("did you mean `app`?"),
@@ -704,7 +706,9 @@ fn status_page_mistakes_point_at_their_value() {
         Some("did you mean `vpn`?"),
     );
     assert_error(
-        &with("[status]\npath = \"/status\"\n[[status.components]]\nname = \"API\"\nupstreams = [\"app\"]\n"),
+        &with(
+            "[status]\npath = \"/status\"\n[[status.components]]\nname = \"API\"\nupstreams = [\"app\"]\n",
+        ),
         "missing key `id` in [[status.components]]",
         "[[status.components]]",
         None,

@@ -157,13 +157,9 @@ async fn route(gw: &Gateway, token: &str, req: Request<Incoming>) -> Response<Pr
         || req.uri().path().starts_with("/admin/maintenances")
     {
         let (parts, body) = req.into_parts();
-        if let Some(r) = crate::status_admin::route(
-            gw.status.as_deref(),
-            &parts.method,
-            parts.uri.path(),
-            body,
-        )
-        .await
+        if let Some(r) =
+            crate::status_admin::route(gw.status.as_deref(), &parts.method, parts.uri.path(), body)
+                .await
         {
             return r;
         }

@@ -463,12 +463,12 @@ impl Writer {
         }
         // Forget an incident someone else already closed.
         if let Some(open) = self.auto.get(id).copied()
-            && !self
+            && self
                 .store
                 .incident(open)
                 .ok()
                 .flatten()
-                .is_some_and(|i| !i.status.is_closed())
+                .is_none_or(|i| i.status.is_closed())
         {
             self.auto.remove(id);
         }

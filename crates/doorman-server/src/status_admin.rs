@@ -115,12 +115,12 @@ fn post(status: &StatusService, path: &str, v: &Value) -> Answer {
             scheduled_until_ms: time(v, "ends_at")?,
             components: strings(v, "components")?,
         };
-        let m = store
-            .schedule_maintenance(&new, now)
-            .map_err(refused)?;
+        let m = store.schedule_maintenance(&new, now).map_err(refused)?;
         return Ok((StatusCode::CREATED, json!({ "maintenance": m })));
     }
-    let rest = path.strip_prefix("/admin/incidents/").ok_or_else(not_found)?;
+    let rest = path
+        .strip_prefix("/admin/incidents/")
+        .ok_or_else(not_found)?;
     let (id, resolve) = match rest.strip_suffix("/resolve") {
         Some(id) => (id, true),
         None => (rest, false),
@@ -196,7 +196,10 @@ fn parsed<T: std::str::FromStr<Err = StatusError>>(
     key: &str,
 ) -> Result<Option<T>, (StatusCode, String)> {
     optional(v, key)?
-        .map(|s| s.parse().map_err(|e: StatusError| bad(&format!("`{key}`: {e}"))))
+        .map(|s| {
+            s.parse()
+                .map_err(|e: StatusError| bad(&format!("`{key}`: {e}")))
+        })
         .transpose()
 }
 

@@ -123,7 +123,8 @@ impl UpstreamPool {
         let start = self.next.fetch_add(1, Ordering::Relaxed);
         (0..n).map(|k| (start + k) % n).find_map(|i| {
             let t = self.spec.targets[i].as_str();
-            (self.health[i].is_up() && !tried.contains(&t)).then(|| (t, self.authorities[i].as_ref()))
+            (self.health[i].is_up() && !tried.contains(&t))
+                .then(|| (t, self.authorities[i].as_ref()))
         })
     }
 

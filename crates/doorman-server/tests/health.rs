@@ -165,7 +165,9 @@ upstream = "chat"
     for _ in 0..6 {
         let req = http::Request::post(env.url("/debug/echo"))
             .header("accept", "application/json")
-            .body(http_body_util::Full::new(bytes::Bytes::from_static(b"hello")))
+            .body(http_body_util::Full::new(bytes::Bytes::from_static(
+                b"hello",
+            )))
             .unwrap();
         let (resp, _) = common::send(req).await;
         if resp.status() == 502 {

@@ -20,7 +20,12 @@ async fn origin(addr: &str) -> (std::net::SocketAddr, doorman_demo::DemoHandle) 
 
 async fn json_at(url: &str) -> Value {
     let (resp, body) = get(url, &[]).await;
-    assert_eq!(resp.status(), 200, "{url}: {}", String::from_utf8_lossy(&body));
+    assert_eq!(
+        resp.status(),
+        200,
+        "{url}: {}",
+        String::from_utf8_lossy(&body)
+    );
     assert_eq!(header(&resp, "content-type"), "application/json");
     serde_json::from_slice(&body).unwrap()
 }
@@ -124,7 +129,10 @@ fn shape(v: &Value, what: &str, fields: &[(&str, Kind)]) {
             Kind::Array => f.is_array(),
             Kind::OneOf(words) => f.as_str().is_some_and(|s| words.contains(&s)),
         };
-        assert!(ok, "{what}: field `{name}` has the wrong type or value: {f}");
+        assert!(
+            ok,
+            "{what}: field `{name}` has the wrong type or value: {f}"
+        );
     }
 }
 
@@ -222,7 +230,10 @@ fn incident_shape(i: &Value, maintenance: bool) {
         shape(
             i,
             "scheduled_maintenance",
-            &[("scheduled_for", Kind::Time), ("scheduled_until", Kind::Time)],
+            &[
+                ("scheduled_for", Kind::Time),
+                ("scheduled_until", Kind::Time),
+            ],
         );
     }
 }
@@ -302,8 +313,7 @@ fn screenshot(url: &str, name: &str) -> std::path::PathBuf {
     shot
 }
 
-const CHECK: &str =
-    "health_check = { path = \"/healthz\", interval_ms = 100, timeout_ms = 500, fall = 2, rise = 2 }";
+const CHECK: &str = "health_check = { path = \"/healthz\", interval_ms = 100, timeout_ms = 500, fall = 2, rise = 2 }";
 
 /// Needs `chromium` (scripts/test.sh installs it).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -424,7 +434,11 @@ upstream = "chat"
     );
 
     // A request for billing gets a 503 that says so and links the status page.
-    let (resp, body) = get(&env.url("/billing/invoices"), &[("accept", "application/json")]).await;
+    let (resp, body) = get(
+        &env.url("/billing/invoices"),
+        &[("accept", "application/json")],
+    )
+    .await;
     assert_eq!(resp.status(), 503);
     assert_eq!(header(&resp, "doorman-code"), "UPSTREAM_DOWN");
     let receipt: Value = serde_json::from_slice(&body).unwrap();
@@ -491,7 +505,10 @@ upstream = "chat"
     assert_eq!(resolved["id"], incident_id.as_str());
     assert!(resolved["resolved_at"].is_string());
     let latest = resolved["incident_updates"][0]["body"].as_str().unwrap();
-    assert!(latest.contains("passes its health checks again"), "{latest}");
+    assert!(
+        latest.contains("passes its health checks again"),
+        "{latest}"
+    );
     let summary = statuspage_schema_holds(&base).await;
     assert_eq!(component(&summary, "billing")["status"], "operational");
     assert_eq!(summary["incidents"], json!([]));
@@ -549,7 +566,13 @@ async fn incidents_and_maintenance_through_the_admin_api() {
     .await;
     assert_eq!(code, 400);
     assert!(words.contains("investigating"), "{words}");
-    let (code, words) = admin(&env, "POST", "/admin/incidents", Some(json!({ "name": "x" }))).await;
+    let (code, words) = admin(
+        &env,
+        "POST",
+        "/admin/incidents",
+        Some(json!({ "name": "x" })),
+    )
+    .await;
     assert_eq!(code, 400);
     assert!(words.contains("`message` is required"), "{words}");
 
@@ -597,7 +620,13 @@ async fn incidents_and_maintenance_through_the_admin_api() {
     assert_eq!(summary["status"]["indicator"], "none");
     let incidents = json_at(&format!("{base}/api/v2/incidents.json")).await;
     assert_eq!(incidents["incidents"][0]["status"], "resolved");
-    let (code, _) = admin(&env, "POST", "/admin/incidents/424242/resolve", Some(json!({}))).await;
+    let (code, _) = admin(
+        &env,
+        "POST",
+        "/admin/incidents/424242/resolve",
+        Some(json!({})),
+    )
+    .await;
     assert_eq!(code, 404);
 
     // Maintenance: a window in the future is listed as scheduled.
@@ -616,7 +645,10 @@ async fn incidents_and_maintenance_through_the_admin_api() {
     .await;
     assert_eq!(code, 201, "{words}");
     let maint = json_at(&format!("{base}/api/v2/scheduled-maintenances.json")).await;
-    assert_eq!(maint["scheduled_maintenances"][0]["name"], "Database upgrade");
+    assert_eq!(
+        maint["scheduled_maintenances"][0]["name"],
+        "Database upgrade"
+    );
     assert_eq!(maint["scheduled_maintenances"][0]["status"], "scheduled");
     let (code, words) = admin(
         &env,
