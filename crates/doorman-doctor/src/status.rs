@@ -125,7 +125,7 @@ impl Checked {
             .ok()
             .and_then(|f| serde_json::from_slice::<Value>(&f.body).ok())
             .and_then(|v| text(v["page"].get("url")))
-            .unwrap_or_else(|| self.base_url.clone())
+            .map_or_else(|| self.base_url.clone(), |u| absolute(u, &self.base_url))
     }
 }
 
@@ -177,6 +177,20 @@ pub(crate) async fn check(
         asked,
         result,
     }
+}
+
+/// A link the page gave, made absolute against the page's base URL: Doorman's own page writes
+/// `url` and `shortlink` as paths (`/status`), which a person cannot follow from a report.
+fn absolute(link: String, base_url: &str) -> String {
+    if !link.starts_with('/') || link.starts_with("//") {
+        return link;
+    }
+    let origin_end = base_url
+        .find("://")
+        .map(|i| i + 3)
+        .and_then(|start| base_url[start..].find('/').map(|j| start + j))
+        .unwrap_or(base_url.len());
+    format!("{}{link}", &base_url[..origin_end])
 }
 
 /// A Statuspage enum value in words: `major_outage` → `major outage`.
@@ -261,7 +275,8 @@ pub(crate) fn step(c: &Checked, now_s: i64) -> (Step, bool) {
 /// Reads a Statuspage document into the step.
 fn judge(mut step: Step, v: &Value, base_url: &str, now_s: i64) -> (Step, bool) {
     let page = &v["page"];
-    let follow = text(page.get("url")).unwrap_or_else(|| base_url.to_owned());
+    let follow =
+        text(page.get("url")).map_or_else(|| base_url.to_owned(), |u| absolute(u, base_url));
     match text(page.get("name")) {
         Some(name) => step.fact("page", format!("{name} ({follow})")),
         None => step.fact("page", follow.clone()),
@@ -336,7 +351,7 @@ fn judge(mut step: Step, v: &Value, base_url: &str, now_s: i64) -> (Step, bool) 
             line.push_str(&format!("; latest update{when}: {}", shorten(&body, 200)));
         }
         if let Some(link) = text(inc.get("shortlink")) {
-            line.push_str(&format!(" <{link}>"));
+            line.push_str(&format!(" <{}>", absolute(link, base_url)));
         }
         first_incident.get_or_insert_with(|| name.clone());
         step.fact("incident", line);
@@ -449,6 +464,15 @@ mod tests {
             ))
         );
         assert_eq!(base(None, Some("status")), None);
+        assert_eq!(
+            absolute("/status".to_owned(), "http://127.0.0.1:8080/status"),
+            "http://127.0.0.1:8080/status"
+        );
+        assert_eq!(
+            absolute("https://stspg.io/x".to_owned(), "http://a/s"),
+            "https://stspg.io/x"
+        );
+        assert_eq!(absolute("/s".to_owned(), "http://a"), "http://a/s");
         assert_eq!(base(None, None), None);
     }
 

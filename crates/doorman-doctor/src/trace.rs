@@ -147,6 +147,8 @@ pub(crate) fn step(
                     format!("verdict for {asked}"),
                     format!("refused: {code} {reason}").trim_end().to_owned(),
                 );
+                // The reason is a sentence; the fix continues after it.
+                let reason = reason.trim_end_matches('.');
                 let reason = if reason.is_empty() {
                     String::new()
                 } else {

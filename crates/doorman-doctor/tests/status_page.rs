@@ -227,10 +227,11 @@ async fn the_doorman_trace_names_the_status_page_on_the_same_host() {
             &[("content-type", "application/json")],
             r#"{"ip":"127.0.0.1","status_page":"/status","verdict":{"path":"/","allowed":true}}"#,
         ),
+        // Doorman's page writes its own URL as a path.
         "/status/api/v2/summary.json" => Reply::new(
             200,
             &[("content-type", "application/json")],
-            summary.clone(),
+            summary.replace("https://status.example.com", "/status"),
         ),
         _ => Reply::new(200, &[("date", &http_date(0))], "hello"),
     })
@@ -252,6 +253,10 @@ async fn the_doorman_trace_names_the_status_page_on_the_same_host() {
     assert_eq!(
         status.fact_value("read"),
         Some(format!("GET http://{site}/status/api/v2/summary.json (200)").as_str())
+    );
+    assert_eq!(
+        status.fact_value("page"),
+        Some(format!("Example (http://{site}/status)").as_str())
     );
 }
 
