@@ -47,6 +47,10 @@ pub struct DoctorArgs {
     /// Seconds to wait for each HTTP answer.
     #[arg(long, value_name = "SECONDS", default_value_t = 10)]
     pub timeout: u64,
+    /// Send this header to the site too (repeatable), e.g. 'X-Forwarded-For: 203.0.113.7' to
+    /// see what a client behind a proxy the site trusts would get. Never sent to a status page.
+    #[arg(long = "header", short = 'H', value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
 }
 
 /// The options, or a usage error in words.
@@ -65,6 +69,22 @@ fn options(args: &DoctorArgs) -> Result<Options, String> {
             .map_err(|e| format!("{e} (in {})", file.display()))?;
     }
     opts.api_key = args.api_key.clone();
+    for h in &args.headers {
+        let (name, value) = h
+            .split_once(':')
+            .map(|(n, v)| (n.trim(), v.trim()))
+            .filter(|(n, _)| !n.is_empty() && http::HeaderName::from_bytes(n.as_bytes()).is_ok())
+            .ok_or_else(|| {
+                format!("--header `{h}`: write NAME: VALUE, e.g. 'X-Forwarded-For: 203.0.113.7'")
+            })?;
+        if http::HeaderValue::from_str(value).is_err() {
+            return Err(format!(
+                "--header `{h}`: the value has characters a header cannot carry"
+            ));
+        }
+        opts.extra_headers
+            .push((name.to_ascii_lowercase(), value.to_owned()));
+    }
     opts.resolvers = args
         .resolver
         .iter()

@@ -92,7 +92,7 @@ impl Connector {
         &self,
         t: &Target,
         path: &str,
-        headers: &[(&'static str, String)],
+        headers: &[(String, String)],
         skew_ms: i64,
     ) -> Result<Fetched, FetchError> {
         let (io, h2) = self.open().await?;
@@ -101,29 +101,26 @@ impl Connector {
 }
 
 /// The doctor's request headers: who it is, what it accepts, and the key when one was given.
-pub(crate) fn headers(opts: &Options, accept: &str) -> Vec<(&'static str, String)> {
-    let mut h = vec![
-        (
-            "user-agent",
-            format!("doorman-doctor/{}", env!("CARGO_PKG_VERSION")),
-        ),
-        ("accept", accept.to_owned()),
-    ];
+pub(crate) fn headers(opts: &Options, accept: &str) -> Vec<(String, String)> {
+    let mut h = plain_headers(accept);
     if let Some(key) = &opts.api_key {
-        h.push(("authorization", format!("Bearer {key}")));
+        h.push(("authorization".into(), format!("Bearer {key}")));
     }
+    // Only to the site itself, like the key: `--header 'X-Forwarded-For: …'` lets a test play
+    // a client behind a proxy the site trusts.
+    h.extend(opts.extra_headers.iter().cloned());
     h
 }
 
 /// Headers for requests that have no business with the key: the status page (another host, or
 /// a page that needs none) and Cloudflare's trace.
-pub(crate) fn plain_headers(accept: &str) -> Vec<(&'static str, String)> {
+pub(crate) fn plain_headers(accept: &str) -> Vec<(String, String)> {
     vec![
         (
-            "user-agent",
+            "user-agent".into(),
             format!("doorman-doctor/{}", env!("CARGO_PKG_VERSION")),
         ),
-        ("accept", accept.to_owned()),
+        ("accept".into(), accept.to_owned()),
     ]
 }
 
@@ -135,7 +132,7 @@ const MAX_REDIRECTS: usize = 3;
 pub(crate) async fn get_url(
     url: &str,
     opts: &Options,
-    headers: &[(&'static str, String)],
+    headers: &[(String, String)],
 ) -> Result<Fetched, FetchError> {
     let mut url = url.to_owned();
     for _ in 0..=MAX_REDIRECTS {
@@ -292,7 +289,7 @@ pub(crate) async fn fetch(
     h2: bool,
     t: &Target,
     path: &str,
-    headers: &[(&'static str, String)],
+    headers: &[(String, String)],
     timeout: Duration,
     skew_ms: i64,
 ) -> Result<Fetched, FetchError> {
@@ -309,7 +306,7 @@ pub(crate) async fn fetch(
         builder = builder.header(header::HOST, t.authority());
     }
     for (name, value) in headers {
-        builder = builder.header(*name, value.as_str());
+        builder = builder.header(name.as_str(), value.as_str());
     }
     let req = builder
         .body(Empty::<Bytes>::new())
@@ -606,11 +603,20 @@ pub(crate) fn step(
             "path {} not found; did you mean {better}?",
             t.path.split('?').next().unwrap_or(&t.path)
         ),
+        // The cause first, then what to do: remedies alone ("send the Ray ID to support")
+        // would hide why.
+        (Some(r), None) if !r.remedies.is_empty() && !r.detail.is_empty() => {
+            format!("{} {}", sentence(&r.detail), r.remedies.join(" "))
+        }
         (Some(r), None) if !r.remedies.is_empty() => r.remedies.join(" "),
         (Some(r), None) if !r.detail.is_empty() => r.detail.clone(),
         _ => generic_fix(status, f, t, sent_key, hints.status_page),
     };
     if let Some(ray) = ray {
+        // Fixes are sentences or clauses; the Ray ID sentence must not run into a clause.
+        if !fix.trim_end().ends_with(['.', '!', '?']) {
+            fix.push('.');
+        }
         fix.push_str(&format!(
             " If you contact the site's support, quote Ray ID {ray}."
         ));
@@ -655,5 +661,15 @@ fn generic_fix(
             "the site has an internal problem: try again later and check {status_page}; if it persists, tell the site's support"
         ),
         _ => format!("the site answered {status}: check the URL"),
+    }
+}
+
+/// `text` ending with a full stop.
+fn sentence(text: &str) -> String {
+    let t = text.trim_end();
+    if t.ends_with(['.', '!', '?']) {
+        t.to_owned()
+    } else {
+        format!("{t}.")
     }
 }

@@ -248,6 +248,9 @@ pub struct Options {
     /// A Statuspage-compatible status page to read (its base URL, e.g.
     /// `https://status.example.com`). Without it, the page the Doorman trace names, if any.
     pub status_url: Option<String>,
+    /// More request headers for the site (never for a status page on another host), e.g.
+    /// `X-Forwarded-For` when playing a client behind a proxy the site trusts.
+    pub extra_headers: Vec<(String, String)>,
     /// Pretend the local clock is this far ahead (negative: behind), to see what a wrong
     /// clock looks like; also applied to certificate validity.
     pub clock_skew_ms: i64,
@@ -292,6 +295,7 @@ impl Options {
             hosts_file,
             extra_roots: Vec::new(),
             status_url: None,
+            extra_headers: Vec::new(),
             env,
             clock_skew_ms: 0,
             timeouts: Timeouts::default(),

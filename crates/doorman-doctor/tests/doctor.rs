@@ -355,7 +355,9 @@ async fn a_doorman_receipt_the_trace_and_a_revoked_key_are_explained() {
     );
     let fix = http.fix.as_deref().unwrap();
     assert!(
-        fix.starts_with("Ask the site's owner to allow you."),
+        fix.starts_with(
+            "A rule of this site blocks your request. Ask the site's owner to allow you."
+        ),
         "{fix}"
     );
     assert!(fix.contains("quote Ray ID 00000000000000aa-test"), "{fix}");
