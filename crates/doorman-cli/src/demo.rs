@@ -138,6 +138,8 @@ name = "abuse_feed"
 kind = "ip"
 items = ["203.0.113.0/25"]
 description = "addresses reported for credential stuffing (demo data)"
+# The trace endpoint (and so `doorman doctor`) tells a client it is on this list.
+disclose = true
 
 [[lists]]
 name = "vpn_exits"

@@ -133,6 +133,11 @@ fn the_doctor_names_each_cause_against_the_demo() {
         "{report}"
     );
     assert!(v.contains("quote Ray ID "), "{report}");
+    // The trace says so too: the demo discloses that list.
+    assert!(
+        report.contains("on the list:") && report.contains("abuse_feed (addresses reported"),
+        "{report}"
+    );
 
     // A wrong path.
     let (code, report) = doctor(&[&format!("{base}/plugin/weather")]);

@@ -409,6 +409,7 @@ impl Compiler<'_, '_> {
                 entries,
                 class,
                 description: l.description.clone().filter(|d| !d.trim().is_empty()),
+                disclose: l.disclose,
             });
         }
         table

@@ -541,6 +541,9 @@ pub struct RawList {
     pub class: Option<RawIpClass>,
     /// What the list is, shown on receipts with public disclosure.
     pub description: Option<String>,
+    /// Tell a client that it is on the list (the trace endpoint shows it, with the
+    /// description), even when no rule acts on it.
+    pub disclose: bool,
 }
 
 /// `[[lists]] kind`.

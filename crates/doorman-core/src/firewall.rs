@@ -84,6 +84,8 @@ pub struct NamedList {
     pub class: Option<IpClass>,
     /// What the list is, in the operator's words (shown with public disclosure).
     pub description: Option<String>,
+    /// The trace endpoint may tell a client it is on this list.
+    pub disclose: bool,
 }
 
 impl NamedList {

@@ -46,6 +46,7 @@ fn ip_list(name: &str, items: &[&str], class: Option<IpClass>) -> NamedList {
         updated: Some(UNIX_EPOCH + Duration::from_secs(1_795_132_800)), // 2026-11-20
         class,
         description: None,
+        disclose: false,
     }
 }
 

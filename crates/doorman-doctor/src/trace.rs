@@ -82,6 +82,19 @@ pub(crate) fn step(
         (None, Some(org)) => step.fact("network", org),
         (None, None) => {}
     }
+    // Lists the operator chose to disclose: the likeliest reason for a refusal to come.
+    if let Some(Value::Array(lists)) = v.get("lists") {
+        for l in lists {
+            let Some(name) = l.get("name").and_then(Value::as_str) else {
+                continue;
+            };
+            let words = match l.get("description").and_then(Value::as_str) {
+                Some(d) => format!("{name} ({d})"),
+                None => name.to_owned(),
+            };
+            step.fact("on the list", words);
+        }
+    }
     for (key, label) in [
         ("country", "country"),
         ("http", "HTTP"),

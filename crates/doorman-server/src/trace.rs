@@ -56,6 +56,21 @@ pub async fn answer(gw: &Gateway, rt: &Runtime, facts: &RequestFacts<'_>) -> Res
     put("asn", json!(info.asn));
     put("as_org", json!(info.as_org));
     put("country", json!(info.country));
+    // Only lists the operator marked `disclose`: membership of some lists is itself sensitive.
+    let on_lists: Vec<Value> = policy
+        .firewall
+        .lists
+        .iter()
+        .filter(|l| {
+            l.disclose
+                && (l.contains_ip(facts.client_ip)
+                    || info.asn.is_some_and(|asn| l.contains_asn(asn)))
+        })
+        .map(|l| json!({ "name": l.name, "description": l.description }))
+        .collect();
+    if !on_lists.is_empty() {
+        put("lists", Value::Array(on_lists));
+    }
     put("host", json!(facts.host));
     put("http", json!(version_word(facts.version)));
     put("scheme", json!(facts.scheme.as_str()));
@@ -114,6 +129,14 @@ fn lines(map: &Map<String, Value>) -> String {
                 for (k2, v2) in inner {
                     out.push_str(&format!("{k}.{k2}={}\n", scalar(v2)));
                 }
+            }
+            // Lists by name, comma-separated, as Cloudflare's trace would write them.
+            Value::Array(items) => {
+                let names: Vec<String> = items
+                    .iter()
+                    .map(|i| i.get("name").map_or_else(|| scalar(i), scalar))
+                    .collect();
+                out.push_str(&format!("{k}={}\n", names.join(",")));
             }
             other => out.push_str(&format!("{k}={}\n", scalar(other))),
         }

@@ -89,3 +89,56 @@ period_secs = 60
     assert_eq!(json["verdict"]["code"], "KEY_MISSING");
     env.stop().await;
 }
+
+#[tokio::test]
+async fn trace_names_the_lists_a_client_is_on_only_when_the_operator_discloses_them() {
+    let env = common::start_with(|data, origin| {
+        common::base_config(
+            data,
+            origin,
+            "",
+            r#"
+[client_ip]
+trusted_proxies = ["127.0.0.1/32"]
+source = "x-forwarded-for"
+
+[[lists]]
+name = "abuse_feed"
+kind = "ip"
+items = ["203.0.113.0/24"]
+description = "addresses reported for credential stuffing"
+disclose = true
+
+[[lists]]
+name = "watchlist"
+kind = "ip"
+items = ["203.0.113.0/24"]
+"#,
+        )
+    })
+    .await;
+    let trace = env.url("/.well-known/doorman/trace");
+    let (_, body) = get(
+        &trace,
+        &[
+            ("accept", "application/json"),
+            ("x-forwarded-for", "203.0.113.9"),
+        ],
+    )
+    .await;
+    let json: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(json["ip"], "203.0.113.9");
+    assert_eq!(
+        json["lists"],
+        serde_json::json!([{ "name": "abuse_feed", "description": "addresses reported for credential stuffing" }]),
+        "the undisclosed watchlist must not show: {json}"
+    );
+    let (_, body) = get(&trace, &[("x-forwarded-for", "203.0.113.9")]).await;
+    let text = String::from_utf8_lossy(&body);
+    assert!(text.lines().any(|l| l == "lists=abuse_feed"), "{text}");
+    // Not on any list: no `lists` at all.
+    let (_, body) = get(&trace, &[("accept", "application/json")]).await;
+    let json: Value = serde_json::from_slice(&body).unwrap();
+    assert!(json.get("lists").is_none(), "{json}");
+    env.stop().await;
+}
