@@ -974,7 +974,8 @@ pub struct RawStatus {
     pub public_url: Option<String>,
     /// Open an incident when a component's every target is down, resolve it when one is back.
     pub auto_incidents: bool,
-    /// The components shown. Default: one per upstream, named after it.
+    /// The components shown. Default: one per upstream with a health check (every upstream when
+    /// none has one), named after it.
     pub components: Vec<RawStatusComponent>,
     /// Rules whose effect visitors may notice, listed on the page while in force.
     pub mitigations: Vec<RawStatusMitigation>,

@@ -93,9 +93,14 @@ impl Compiler<'_, '_> {
         upstream_index: &HashMap<String, usize>,
     ) -> Vec<StatusComponent> {
         if raw.status.components.is_empty() {
+            // Only checked upstreams say anything about their state; a page of components
+            // that are "operational" for want of checks would mislead. Without any checks,
+            // every upstream is shown (incidents can still name them).
+            let any_checked = raw.upstreams.iter().any(|u| u.health_check.is_some());
             return raw
                 .upstreams
                 .iter()
+                .filter(|u| !any_checked || u.health_check.is_some())
                 .filter_map(|u| u.name.clone())
                 .map(|name| StatusComponent {
                     id: name.clone(),

@@ -737,4 +737,30 @@ fn a_status_page_defaults_to_one_component_per_upstream_and_links_receipts() {
         loaded.config.policy.site.status_page_url.as_deref(),
         Some("/status")
     );
+
+    // With health checks on some upstreams, only those are components.
+    let loaded = common::loaded(&format!(
+        "{BASE}
+[[upstreams]]
+name = \"api\"
+targets = [\"127.0.0.1:3001\"]
+health_check = {{ path = \"/healthz\" }}
+[[routes]]
+name = \"api\"
+path_prefix = \"/api\"
+upstream = \"api\"
+[status]
+path = \"/status\"
+"
+    ));
+    let ids: Vec<String> = loaded
+        .config
+        .server
+        .status
+        .unwrap()
+        .components
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(ids, ["api"]);
 }
