@@ -141,8 +141,18 @@ impl StatusService {
     /// Waits for nothing: the writer applies it in order with the checks.
     pub fn configure(&self, settings: Option<&StatusSettings>) {
         if let Some(s) = settings {
-            // A configuration is rare and must not be lost to a full queue: wait for room.
-            let _ = self.feed.tx.send(Work::Configure(Arc::new(s.clone())));
+            // A configuration is rare and must not be lost to a full queue; waiting for room
+            // must not stall the runtime thread a reload runs on, so a full queue is waited on
+            // by a thread of its own.
+            match self.feed.tx.try_send(Work::Configure(Arc::new(s.clone()))) {
+                Ok(()) | Err(TrySendError::Disconnected(_)) => {}
+                Err(TrySendError::Full(work)) => {
+                    let tx = self.feed.tx.clone();
+                    let _ = std::thread::Builder::new()
+                        .name("doorman-status-configure".into())
+                        .spawn(move || tx.send(work));
+                }
+            }
         }
         self.invalidate();
     }
