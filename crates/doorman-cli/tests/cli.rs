@@ -3,7 +3,7 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 mod common;
@@ -178,22 +178,7 @@ upstream = "origin"
 fn the_demo_serves_the_chat_and_explains_a_denial() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let mut child = Command::new(BIN)
-        .args([
-            "demo",
-            "--listen",
-            "127.0.0.1:0",
-            "--admin",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
-        .arg(&data)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = lines(child.stdout.take().unwrap());
-    let _child = Reaper(child);
+    let (_child, stdout, _) = demo(&data);
     let mut seen = Vec::new();
     let url = wait_for(&stdout, "Chat page (open in a browser):", &mut seen);
     let addr: SocketAddr = url

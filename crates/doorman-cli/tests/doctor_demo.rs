@@ -4,7 +4,7 @@
 //! API's origin stopped (SIGUSR1), a revoked key — and each time the report names that cause
 //! and its fix. Everything runs on 127.0.0.1.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 mod common;
@@ -55,23 +55,8 @@ fn doctor_until(args: &[&str], what: &str, done: impl Fn(Option<i32>, &str) -> b
 fn the_doctor_names_each_cause_against_the_demo() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let mut child = Command::new(BIN)
-        .args([
-            "demo",
-            "--listen",
-            "127.0.0.1:0",
-            "--admin",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
-        .arg(&data)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let pid = child.id().to_string();
-    let stdout = lines(child.stdout.take().unwrap());
-    let _child = Reaper(child);
+    let (_child, stdout, pid) = demo(&data);
+    let pid = pid.to_string();
     let mut seen = Vec::new();
     let url = wait_for(&stdout, "Chat page (open in a browser):", &mut seen);
     let base = url.trim_end_matches('/').to_owned();

@@ -107,3 +107,25 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// Starts `doorman demo` on ephemeral ports with `data` as its data directory; returns the
+/// child (killed on drop), its stdout lines (the guide) and its process id.
+pub fn demo(data: &std::path::Path) -> (Reaper, mpsc::Receiver<String>, u32) {
+    let mut child = Command::new(BIN)
+        .args([
+            "demo",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(data)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let stdout = lines(child.stdout.take().unwrap());
+    (Reaper(child), stdout, pid)
+}
