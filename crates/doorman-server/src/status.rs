@@ -521,7 +521,12 @@ impl Writer {
                     .flatten()
                     .map(|i| i.created_ms);
                 let lasted = since
-                    .map(|s| format!(" after {}", crate::status::duration_words(now - s)))
+                    .map(|s| {
+                        let ms = u64::try_from(now - s).unwrap_or(0);
+                        // Whole seconds: "after 3 minutes 20 seconds", not milliseconds.
+                        let d = Duration::from_secs(ms / 1000);
+                        format!(" after {}", doorman_core::timefmt::human_duration(d))
+                    })
                     .unwrap_or_default();
                 let body = format!(
                     "{AUTO_PREFIX} {} passes its health checks again{lasted}; requests are served.",
@@ -538,36 +543,5 @@ impl Writer {
             }
             (_, None) => {}
         }
-    }
-}
-
-/// "3 minutes", "1 hour 5 minutes", "40 seconds".
-pub fn duration_words(ms: i64) -> String {
-    let s = (ms / 1000).max(0);
-    let plural = |n: i64, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
-    if s < 60 {
-        plural(s, "second")
-    } else if s < 3600 {
-        plural(s / 60, "minute")
-    } else {
-        let (h, m) = (s / 3600, (s % 3600) / 60);
-        if m == 0 {
-            plural(h, "hour")
-        } else {
-            format!("{} {}", plural(h, "hour"), plural(m, "minute"))
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_read_well() {
-        assert_eq!(duration_words(40_000), "40 seconds");
-        assert_eq!(duration_words(61_000), "1 minute");
-        assert_eq!(duration_words(3_600_000), "1 hour");
-        assert_eq!(duration_words(3_900_000), "1 hour 5 minutes");
     }
 }
