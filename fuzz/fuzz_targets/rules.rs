@@ -3,7 +3,8 @@
 //! provider that gives every field a value of its type, so evaluation paths run too.
 //!
 //! Oracles: no panic, no hang, no stack overflow; a valid expression's normalized text is
-//! valid and a fixed point; explain() agrees with matches().
+//! valid and a fixed point; explain() agrees with matches() (explain walks the checked tree,
+//! matches runs the specialized evaluation plan built from it).
 
 #![no_main]
 

@@ -46,22 +46,66 @@ impl FieldProvider for NoFields {
 pub struct EvalContext<'p> {
     provider: &'p dyn FieldProvider,
     cells: Vec<OnceCell<Value<'p>>>,
+    /// ASCII-lowercased copies of string fields, by slot, for case-insensitive searches:
+    /// made on first use and shared by every rule of the request. Allocated only when a rule
+    /// needs one.
+    lowered: OnceCell<Box<[Lowered]>>,
 }
+
+/// One field's lowercased copy, made on first use.
+type Lowered = OnceCell<Box<[u8]>>;
 
 impl<'p> EvalContext<'p> {
     /// A fresh context over `provider`; nothing is computed yet.
     pub fn new(provider: &'p dyn FieldProvider) -> EvalContext<'p> {
         let mut cells = Vec::with_capacity(Field::ALL.len());
         cells.resize_with(Field::ALL.len(), OnceCell::new);
-        EvalContext { provider, cells }
+        EvalContext {
+            provider,
+            cells,
+            lowered: OnceCell::new(),
+        }
     }
 
     /// The value of `field`, computing it on first use.
     #[inline]
     pub fn get(&self, field: Field) -> &Value<'p> {
-        match self.cells.get(field.index()) {
-            Some(cell) => cell.get_or_init(|| self.provider.field(field)),
-            None => &Value::Missing,
+        self.slot(field.index())
+    }
+
+    /// The value in slot `slot` (a [`Field::index`]); missing for a slot that names no field.
+    #[inline]
+    pub(crate) fn slot(&self, slot: usize) -> &Value<'p> {
+        match self.cells.get(slot).and_then(OnceCell::get) {
+            Some(v) => v,
+            None => self.fill(slot),
+        }
+    }
+
+    /// The ASCII-lowercased bytes of the string in slot `slot`, computed once per request;
+    /// `None` when the value is not a string.
+    pub(crate) fn lowered(&self, slot: usize) -> Option<&[u8]> {
+        let Value::Bytes(b) = self.slot(slot) else {
+            return None;
+        };
+        let cells = self
+            .lowered
+            .get_or_init(|| (0..Field::ALL.len()).map(|_| OnceCell::new()).collect());
+        Some(
+            cells
+                .get(slot)?
+                .get_or_init(|| b.to_ascii_lowercase().into()),
+        )
+    }
+
+    /// Computes a field on first use. Out of line: it runs once per field and request, and
+    /// keeping the provider call here keeps [`EvalContext::slot`] small enough to inline.
+    #[cold]
+    #[inline(never)]
+    fn fill(&self, slot: usize) -> &Value<'p> {
+        match (self.cells.get(slot), Field::from_index(slot)) {
+            (Some(cell), Some(field)) => cell.get_or_init(|| self.provider.field(field)),
+            _ => &MISSING,
         }
     }
 
@@ -319,8 +363,17 @@ impl CmpOp {
     #[inline(never)]
     fn test_general(&self, v: &Value<'_>, ctx: &EvalContext<'_>) -> bool {
         match self {
-            CmpOp::Order(op, rhs) => order_scalar(*op, v, rhs),
             CmpOp::OrderDyn(op, rhs) => order_values(*op, v, &rhs.eval(ctx)),
+            other => other.test_value(v),
+        }
+    }
+
+    /// [`CmpOp::test`] for comparisons whose right-hand side is a literal (all but
+    /// `OrderDyn`, which is false here): the evaluation plan calls it without a context.
+    pub(crate) fn test_value(&self, v: &Value<'_>) -> bool {
+        match self {
+            CmpOp::Order(op, rhs) => order_scalar(*op, v, rhs),
+            CmpOp::OrderDyn(..) => false,
             CmpOp::Contains(finder) => v.as_bytes().is_some_and(|h| finder.find(h).is_some()),
             CmpOp::Matches(t) => v.as_bytes().is_some_and(|h| t.is_match(h)),
             CmpOp::StartsWith(p) => v.as_bytes().is_some_and(|h| h.starts_with(p)),
@@ -343,7 +396,8 @@ impl CmpOp {
     }
 }
 
-fn ord_result(op: OrdOp, o: std::cmp::Ordering) -> bool {
+#[inline]
+pub(crate) fn ord_result(op: OrdOp, o: std::cmp::Ordering) -> bool {
     use std::cmp::Ordering::*;
     match op {
         OrdOp::Eq => o == Equal,
@@ -531,8 +585,8 @@ impl RegexTest {
     }
 
     #[inline]
-    fn is_match(&self, h: &[u8]) -> bool {
-        h.starts_with(&self.prefix) && self.re.is_match(h)
+    pub(crate) fn is_match(&self, h: &[u8]) -> bool {
+        starts_with(h, &self.prefix) && self.re.is_match(h)
     }
 }
 
@@ -561,14 +615,56 @@ fn anchored_prefix(pattern: &str) -> Vec<u8> {
 
 /// Byte-string equality without a `memcmp` call for the short strings rules mostly compare
 /// (methods, country codes, header names), where the call costs more than the comparison.
+/// Up to 16 bytes, two overlapping word loads per side compare the whole string without a
+/// loop: for 8 to 16 bytes the first and the last 8, for 4 to 7 the first and the last 4.
 #[inline]
 pub(crate) fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
+    let n = a.len();
+    if n != b.len() {
         return false;
     }
-    if a.len() <= 16 {
-        a.iter().zip(b).all(|(x, y)| x == y)
-    } else {
-        a == b
+    match n {
+        0 => true,
+        1..=3 => a.iter().zip(b).all(|(x, y)| x == y),
+        4..=7 => word::<4>(a, 0) == word::<4>(b, 0) && word::<4>(a, n - 4) == word::<4>(b, n - 4),
+        8..=16 => word::<8>(a, 0) == word::<8>(b, 0) && word::<8>(a, n - 8) == word::<8>(b, n - 8),
+        _ => a == b,
+    }
+}
+
+/// `h.starts_with(p)` through [`bytes_eq`]: no `memcmp` call for short prefixes.
+#[inline]
+pub(crate) fn starts_with(h: &[u8], p: &[u8]) -> bool {
+    h.get(..p.len()).is_some_and(|head| bytes_eq(head, p))
+}
+
+/// `N` bytes of `s` from `at` as an array (compared as one word); callers keep `at + N` in
+/// range, so the fallback never applies.
+#[inline(always)]
+fn word<const N: usize>(s: &[u8], at: usize) -> [u8; N] {
+    s.get(at..at + N)
+        .and_then(|w| w.try_into().ok())
+        .unwrap_or([0; N])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_byte_strings_compare_like_slices() {
+        for n in 0..40usize {
+            let a: Vec<u8> = (0..n as u8).map(|i| i.wrapping_mul(37)).collect();
+            assert!(bytes_eq(&a, &a.clone()), "{n}");
+            // A difference at any position, and a different length, are seen.
+            for at in 0..n {
+                let mut b = a.clone();
+                b[at] ^= 1;
+                assert!(!bytes_eq(&a, &b), "{n} bytes, differing at {at}");
+            }
+            assert!(n == 0 || !bytes_eq(&a, &a[..n - 1]));
+            assert!(starts_with(&a, &a[..n / 2]));
+            assert_eq!(starts_with(&a[..n / 2], &a), n == 0);
+        }
     }
 }

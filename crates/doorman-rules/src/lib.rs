@@ -47,6 +47,8 @@
 //! - [`lists`]: named lists and the [`ListRegistry`] the compiler resolves `$name` from.
 //! - `parser` (private): text → checked tree, normalized text, errors with hints.
 //! - `expr` (private): the compiled tree and evaluator; [`EvalContext`], [`FieldProvider`].
+//! - `plan` (private): the evaluation plan `matches` runs: the tree as jumps between leaf tests
+//!   specialized for their literals.
 //! - `functions` (private): built-in functions.
 //! - [`compiled`]: [`compile`], [`CompiledExpr`], explanations ([`MatchedCondition`]).
 //! - [`ruleset`]: [`Ruleset`], first-match and all-matches evaluation.
@@ -65,6 +67,7 @@ mod functions;
 pub mod ipset;
 pub mod lists;
 mod parser;
+mod plan;
 pub mod ruleset;
 pub mod scheme;
 pub mod value;

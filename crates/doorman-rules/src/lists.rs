@@ -153,6 +153,11 @@ impl StringSet {
         }
     }
 
+    /// The entries when the set is small enough to be scanned rather than hashed.
+    pub(crate) fn small_items(&self) -> Option<&[Box<[u8]>]> {
+        self.hashed.is_empty().then_some(self.small.as_slice())
+    }
+
     /// Number of distinct strings.
     pub fn len(&self) -> usize {
         self.small.len() + self.hashed.len()

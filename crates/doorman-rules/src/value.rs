@@ -180,7 +180,7 @@ impl<'a> Value<'a> {
                     .iter()
                     .map(|(h, k, v)| (*h, Cow::Borrowed(k.as_ref()), v.reborrow()))
                     .collect(),
-                hashes: m.hashes.clone(),
+                index: m.index.clone(),
             }),
         }
     }
@@ -200,7 +200,7 @@ impl<'a> Value<'a> {
                     .into_iter()
                     .map(|(h, k, v)| (h, Cow::Owned(k.into_owned()), v.into_owned()))
                     .collect(),
-                hashes: m.hashes,
+                index: m.index,
             }),
         }
     }
@@ -254,17 +254,19 @@ impl fmt::Display for Value<'_> {
     }
 }
 
-/// A map value with string keys, kept sorted by a hash of the key so that `["key"]` is a
-/// binary search over integers (the key's hash is computed once, when the rule is compiled).
+/// A map value with string keys, ordered by a hash of the key and indexed by it, so that
+/// `["key"]` is a hash-table probe (the key's hash is computed once, when the rule is compiled).
 ///
 /// Keys of HTTP header maps are lowercase header names; that is the provider's job, since only
 /// it knows whether a copy is needed. When a key appears twice, the first entry given wins.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Map<'a> {
     entries: Vec<(u64, Cow<'a, str>, Value<'a>)>,
-    /// The entries' key hashes again, densely packed: a lookup scans or searches these
-    /// (two cache lines for a typical header map) and touches one entry.
-    hashes: Vec<u64>,
+    /// An open-addressing table over `entries`, at most half full: a slot is 0 (empty) or the
+    /// entry's position + 1 in the low 16 bits and the top 16 bits of its key's hash above, so
+    /// a probe for an absent key rarely touches an entry. Empty for maps too large for 16-bit
+    /// positions, which are binary-searched by hash instead.
+    index: Vec<u32>,
 }
 
 impl<'a> Map<'a> {
@@ -282,17 +284,19 @@ impl<'a> Map<'a> {
 
     /// Builds a `Map<Array<String>>` by grouping `(name, value)` pairs, keeping value order.
     pub fn from_pairs<I: IntoIterator<Item = (Cow<'a, str>, Cow<'a, str>)>>(pairs: I) -> Map<'a> {
-        let mut entries: Vec<(u64, Cow<'a, str>, Value<'a>)> = Vec::new();
         let mut pairs: Vec<(u64, usize, Cow<'a, str>, Cow<'a, str>)> = pairs
             .into_iter()
             .enumerate()
             .map(|(i, (k, v))| (key_hash(k.as_bytes()), i, k, v))
             .collect();
-        pairs.sort_by(|a, b| {
+        // Positions are unique, so the order is total and an unstable sort gives the same
+        // result as a stable one (this runs per request for the headers).
+        pairs.sort_unstable_by(|a, b| {
             a.0.cmp(&b.0)
                 .then_with(|| a.2.cmp(&b.2))
                 .then(a.1.cmp(&b.1))
         });
+        let mut entries: Vec<(u64, Cow<'a, str>, Value<'a>)> = Vec::with_capacity(pairs.len());
         for (h, _, k, v) in pairs {
             let v = Value::Bytes(match v {
                 Cow::Borrowed(s) => Cow::Borrowed(s.as_bytes()),
@@ -315,11 +319,34 @@ impl<'a> Map<'a> {
     /// The value under `key`, whose [`key_hash`] is `hash`.
     #[inline]
     pub(crate) fn get_hashed(&self, hash: u64, key: &[u8]) -> Option<&Value<'a>> {
-        let first = if self.hashes.len() <= 32 {
-            self.hashes.iter().position(|&h| h == hash)?
-        } else {
-            self.hashes.partition_point(|&h| h < hash)
-        };
+        if self.index.is_empty() {
+            return self.get_sorted(hash, key);
+        }
+        let mask = self.index.len() - 1;
+        let tag = (hash >> 48) as u32;
+        let mut i = (hash >> INDEX_SHIFT) as usize & mask;
+        // The table is at most half full, so an empty slot ends every probe sequence.
+        while let Some(&slot) = self.index.get(i) {
+            if slot == 0 {
+                return None;
+            }
+            if slot >> 16 == tag {
+                let at = (slot & 0xffff) as usize - 1;
+                if let Some((h, k, v)) = self.entries.get(at)
+                    && *h == hash
+                    && same_key(k, key)
+                {
+                    return Some(v);
+                }
+            }
+            i = (i + 1) & mask;
+        }
+        None
+    }
+
+    /// Lookup in the entries' hash order, for maps without an index.
+    fn get_sorted(&self, hash: u64, key: &[u8]) -> Option<&Value<'a>> {
+        let first = self.entries.partition_point(|(h, _, _)| *h < hash);
         // Equal hashes are adjacent; different keys may share one.
         self.entries
             .get(first..)?
@@ -330,8 +357,8 @@ impl<'a> Map<'a> {
     }
 
     fn from_sorted(entries: Vec<(u64, Cow<'a, str>, Value<'a>)>) -> Map<'a> {
-        let hashes = entries.iter().map(|(h, _, _)| *h).collect();
-        Map { entries, hashes }
+        let index = build_index(&entries);
+        Map { entries, index }
     }
 
     /// Entries in the map's internal order (stable, but not alphabetical).
@@ -363,6 +390,33 @@ impl<'a> Map<'a> {
     }
 }
 
+/// Out of line: a probe rarely gets this far, and the comparison's code would otherwise make
+/// every lookup save and restore more registers.
+#[inline(never)]
+fn same_key(k: &str, key: &[u8]) -> bool {
+    crate::expr::bytes_eq(k.as_bytes(), key)
+}
+
+/// Where a key's probe sequence starts: hash bits below the 16 the slots keep as a tag.
+const INDEX_SHIFT: u32 = 32;
+
+fn build_index(entries: &[(u64, Cow<'_, str>, Value<'_>)]) -> Vec<u32> {
+    if entries.is_empty() || entries.len() >= 0xffff {
+        return Vec::new();
+    }
+    let size = (entries.len() * 2).next_power_of_two();
+    let mask = size - 1;
+    let mut index = vec![0u32; size];
+    for (at, (h, _, _)) in entries.iter().enumerate() {
+        let mut i = (h >> INDEX_SHIFT) as usize & mask;
+        while index[i] != 0 {
+            i = (i + 1) & mask;
+        }
+        index[i] = ((h >> 48) as u32) << 16 | (at as u32 + 1);
+    }
+    index
+}
+
 /// The hash that orders map keys (FxHash; keys are header and argument names).
 pub(crate) fn key_hash(key: &[u8]) -> u64 {
     use std::hash::Hasher;
@@ -370,4 +424,51 @@ pub(crate) fn key_hash(key: &[u8]) -> u64 {
     h.write(key);
     h.write_usize(key.len());
     h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check_lookups(n: usize) {
+        let keys: Vec<String> = (0..n).map(|i| format!("key-{i}")).collect();
+        let m = Map::new(
+            keys.iter()
+                .enumerate()
+                .map(|(i, k)| (Cow::Borrowed(k.as_str()), Value::Int(i as i64))),
+        );
+        assert_eq!(m.len(), n);
+        for (i, k) in keys.iter().enumerate() {
+            assert_eq!(m.get(k.as_bytes()), Some(&Value::Int(i as i64)), "{k}");
+        }
+        for i in n..n + 200 {
+            assert_eq!(m.get(format!("key-{i}").as_bytes()), None);
+        }
+        assert_eq!(m.get(b""), None);
+    }
+
+    #[test]
+    fn indexed_and_large_maps_find_every_key() {
+        for n in [0, 1, 2, 3, 12, 100, 1000] {
+            check_lookups(n);
+        }
+        // Too many entries for 16-bit positions: the binary-search path.
+        check_lookups(70_000);
+    }
+
+    #[test]
+    fn duplicate_keys_keep_the_first() {
+        let m = Map::new([
+            (Cow::Borrowed("a"), Value::Int(1)),
+            (Cow::Borrowed("b"), Value::Int(2)),
+            (Cow::Borrowed("a"), Value::Int(3)),
+        ]);
+        assert_eq!(m.len(), 2);
+        assert_eq!(m.get(b"a"), Some(&Value::Int(1)));
+        let owned = Value::Map(m);
+        let Value::Map(m) = owned.reborrow() else {
+            unreachable!()
+        };
+        assert_eq!(m.get(b"b"), Some(&Value::Int(2)));
+    }
 }
