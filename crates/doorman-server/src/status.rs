@@ -90,7 +90,38 @@ pub struct StatusService {
     store: Arc<StatusStore>,
     feed: StatusFeed,
     mitigations: Arc<ArcSwap<Vec<Mitigation>>>,
-    cache: Mutex<Option<(Instant, Arc<Snapshot>)>>,
+    cache: Mutex<Option<Arc<Cached>>>,
+}
+
+/// A rendered answer: its content type and body.
+type Body = (&'static str, Bytes);
+
+/// A snapshot and what has been rendered from it: each endpoint is rendered once per snapshot,
+/// then served as shared bytes.
+struct Cached {
+    at: Instant,
+    snap: Arc<Snapshot>,
+    /// (endpoint, content type and body; `None` for an incident the snapshot does not hold).
+    rendered: Mutex<Vec<(Endpoint, Option<Body>)>>,
+}
+
+impl Cached {
+    fn rendered(&self, endpoint: Endpoint) -> Option<Body> {
+        let mut done = self
+            .rendered
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, r)) = done.iter().find(|(e, _)| *e == endpoint) {
+            return r.clone();
+        }
+        // Rendering under the lock: the first visitor of a second renders, the others wait
+        // a few microseconds and share the bytes instead of rendering again.
+        let r = endpoint
+            .render(&self.snap)
+            .map(|r| (r.content_type, Bytes::from(r.body)));
+        done.push((endpoint, r.clone()));
+        r
+    }
 }
 
 impl StatusService {
@@ -164,10 +195,14 @@ impl StatusService {
 
     /// A snapshot no older than [`SNAPSHOT_TTL`].
     pub async fn snapshot(&self, settings: &StatusSettings) -> Result<Arc<Snapshot>, String> {
-        if let Some((at, snap)) = &*self.cache.lock().unwrap_or_else(PoisonError::into_inner)
-            && at.elapsed() < SNAPSHOT_TTL
+        Ok(self.cached(settings).await?.snap.clone())
+    }
+
+    async fn cached(&self, settings: &StatusSettings) -> Result<Arc<Cached>, String> {
+        if let Some(c) = &*self.cache.lock().unwrap_or_else(PoisonError::into_inner)
+            && c.at.elapsed() < SNAPSHOT_TTL
         {
-            return Ok(snap.clone());
+            return Ok(c.clone());
         }
         let store = self.store.clone();
         let page = page_info(settings);
@@ -183,10 +218,13 @@ impl StatusService {
         .await
         .map_err(|e| format!("status snapshot task failed: {e}"))?
         .map_err(|e| e.to_string())?;
-        let snap = Arc::new(snap);
-        *self.cache.lock().unwrap_or_else(PoisonError::into_inner) =
-            Some((Instant::now(), snap.clone()));
-        Ok(snap)
+        let cached = Arc::new(Cached {
+            at: Instant::now(),
+            snap: Arc::new(snap),
+            rendered: Mutex::new(Vec::new()),
+        });
+        *self.cache.lock().unwrap_or_else(PoisonError::into_inner) = Some(cached.clone());
+        Ok(cached)
     }
 
     /// Answers a request below the status page's path, or `None` when `path` is not there.
@@ -219,7 +257,7 @@ impl StatusService {
                 &[],
             ));
         };
-        let snap = match self.snapshot(settings).await {
+        let cached = match self.cached(settings).await {
             Ok(s) => s,
             Err(e) => {
                 tracing::error!(target: "doorman::status", "status page unavailable: {e}");
@@ -230,7 +268,7 @@ impl StatusService {
                 ));
             }
         };
-        let Some(rendered) = endpoint.render(&snap) else {
+        let Some((content_type, body)) = cached.rendered(endpoint) else {
             return Some(plain(
                 StatusCode::NOT_FOUND,
                 &format!(
@@ -243,12 +281,12 @@ impl StatusService {
         let mut resp = Response::new(if method == Method::HEAD {
             crate::body::full(Bytes::new())
         } else {
-            crate::body::full(Bytes::from(rendered.body))
+            crate::body::full(body)
         });
         let h = resp.headers_mut();
         h.insert(
             header::CONTENT_TYPE,
-            header::HeaderValue::from_static(rendered.content_type),
+            header::HeaderValue::from_static(content_type),
         );
         // Short, so that a visitor who reloads sees a change within seconds, yet a crowd is
         // served by any cache in between.
@@ -260,7 +298,7 @@ impl StatusService {
             header::HeaderName::from_static("x-content-type-options"),
             header::HeaderValue::from_static("nosniff"),
         );
-        if rendered.content_type.contains("json") {
+        if content_type.contains("json") {
             // Statuspage serves its JSON to any origin; widgets on other sites read it.
             h.insert(
                 header::ACCESS_CONTROL_ALLOW_ORIGIN,
