@@ -696,3 +696,83 @@ action = "block"
     assert_eq!(resp.status(), 405);
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_during_an_outage_keeps_one_incident_and_resolves_it_on_recovery() {
+    let dead = common::closed_addr();
+    let env = common::start_with(move |data, _| {
+        format!(
+            r#"
+[server]
+data_dir = "{data}"
+shutdown_grace_secs = 1
+
+[[listeners]]
+addr = "127.0.0.1:0"
+
+[admin]
+addr = "127.0.0.1:0"
+
+[status]
+path = "/status"
+
+[[upstreams]]
+name = "billing"
+targets = ["{dead}"]
+connect_timeout_ms = 300
+{CHECK}
+
+[[routes]]
+name = "billing"
+upstream = "billing"
+"#,
+            data = data.display()
+        )
+    })
+    .await;
+    let base = env.url("/status");
+    until("the first incident", 15, async || {
+        let s = json_at(&format!("{base}/api/v2/incidents.json")).await;
+        s["incidents"].as_array().unwrap().len() == 1
+    })
+    .await;
+
+    // The gateway restarts while billing is still down.
+    let common::Env {
+        dir,
+        config_path,
+        gateway,
+        ..
+    } = env;
+    gateway.shutdown();
+    gateway.wait().await;
+    let loaded = doorman_config::load(&config_path).unwrap();
+    let gateway = doorman_server::start(loaded, Some(config_path.clone()))
+        .await
+        .unwrap();
+    let base = format!("http://{}/status", gateway.listen_addrs[0]);
+    // Long enough for the new process's checks to settle on "down" several times over.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let s = json_at(&format!("{base}/api/v2/summary.json")).await;
+    assert_eq!(component(&s, "billing")["status"], "major_outage", "{s}");
+    let all = json_at(&format!("{base}/api/v2/incidents.json")).await;
+    assert_eq!(
+        all["incidents"].as_array().unwrap().len(),
+        1,
+        "a restart must not open a second incident: {all}"
+    );
+
+    // Billing comes up on its address: the incident opened before the restart resolves.
+    let (_, billing) = origin(&dead.to_string()).await;
+    until("the adopted incident resolves", 15, async || {
+        let s = json_at(&format!("{base}/api/v2/incidents.json")).await;
+        s["incidents"][0]["status"] == "resolved"
+    })
+    .await;
+    let all = json_at(&format!("{base}/api/v2/incidents.json")).await;
+    assert_eq!(all["incidents"].as_array().unwrap().len(), 1, "{all}");
+    gateway.shutdown();
+    gateway.wait().await;
+    billing.stop().await.unwrap();
+    drop(dir);
+}
