@@ -107,10 +107,7 @@ struct Cached {
 
 impl Cached {
     fn rendered(&self, endpoint: Endpoint) -> Option<Body> {
-        let mut done = self
-            .rendered
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut done = self.rendered.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some((_, r)) = done.iter().find(|(e, _)| *e == endpoint) {
             return r.clone();
         }
