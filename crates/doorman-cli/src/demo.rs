@@ -525,8 +525,10 @@ Status page ({u}/status; Statuspage JSON at {u}/status/api/v2/summary.json):
   doorman maintenance schedule --data-dir {data} --name 'Database upgrade' -m 'Chat may pause.' --start 1h --duration 30m
 
 Diagnose from the client's side (what a blocked person runs):
-  doorman doctor {u}/ --api-key $KEY --path /plugins/weather   # DNS, TCP, clock, the verdict, the key, the status page
+  doorman doctor {u}/ --api-key $KEY --path '/plugins/weather?city=Oslo'  # DNS, TCP, clock, the verdict, the key, the status page
   doorman doctor {u}/plugin/weather                          # a wrong path: did you mean /plugins/weather?
+  doorman doctor {u}/ -H 'X-Forwarded-For: 203.0.113.7'      # a client on the abuse feed: which list, and what to do
+  doorman doctor {u}/ --clock-skew 420                       # what a clock 7 minutes fast looks like
 
 Then, for any Ray ID you got:
   doorman explain <ray-id> --data-dir {data}
