@@ -974,6 +974,9 @@ pub struct RawStatus {
     pub public_url: Option<String>,
     /// Open an incident when a component's every target is down, resolve it when one is back.
     pub auto_incidents: bool,
+    /// A component whose targets are all up but whose last three passing checks took longer
+    /// than this on average (ms) is shown as `degraded_performance`. Default: off.
+    pub degraded_above_ms: Option<u64>,
     /// The components shown. Default: one per upstream with a health check (every upstream when
     /// none has one), named after it.
     pub components: Vec<RawStatusComponent>,
@@ -988,6 +991,7 @@ impl Default for RawStatus {
             title: None,
             public_url: None,
             auto_incidents: true,
+            degraded_above_ms: None,
             components: Vec::new(),
             mitigations: Vec::new(),
         }
@@ -1008,6 +1012,8 @@ pub struct RawStatusComponent {
     pub description: Option<String>,
     /// A group heading (Statuspage's `group`).
     pub group: Option<String>,
+    /// This component's `degraded_performance` threshold (ms); default `[status]`'s.
+    pub degraded_above_ms: Option<u64>,
 }
 
 /// One `[[status.mitigations]]` entry.

@@ -250,4 +250,7 @@ pub struct StatusComponent {
     pub group: Option<String>,
     /// The upstreams it is made of (names that exist).
     pub upstreams: Vec<String>,
+    /// Shown as `degraded_performance` while all targets are up but the last three passing
+    /// checks took longer than this on average.
+    pub degraded_above: Option<std::time::Duration>,
 }

@@ -75,7 +75,22 @@ impl Compiler<'_, '_> {
             }
             None => path.clone(),
         };
-        let components = self.status_components(raw, upstream_index);
+        let default_slow = self.slow_threshold("status.degraded_above_ms", s.degraded_above_ms);
+        let mut components = self.status_components(raw, upstream_index);
+        for (i, c) in components.iter_mut().enumerate() {
+            let own = raw
+                .status
+                .components
+                .get(i)
+                .and_then(|rc| rc.degraded_above_ms);
+            c.degraded_above = match own {
+                Some(ms) => self.slow_threshold(
+                    &format!("status.components.{i}.degraded_above_ms"),
+                    Some(ms),
+                ),
+                None => default_slow,
+            };
+        }
         let mitigations = self.status_mitigations(raw);
         Some(StatusSettings {
             path,
@@ -108,6 +123,7 @@ impl Compiler<'_, '_> {
                     description: None,
                     group: None,
                     upstreams: vec![name],
+                    degraded_above: None,
                 })
                 .collect();
         }
@@ -173,9 +189,31 @@ impl Compiler<'_, '_> {
                 description: c.description.clone(),
                 group: c.group.clone(),
                 upstreams: c.upstreams.clone(),
+                degraded_above: None,
             });
         }
         out
+    }
+
+    /// A `degraded_above_ms` value: 0 would call every component degraded.
+    fn slow_threshold(&mut self, path: &str, ms: Option<u64>) -> Option<std::time::Duration> {
+        match ms {
+            Some(0) => {
+                self.invalid(
+                    path,
+                    Invalid {
+                        detail: "0 ms".into(),
+                        hint: Some(
+                            "use the check time above which people notice, e.g. 1500; remove the key to turn it off"
+                                .into(),
+                        ),
+                    },
+                );
+                None
+            }
+            Some(ms) => Some(std::time::Duration::from_millis(ms)),
+            None => None,
+        }
     }
 
     fn status_mitigations(&mut self, raw: &RawConfig) -> Vec<(String, String)> {

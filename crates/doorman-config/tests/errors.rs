@@ -764,3 +764,13 @@ path = \"/status\"
         .collect();
     assert_eq!(ids, ["api"]);
 }
+
+#[test]
+fn a_zero_slowness_threshold_is_refused() {
+    assert_error(
+        &format!("{BASE}\n[status]\npath = \"/status\"\ndegraded_above_ms = 0\n"),
+        "invalid value for `degraded_above_ms`: 0 ms",
+        "0\n",
+        Some("1500"),
+    );
+}

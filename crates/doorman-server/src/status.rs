@@ -4,8 +4,9 @@
 //!
 //! Health-check tasks never touch SQLite: they hand each result to a bounded queue (a full
 //! queue drops the result and counts it), and one writer thread folds results into the store,
-//! derives each component's state from how many of its targets are up (all: operational; none:
-//! major outage; some: partial outage), and, with `auto_incidents`, opens an incident when a
+//! derives each component's state from how many of its targets are up (all: operational, or
+//! degraded performance when its recent checks are slower than `degraded_above_ms`; none: major
+//! outage; some: partial outage), and, with `auto_incidents`, opens an incident when a
 //! component goes down and resolves it when it is back. The same thread moves scheduled
 //! maintenance along its window. Pages are rendered from a snapshot read at most once a second,
 //! off the runtime's workers, so a crowd reading the page during an outage costs one SQLite
@@ -34,6 +35,8 @@ const QUEUE: usize = 1024;
 const TICK: Duration = Duration::from_secs(10);
 /// How long a rendered snapshot is served before it is read again.
 const SNAPSHOT_TTL: Duration = Duration::from_secs(1);
+/// Passing checks averaged to call a component slow: one slow answer is not a degradation.
+const SLOW_WINDOW: usize = 3;
 /// First words of every update the gateway posts by itself, so that a restarted gateway can
 /// recognise (and later resolve) the incidents it opened.
 pub const AUTO_PREFIX: &str = "Automatic:";
@@ -132,6 +135,7 @@ impl StatusService {
             settings: None,
             targets: HashMap::new(),
             last_failure: HashMap::new(),
+            latencies: HashMap::new(),
             auto: HashMap::new(),
             mitigations: mitigations.clone(),
         };
@@ -358,6 +362,8 @@ struct Writer {
     targets: HashMap<String, (usize, usize)>,
     /// Per upstream: the latest failure's words.
     last_failure: HashMap<String, String>,
+    /// Per upstream: how long its last passing checks took (at most [`SLOW_WINDOW`]).
+    latencies: HashMap<String, std::collections::VecDeque<u64>>,
     /// Per component: the incident the gateway opened for it and has not resolved.
     auto: HashMap<String, i64>,
     mitigations: Arc<ArcSwap<Vec<Mitigation>>>,
@@ -450,6 +456,13 @@ impl Writer {
         if let Some(why) = &c.why {
             self.last_failure.insert(c.upstream.clone(), why.clone());
         }
+        if c.ok {
+            let recent = self.latencies.entry(c.upstream.clone()).or_default();
+            if recent.len() == SLOW_WINDOW {
+                recent.pop_front();
+            }
+            recent.push_back(c.latency_ms);
+        }
         let Some(settings) = self.settings.clone() else {
             return;
         };
@@ -484,7 +497,18 @@ impl Writer {
         if total == 0 {
             return; // no check has reported yet: keep what is stored
         }
-        let state = if up == total {
+        let slow = comp.degraded_above.is_some_and(|limit| {
+            let limit = u64::try_from(limit.as_millis()).unwrap_or(u64::MAX);
+            comp.upstreams.iter().any(|u| {
+                self.latencies.get(u).is_some_and(|recent| {
+                    recent.len() == SLOW_WINDOW
+                        && recent.iter().sum::<u64>() / SLOW_WINDOW as u64 > limit
+                })
+            })
+        });
+        let state = if up == total && slow {
+            ComponentStatus::DegradedPerformance
+        } else if up == total {
             ComponentStatus::Operational
         } else if up == 0 {
             ComponentStatus::MajorOutage

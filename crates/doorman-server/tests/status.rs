@@ -776,3 +776,63 @@ upstream = "billing"
     billing.stop().await.unwrap();
     drop(dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_health_checks_show_as_degraded_performance() {
+    let (slow_addr, slow) = origin("127.0.0.1:0").await;
+    let (fast_addr, fast) = origin("127.0.0.1:0").await;
+    let env = common::start_with(move |data, _| {
+        format!(
+            r#"
+[server]
+data_dir = "{data}"
+shutdown_grace_secs = 1
+
+[[listeners]]
+addr = "127.0.0.1:0"
+
+[admin]
+addr = "127.0.0.1:0"
+
+[status]
+path = "/status"
+degraded_above_ms = 100
+
+[[upstreams]]
+name = "search"
+targets = ["{slow_addr}"]
+health_check = {{ path = "/debug/sleep?ms=250", interval_ms = 100, timeout_ms = 2000, fall = 2, rise = 2 }}
+
+[[upstreams]]
+name = "chat"
+targets = ["{fast_addr}"]
+{CHECK}
+
+[[routes]]
+name = "search"
+path_prefix = "/search"
+upstream = "search"
+
+[[routes]]
+name = "chat"
+upstream = "chat"
+"#,
+            data = data.display()
+        )
+    })
+    .await;
+    let base = env.url("/status");
+    until("search is degraded", 15, async || {
+        let s = json_at(&format!("{base}/api/v2/summary.json")).await;
+        component(&s, "search")["status"] == "degraded_performance"
+    })
+    .await;
+    let s = statuspage_schema_holds(&base).await;
+    assert_eq!(component(&s, "chat")["status"], "operational", "{s}");
+    // Statuspage's words for a degraded component; slowness opens no incident.
+    assert_eq!(s["status"]["indicator"], "minor", "{s}");
+    assert_eq!(s["incidents"], json!([]));
+    env.stop().await;
+    slow.stop().await.unwrap();
+    fast.stop().await.unwrap();
+}
