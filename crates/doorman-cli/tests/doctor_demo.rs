@@ -158,7 +158,8 @@ fn the_doctor_names_each_cause_against_the_demo() {
             .map(String::as_str)
             .collect::<Vec<_>>(),
         "the outage is seen and explained",
-        |_, r| verdict(r).contains("explained by Status page"),
+        // The state and the incident are two writes: wait for both.
+        |_, r| verdict(r).contains("explained by Status page") && r.contains("Plugin API is down"),
     );
     assert!(report.contains("503 Service Unavailable"), "{report}");
     assert!(report.contains("The `plugins` service is down"), "{report}");
@@ -193,7 +194,9 @@ fn the_doctor_names_each_cause_against_the_demo() {
             .map(String::as_str)
             .collect::<Vec<_>>(),
         "the revocation is seen",
-        |_, r| r.contains("KEY_REVOKED"),
+        // By every request of one run: the gateway re-reads keys every 250 ms, so a run can
+        // straddle the change (its main request passes, its trace refuses).
+        |_, r| verdict(r).contains("was revoked at"),
     );
     let v = verdict(&report);
     assert!(v.starts_with("first failure: HTTP (http)"), "{report}");
