@@ -196,7 +196,10 @@ fn the_doctor_names_each_cause_against_the_demo() {
         "the revocation is seen",
         // By every request of one run: the gateway re-reads keys every 250 ms, so a run can
         // straddle the change (its main request passes, its trace refuses).
-        |_, r| verdict(r).contains("was revoked at"),
+        |_, r| {
+            let v = verdict(r);
+            v.starts_with("first failure: HTTP (http)") && v.contains("was revoked at")
+        },
     );
     let v = verdict(&report);
     assert!(v.starts_with("first failure: HTTP (http)"), "{report}");
