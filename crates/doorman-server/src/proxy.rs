@@ -865,13 +865,16 @@ async fn forward(
 
     // A request without a body can be sent again as it was: when a target refuses the
     // connection (it died since its last health check), the next healthy one gets it, so a
-    // stopped server costs no failed request even before the checks notice.
-    let resend = (!upgrade && hyper::body::Body::is_end_stream(&body))
-        .then(|| (parts.method.clone(), parts.headers.clone()));
+    // stopped server costs no failed request even before the checks notice. Only an upstream
+    // with another target to try pays for keeping the copy.
+    let resend =
+        (pool.spec.targets.len() > 1 && !upgrade && hyper::body::Body::is_end_stream(&body))
+            .then(|| (parts.method.clone(), parts.headers.clone()));
     let limit = rt.config.server.limits.max_body_bytes;
     let mut up_req = Request::from_parts(parts, upstream::limited_body(body, limit));
     let mut target = target;
-    let mut tried = vec![target];
+    // Empty, so without a retry nothing is allocated.
+    let mut tried: Vec<&str> = Vec::new();
     let started = Instant::now();
     let sent = loop {
         let sent =
@@ -880,6 +883,7 @@ async fn forward(
         let Some((method, headers)) = resend.as_ref().filter(|_| e.is_connect()) else {
             break sent;
         };
+        tried.push(target);
         let Some((next, next_authority)) = pool.pick_healthy_except(&tried) else {
             break sent;
         };
@@ -891,7 +895,6 @@ async fn forward(
         *again.uri_mut() = upstream_uri(next, next_authority, pq.as_ref())?;
         up_req = again;
         target = next;
-        tried.push(next);
     };
     let mut resp = match sent {
         Err(_elapsed) => {

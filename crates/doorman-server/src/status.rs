@@ -194,11 +194,7 @@ impl StatusService {
         *self.cache.lock().unwrap_or_else(PoisonError::into_inner) = None;
     }
 
-    /// A snapshot no older than [`SNAPSHOT_TTL`].
-    pub async fn snapshot(&self, settings: &StatusSettings) -> Result<Arc<Snapshot>, String> {
-        Ok(self.cached(settings).await?.snap.clone())
-    }
-
+    /// A snapshot no older than [`SNAPSHOT_TTL`], with what has been rendered from it.
     async fn cached(&self, settings: &StatusSettings) -> Result<Arc<Cached>, String> {
         if let Some(c) = &*self.cache.lock().unwrap_or_else(PoisonError::into_inner)
             && c.at.elapsed() < SNAPSHOT_TTL
