@@ -286,12 +286,6 @@ impl Compiler<'_, '_> {
 }
 
 fn access_rule_words(r: &RawAccessRule) -> String {
-    let action = match r.action {
-        Some(RawAccessAction::Block) => "Blocked",
-        Some(RawAccessAction::Challenge) => "Challenge",
-        Some(RawAccessAction::Allow) => "Always allowed",
-        Some(RawAccessAction::Log) | None => "Watched",
-    };
     let whom = if let Some(asn) = &r.asn {
         let n = asn.to_string();
         let n = n.trim_start_matches("AS").trim_start_matches("as");
@@ -307,14 +301,15 @@ fn access_rule_words(r: &RawAccessRule) -> String {
     } else {
         "some visitors".to_owned()
     };
-    let action = if action == "Blocked" || action == "Always allowed" || action == "Watched" {
-        format!("{action}: {whom}")
-    } else {
-        format!("{action} for {whom}")
+    let said = match r.action {
+        Some(RawAccessAction::Block) => format!("Blocked: {whom}"),
+        Some(RawAccessAction::Challenge) => format!("Challenge for {whom}"),
+        Some(RawAccessAction::Allow) => format!("Always allowed: {whom}"),
+        Some(RawAccessAction::Log) | None => format!("Watched: {whom}"),
     };
     match &r.note {
-        Some(note) if !note.trim().is_empty() => format!("{action} ({})", note.trim()),
-        _ => action,
+        Some(note) if !note.trim().is_empty() => format!("{said} ({})", note.trim()),
+        _ => said,
     }
 }
 
