@@ -20,8 +20,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, anyhow, bail};
+use doorman_core::canonical::{HostProblem, normalize_path, request_authority};
 use doorman_core::decision::Verdict;
-use doorman_core::facts::request_host;
 use doorman_core::{Decision, LogMode, Policy, RayId, RequestFacts, Scheme, TlsFacts, render};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri, Version};
 use serde::Deserialize;
@@ -195,6 +195,15 @@ fn trace(req: &RequestFile, policy: &Policy) -> Result<Traced> {
             ..TlsFacts::default()
         })
     });
+    // The same canonical view as live traffic; a description without any host is traced as a
+    // request for no particular host, since only a live HTTP/1.1 request must name one.
+    let host = match request_authority(&uri, &headers, version) {
+        Ok(a) => a.host,
+        Err(HostProblem::Missing) => "".into(),
+        Err(HostProblem::Duplicate) => bail!("the request names the Host header twice"),
+        Err(HostProblem::Invalid { value, why }) => bail!("host `{value}` is not valid: {why}"),
+    };
+    let normal = normalize_path(uri.path(), policy.paths.normalization);
     let ray = RayId::new(0, Arc::from("trace"));
     let facts = RequestFacts {
         ray_id: &ray,
@@ -203,7 +212,9 @@ fn trace(req: &RequestFile, policy: &Policy) -> Result<Traced> {
         peer_ip: peer,
         method: &method,
         uri: &uri,
-        host: request_host(&uri, &headers),
+        host,
+        path: normal.path,
+        path_problem: normal.problem,
         headers: &headers,
         version,
         scheme,

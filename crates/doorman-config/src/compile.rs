@@ -15,6 +15,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use doorman_core::Disclosure;
+use doorman_core::canonical::{
+    AmbiguousPaths, NormalizationType, PathForward, PathPolicy, normalize_path,
+};
 use doorman_core::policy::{
     ClientIpPolicy, ForwardedSource, HostPattern, NetworkGate, Notice, Policy, Route, RouteAccess,
     SiteInfo, UpstreamSpec,
@@ -24,8 +27,8 @@ use ipnet::IpNet;
 use crate::diag::{Position, Sink};
 use crate::parse::{Parsed, SpanIndex, child};
 use crate::raw::{
-    DEFAULT_ADMIN_TOKEN_FILE, RawAccess, RawDisclosure, RawLogFormat, RawRoute, RawSource,
-    RawUpstream,
+    DEFAULT_ADMIN_TOKEN_FILE, RawAccess, RawAmbiguousPaths, RawDisclosure, RawLogFormat,
+    RawNormalization, RawNormalizationType, RawPathForward, RawRoute, RawSource, RawUpstream,
 };
 use crate::settings::{
     Admin, AdminToken, Config, Events, Forwarding, Limits, Listener, LogFormat, Logging,
@@ -74,8 +77,10 @@ pub(crate) fn compile(
     let (upstreams, upstream_index, names_complete) = c.upstreams(&raw.upstreams);
     let (auth_policy, mut auth_server) = c.auth(&raw.auth);
     auth_server.jwt_providers = c.jwt_providers(&raw.jwt_providers);
+    let paths = normalization(&raw.normalization);
     let routes = c.routes(
         &raw.routes,
+        &paths,
         &upstream_index,
         names_complete,
         &auth_server.jwt_providers,
@@ -122,8 +127,32 @@ pub(crate) fn compile(
         firewall: firewall.firewall,
         rate_limits: firewall.rate_limits,
         auth: auth_policy,
+        paths,
     };
     Some((Config { server, policy }, firewall.watched_files))
+}
+
+/// `[normalization]` into the core's path policy; every value is valid by construction.
+fn normalization(raw: &RawNormalization) -> PathPolicy {
+    PathPolicy {
+        normalization: match raw.kind {
+            RawNormalizationType::Cloudflare => NormalizationType::Cloudflare,
+            RawNormalizationType::Rfc3986 => NormalizationType::Rfc3986,
+            RawNormalizationType::None => NormalizationType::None,
+        },
+        forward: match raw.forward {
+            RawPathForward::Normalized => PathForward::Normalized,
+            RawPathForward::Raw => PathForward::Raw,
+        },
+        ambiguous: ambiguous_paths(raw.ambiguous_paths),
+    }
+}
+
+fn ambiguous_paths(raw: RawAmbiguousPaths) -> AmbiguousPaths {
+    match raw {
+        RawAmbiguousPaths::Refuse => AmbiguousPaths::Refuse,
+        RawAmbiguousPaths::Pass => AmbiguousPaths::PassRaw,
+    }
 }
 
 pub(crate) struct Compiler<'a, 't> {
@@ -509,6 +538,7 @@ impl Compiler<'_, '_> {
             ("max_header_bytes", raw.max_header_bytes),
             ("max_headers", raw.max_headers),
             ("header_read_timeout_ms", raw.header_read_timeout_ms),
+            ("body_read_timeout_ms", raw.body_read_timeout_ms),
             ("max_connections", raw.max_connections),
         ] {
             if value == 0 {
@@ -538,6 +568,7 @@ impl Compiler<'_, '_> {
             max_headers: to_usize(raw.max_headers),
             max_body_bytes: (raw.max_body_bytes != 0).then_some(raw.max_body_bytes),
             header_read_timeout: Duration::from_millis(raw.header_read_timeout_ms),
+            body_read_timeout: Duration::from_millis(raw.body_read_timeout_ms),
             max_connections: to_usize(raw.max_connections),
         }
     }
@@ -965,6 +996,7 @@ impl Compiler<'_, '_> {
     fn routes(
         &mut self,
         raw: &[RawRoute],
+        paths: &PathPolicy,
         upstreams: &HashMap<String, usize>,
         names_complete: bool,
         providers: &[doorman_jwt::ProviderConfig],
@@ -1000,6 +1032,17 @@ impl Compiler<'_, '_> {
             }
             if let Err(e) = values::path_prefix(&r.path_prefix) {
                 self.invalid(&format!("{path}.path_prefix"), e);
+            } else {
+                let normal = normalize_path(&r.path_prefix, paths.normalization).path;
+                if normal != r.path_prefix.as_str() {
+                    self.error(
+                        self.index.value(&format!("{path}.path_prefix")),
+                        format!("path_prefix `{}` never matches a request", r.path_prefix),
+                        Some(format!(
+                            "request paths are normalized before routing ([normalization]), so this prefix reads `{normal}`: write it that way"
+                        )),
+                    );
+                }
             }
 
             let upstream = self.route_upstream(&path, r, upstreams, names_complete);
@@ -1025,15 +1068,40 @@ impl Compiler<'_, '_> {
                 seen_matches.push((sorted, r.path_prefix.clone(), name.clone(), line));
             }
 
+            let websocket = self.route_upgrades(&path, r.upgrades.as_deref());
             out.push(Route {
                 name,
                 hosts,
                 path_prefix: r.path_prefix.clone(),
                 upstream: upstream.unwrap_or(0),
                 access,
+                ambiguous_paths: r.ambiguous_paths.map_or(paths.ambiguous, ambiguous_paths),
+                websocket,
             });
         }
         out
+    }
+
+    /// `upgrades = ["websocket"]` (the default) or `[]`: whether WebSocket is tunnelled.
+    fn route_upgrades(&mut self, path: &str, upgrades: Option<&[String]>) -> bool {
+        let Some(upgrades) = upgrades else {
+            return true;
+        };
+        let mut websocket = false;
+        for (j, u) in upgrades.iter().enumerate() {
+            if u.eq_ignore_ascii_case("websocket") {
+                websocket = true;
+            } else {
+                self.error(
+                    self.index.value(&format!("{path}.upgrades.{j}")),
+                    format!("`{u}` cannot be tunnelled"),
+                    Some(
+                        "only \"websocket\" can be listed: other upgrades (h2c among them) are never passed to an upstream; the request is served as plain HTTP/1.1".into(),
+                    ),
+                );
+            }
+        }
+        websocket
     }
 
     fn route_upstream(

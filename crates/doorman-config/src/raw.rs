@@ -31,6 +31,8 @@ pub const DEFAULT_MAX_HEADERS: u64 = 100;
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 10 * 1024 * 1024;
 /// Default `[limits] header_read_timeout_ms`.
 pub const DEFAULT_HEADER_READ_TIMEOUT_MS: u64 = 10_000;
+/// Longest pause allowed between two reads of a request body.
+pub const DEFAULT_BODY_READ_TIMEOUT_MS: u64 = 30_000;
 /// Default `[limits] max_connections`.
 pub const DEFAULT_MAX_CONNECTIONS: u64 = 10_000;
 /// Default `[forwarding] ray_header`.
@@ -110,6 +112,8 @@ pub struct RawConfig {
     pub challenge: RawChallenge,
     /// The public status page: components fed by health checks, incidents, mitigations.
     pub status: RawStatus,
+    /// How request paths are normalized before routing and rules, and what the origin gets.
+    pub normalization: RawNormalization,
 }
 
 /// `[server]`.
@@ -209,6 +213,8 @@ pub struct RawLimits {
     pub max_body_bytes: u64,
     /// Time allowed to receive a request head; slower gets 408.
     pub header_read_timeout_ms: u64,
+    /// Longest pause between two pieces of a request body; longer gets 408 (BODY_TIMEOUT).
+    pub body_read_timeout_ms: u64,
     /// Client connections open at once; further ones wait in the accept queue.
     pub max_connections: u64,
 }
@@ -220,6 +226,7 @@ impl Default for RawLimits {
             max_headers: DEFAULT_MAX_HEADERS,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             header_read_timeout_ms: DEFAULT_HEADER_READ_TIMEOUT_MS,
+            body_read_timeout_ms: DEFAULT_BODY_READ_TIMEOUT_MS,
             max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
@@ -454,6 +461,11 @@ pub struct RawRoute {
     pub disclosure: RawDisclosure,
     /// Credentials the route requires (absent: none).
     pub auth: Option<RawRouteAuth>,
+    /// Paths that cannot be normalized safely: refused, or passed as received (absent: the
+    /// `[normalization]` default).
+    pub ambiguous_paths: Option<RawAmbiguousPaths>,
+    /// Protocol switches tunnelled to the upstream; only `websocket` exists.
+    pub upgrades: Option<Vec<String>>,
 }
 
 /// `[[routes]] auth = { methods = […], scopes = […] }`.
@@ -482,8 +494,51 @@ impl Default for RawRoute {
             remedies: Vec::new(),
             disclosure: RawDisclosure::Public,
             auth: None,
+            ambiguous_paths: None,
+            upgrades: None,
         }
     }
+}
+
+/// `[normalization]`: how request paths are normalized before routing and rules.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawNormalization {
+    /// `cloudflare` (default), `rfc3986` or `none`.
+    #[serde(rename = "type")]
+    pub kind: RawNormalizationType,
+    /// Which path the origin receives: `normalized` (default) or `raw`.
+    pub forward: RawPathForward,
+    /// Paths that cannot be normalized safely: `refuse` (default) or `pass`.
+    pub ambiguous_paths: RawAmbiguousPaths,
+}
+
+/// `[normalization] type`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawNormalizationType {
+    #[default]
+    Cloudflare,
+    Rfc3986,
+    None,
+}
+
+/// `[normalization] forward`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawPathForward {
+    #[default]
+    Normalized,
+    Raw,
+}
+
+/// `ambiguous_paths`, in `[normalization]` and on a route.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawAmbiguousPaths {
+    #[default]
+    Refuse,
+    Pass,
 }
 
 /// `[[routes]] access`.

@@ -9,12 +9,13 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
 use crate::raw::{
-    RawAccess, RawAccessAction, RawAccessRule, RawAdmin, RawAuth, RawChallenge, RawClientIp,
-    RawConfig, RawDisclosure, RawEvents, RawFailMode, RawForwarding, RawHealthCheck, RawIntel,
-    RawIpClass, RawJwtProvider, RawLimitAction, RawLimitBackend, RawLimits, RawList, RawListFormat,
-    RawListKind, RawListener, RawLogFormat, RawLogging, RawMode, RawRateLimit,
-    RawRateLimitSettings, RawRoute, RawRouteAuth, RawRule, RawRuleAction, RawServer, RawSite,
-    RawSource, RawStatus, RawStatusComponent, RawStatusMitigation, RawTls, RawUpstream,
+    RawAccess, RawAccessAction, RawAccessRule, RawAdmin, RawAmbiguousPaths, RawAuth, RawChallenge,
+    RawClientIp, RawConfig, RawDisclosure, RawEvents, RawFailMode, RawForwarding, RawHealthCheck,
+    RawIntel, RawIpClass, RawJwtProvider, RawLimitAction, RawLimitBackend, RawLimits, RawList,
+    RawListFormat, RawListKind, RawListener, RawLogFormat, RawLogging, RawMode, RawNormalization,
+    RawNormalizationType, RawPathForward, RawRateLimit, RawRateLimitSettings, RawRoute,
+    RawRouteAuth, RawRule, RawRuleAction, RawServer, RawSite, RawSource, RawStatus,
+    RawStatusComponent, RawStatusMitigation, RawTls, RawUpstream,
 };
 
 /// One kind of table in the file.
@@ -58,6 +59,7 @@ pub fn sections() -> Vec<Section> {
         section::<RawStatus>("status", "[status]"),
         section::<RawStatusComponent>("status.components.*", "[[status.components]]"),
         section::<RawStatusMitigation>("status.mitigations.*", "[[status.mitigations]]"),
+        section::<RawNormalization>("normalization", "[normalization]"),
     ]
 }
 
@@ -101,6 +103,11 @@ pub fn enum_key(pattern: &str) -> Option<&'static [&'static str]> {
         "rate_limit.fail_mode" => variants::<RawFailMode>(),
         "rate_limits.*.action" => variants::<RawLimitAction>(),
         "rate_limits.*.disclosure" => variants::<RawDisclosure>(),
+        "normalization.type" => variants::<RawNormalizationType>(),
+        "normalization.forward" => variants::<RawPathForward>(),
+        "normalization.ambiguous_paths" | "routes.*.ambiguous_paths" => {
+            variants::<RawAmbiguousPaths>()
+        }
         _ => return None,
     })
 }

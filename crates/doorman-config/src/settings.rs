@@ -109,6 +109,8 @@ pub struct Limits {
     pub max_body_bytes: Option<u64>,
     /// Time to receive the request head; slower gets 408.
     pub header_read_timeout: Duration,
+    /// Longest pause between two reads of a request body; longer gets 408 (BODY_TIMEOUT).
+    pub body_read_timeout: Duration,
     /// Client connections open at once (needs a restart to change).
     pub max_connections: usize,
 }

@@ -35,7 +35,7 @@ max_body_bytes = "10MB"
     let file = path.display().to_string();
     let expected = format!(
         "{file}:14:1: error: unknown key `uptsream` in [[routes]]\n  \
-hint: did you mean `upstream`? (valid keys: name, hosts, path_prefix, upstream, access, allow_networks, title, reason, remedies, disclosure, auth)\n\
+hint: did you mean `upstream`? (valid keys: name, hosts, path_prefix, upstream, access, allow_networks, title, reason, remedies, disclosure, auth, ambiguous_paths, upgrades)\n\
 {file}:18:18: error: invalid value for `max_body_bytes`: expected a non-negative integer, found string \"10MB\"\n  \
 hint: write the size in bytes, e.g. 10485760\n\
 {file}: 2 errors; the file was not loaded"

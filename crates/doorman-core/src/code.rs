@@ -74,6 +74,18 @@ pub enum Code {
     RequestTimeout,
     /// The request is malformed (400).
     BadRequest,
+    /// The path cannot be normalized without guessing how the origin reads it (400).
+    PathAmbiguous,
+    /// The Host header is missing, duplicated or not a host name (400).
+    BadHost,
+    /// The method is not served through the gateway: CONNECT (405).
+    MethodNotAllowed,
+    /// A protocol switch (WebSocket) that the route does not allow (403).
+    UpgradeNotAllowed,
+    /// The request body stopped arriving for longer than the body-read timeout (408).
+    BodyTimeout,
+    /// A transfer coding other than `chunked` (501).
+    UnsupportedTransferCoding,
     /// The origin refused the connection (502).
     UpstreamRefused,
     /// The origin reset or closed the connection mid-exchange (502).
@@ -122,6 +134,12 @@ impl Code {
         Code::BodyTooLarge,
         Code::RequestTimeout,
         Code::BadRequest,
+        Code::PathAmbiguous,
+        Code::BadHost,
+        Code::MethodNotAllowed,
+        Code::UpgradeNotAllowed,
+        Code::BodyTimeout,
+        Code::UnsupportedTransferCoding,
         Code::UpstreamRefused,
         Code::UpstreamReset,
         Code::UpstreamTimeout,
@@ -165,6 +183,12 @@ impl Code {
             Code::BodyTooLarge => "BODY_TOO_LARGE",
             Code::RequestTimeout => "REQUEST_TIMEOUT",
             Code::BadRequest => "BAD_REQUEST",
+            Code::PathAmbiguous => "PATH_AMBIGUOUS",
+            Code::BadHost => "BAD_HOST",
+            Code::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            Code::UpgradeNotAllowed => "UPGRADE_NOT_ALLOWED",
+            Code::BodyTimeout => "BODY_TIMEOUT",
+            Code::UnsupportedTransferCoding => "UNSUPPORTED_TRANSFER_CODING",
             Code::UpstreamRefused => "UPSTREAM_REFUSED",
             Code::UpstreamReset => "UPSTREAM_RESET",
             Code::UpstreamTimeout => "UPSTREAM_TIMEOUT",
@@ -206,7 +230,10 @@ impl Code {
             Code::HeadersTooLarge => 431,
             Code::BodyTooLarge => 413,
             Code::RequestTimeout => 408,
-            Code::BadRequest => 400,
+            Code::BadRequest | Code::PathAmbiguous | Code::BadHost => 400,
+            Code::MethodNotAllowed => 405,
+            Code::BodyTimeout => 408,
+            Code::UnsupportedTransferCoding => 501,
             Code::UpstreamRefused | Code::UpstreamReset | Code::UpstreamError => 502,
             Code::UpstreamTimeout => 504,
             Code::UpstreamDown => 503,
@@ -250,6 +277,12 @@ impl Code {
             Code::BodyTooLarge => "Request body too large",
             Code::RequestTimeout => "Request not received in time",
             Code::BadRequest => "Malformed request",
+            Code::PathAmbiguous => "The address's path is ambiguous",
+            Code::BadHost => "The request does not name one valid host",
+            Code::MethodNotAllowed => "This method is not accepted",
+            Code::UpgradeNotAllowed => "This connection cannot be upgraded here",
+            Code::BodyTimeout => "The request body stopped arriving",
+            Code::UnsupportedTransferCoding => "The request's transfer coding is not supported",
             Code::UpstreamRefused => "The service refused the connection",
             Code::UpstreamReset => "The service dropped the connection",
             Code::UpstreamTimeout => "The service did not answer in time",

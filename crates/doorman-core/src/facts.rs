@@ -61,10 +61,17 @@ pub struct RequestFacts<'a> {
     pub peer_ip: IpAddr,
     /// Request method.
     pub method: &'a Method,
-    /// Request target as received.
+    /// Request target as received (the `raw.*` fields read it).
     pub uri: &'a Uri,
-    /// Host the request is for: lower-case, without port.
+    /// Host the request is for, from [`crate::canonical::request_authority`]: lower-case,
+    /// without port or trailing dot.
     pub host: Cow<'a, str>,
+    /// The request path normalized by [`crate::canonical::normalize_path`]: what routing, rules
+    /// and events see, and (by default) what the origin receives.
+    pub path: Cow<'a, str>,
+    /// Why the path could not be normalized safely, if it could not: the route decides whether
+    /// that refuses the request (`PATH_AMBIGUOUS`) or passes it raw.
+    pub path_problem: Option<crate::canonical::PathProblem>,
     /// Request headers as received (hop-by-hop headers included).
     pub headers: &'a HeaderMap,
     /// HTTP version.
@@ -82,9 +89,19 @@ pub struct RequestFacts<'a> {
 }
 
 impl<'a> RequestFacts<'a> {
-    /// The request path (without query).
+    /// The normalized request path (without query).
     pub fn path(&self) -> &str {
-        self.uri.path()
+        &self.path
+    }
+
+    /// The normalized path with the query as received: `http.request.uri`.
+    pub fn path_and_query(&self) -> Cow<'_, str> {
+        let raw = self.uri.path_and_query().map_or("/", |pq| pq.as_str());
+        match self.uri.query() {
+            _ if self.path == self.uri.path() => Cow::Borrowed(raw),
+            None => Cow::Borrowed(&self.path),
+            Some(q) => Cow::Owned(format!("{}?{q}", self.path)),
+        }
     }
 
     /// The first value of a header as text, if present and valid UTF-8.
@@ -95,66 +112,5 @@ impl<'a> RequestFacts<'a> {
     /// The User-Agent, or an empty string.
     pub fn user_agent(&self) -> &'a str {
         self.header("user-agent").unwrap_or("")
-    }
-}
-
-/// The host a request is for, from the URI's authority (HTTP/2, absolute-form) or the Host header:
-/// lower-cased, port and trailing dot removed. Borrowed when already normal.
-pub fn request_host<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> Cow<'a, str> {
-    let raw = uri
-        .authority()
-        .map(|a| a.host())
-        .or_else(|| {
-            headers
-                .get(http::header::HOST)
-                .and_then(|v| v.to_str().ok())
-                .map(strip_port)
-        })
-        .unwrap_or("");
-    let raw = raw.strip_suffix('.').unwrap_or(raw);
-    if raw.bytes().any(|b| b.is_ascii_uppercase()) {
-        Cow::Owned(raw.to_ascii_lowercase())
-    } else {
-        Cow::Borrowed(raw)
-    }
-}
-
-fn strip_port(host: &str) -> &str {
-    if let Some(rest) = host.strip_prefix('[') {
-        // [v6]:port → v6, kept with its brackets stripped the way Uri::host does not.
-        return rest.split(']').next().unwrap_or(rest);
-    }
-    match host.rsplit_once(':') {
-        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
-        _ => host,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn headers_with_host(host: &str) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        h.insert(http::header::HOST, host.parse().unwrap());
-        h
-    }
-
-    #[test]
-    fn host_comes_from_authority_first() {
-        let uri: Uri = "https://Chat.Example.com:8443/x".parse().unwrap();
-        let h = headers_with_host("other.example");
-        assert_eq!(request_host(&uri, &h), "chat.example.com");
-    }
-
-    #[test]
-    fn host_header_loses_port_case_and_trailing_dot() {
-        let uri: Uri = "/x".parse().unwrap();
-        assert_eq!(
-            request_host(&uri, &headers_with_host("Example.COM.:8080")),
-            "example.com"
-        );
-        assert_eq!(request_host(&uri, &headers_with_host("[::1]:80")), "::1");
-        assert_eq!(request_host(&uri, &HeaderMap::new()), "");
     }
 }

@@ -82,6 +82,7 @@ pub struct RequestFields<'a, 'p> {
     ip: &'a ClientIpFacts<'p>,
     route: Option<&'p str>,
     full_uri: OnceCell<String>,
+    raw_full_uri: OnceCell<String>,
 }
 
 impl<'a, 'p> RequestFields<'a, 'p> {
@@ -96,6 +97,7 @@ impl<'a, 'p> RequestFields<'a, 'p> {
             ip,
             route,
             full_uri: OnceCell::new(),
+            raw_full_uri: OnceCell::new(),
         }
     }
 
@@ -205,29 +207,29 @@ impl FieldProvider for RequestFields<'_, '_> {
                 self.ip.info().in_eu.map_or(Value::Missing, Value::Bool)
             }
             Field::HttpCookie => self.header("cookie"),
-            Field::HttpHost => self.header("host").or_authority(f),
+            Field::HttpHost => Value::str(&f.host),
             Field::HttpReferer => self.header("referer"),
             Field::HttpUserAgent => self.header("user-agent"),
             Field::HttpXForwardedFor => self.header("x-forwarded-for"),
-            Field::HttpRequestFullUri | Field::RawHttpRequestFullUri => {
-                let uri = self.full_uri.get_or_init(|| {
-                    let pq = f.uri.path_and_query().map_or("/", |p| p.as_str());
-                    let host = f
-                        .header("host")
-                        .or_else(|| f.uri.authority().map(|a| a.as_str()))
-                        .unwrap_or(&f.host);
-                    format!("{}://{host}{pq}", f.scheme.as_str())
-                });
-                Value::str(uri)
-            }
+            Field::HttpRequestFullUri => Value::str(self.full_uri.get_or_init(|| {
+                format!("{}://{}{}", f.scheme.as_str(), f.host, f.path_and_query())
+            })),
+            Field::RawHttpRequestFullUri => Value::str(self.raw_full_uri.get_or_init(|| {
+                let pq = f.uri.path_and_query().map_or("/", |p| p.as_str());
+                format!("{}://{}{pq}", f.scheme.as_str(), f.host)
+            })),
             Field::HttpRequestMethod => Value::str(f.method.as_str()),
-            Field::HttpRequestUri | Field::RawHttpRequestUri => {
+            Field::HttpRequestUri => match f.path_and_query() {
+                Cow::Borrowed(pq) => Value::str(pq),
+                Cow::Owned(pq) => Value::string(pq),
+            },
+            Field::RawHttpRequestUri => {
                 Value::str(f.uri.path_and_query().map_or("/", |p| p.as_str()))
             }
-            Field::HttpRequestUriPath | Field::RawHttpRequestUriPath => Value::str(f.uri.path()),
-            Field::HttpRequestUriPathExtension | Field::RawHttpRequestUriPathExtension => {
-                extension(f.uri.path())
-            }
+            Field::HttpRequestUriPath => Value::str(f.path()),
+            Field::RawHttpRequestUriPath => Value::str(f.uri.path()),
+            Field::HttpRequestUriPathExtension => extension(f.path()),
+            Field::RawHttpRequestUriPathExtension => extension(f.uri.path()),
             Field::HttpRequestUriQuery | Field::RawHttpRequestUriQuery => {
                 Value::str(f.uri.query().unwrap_or(""))
             }
@@ -308,21 +310,6 @@ impl FieldProvider for RequestFields<'_, '_> {
             },
             Field::DoormanRayId => Value::string(f.ray_id.to_string()),
             _ => Value::Missing,
-        }
-    }
-}
-
-/// `http.host` falls back to the HTTP/2 `:authority` when there is no Host header.
-trait OrAuthority<'v> {
-    fn or_authority(self, facts: &'v RequestFacts<'v>) -> Value<'v>;
-}
-
-impl<'v> OrAuthority<'v> for Value<'v> {
-    fn or_authority(self, facts: &'v RequestFacts<'v>) -> Value<'v> {
-        if self.is_missing() {
-            Value::opt_str(facts.uri.authority().map(|a| a.as_str()))
-        } else {
-            self
         }
     }
 }

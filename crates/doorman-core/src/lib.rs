@@ -13,6 +13,7 @@
 
 pub mod auth;
 pub mod bot;
+pub mod canonical;
 pub mod clearance;
 pub mod client_ip;
 pub mod code;

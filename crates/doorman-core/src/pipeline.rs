@@ -12,6 +12,7 @@ use std::time::Duration;
 use doorman_rules::{EvalContext, MatchedCondition};
 
 use crate::auth::{AuthFacts, AuthMethod, www_authenticate};
+use crate::canonical::{AmbiguousPaths, UpgradeRequest, upgrade_request};
 use crate::clearance::ClearanceFacts;
 use crate::code::Code;
 use crate::decision::{Decision, LogMode, Logged, Permit, PhaseName, TraceStep, Verdict};
@@ -590,6 +591,65 @@ fn no_route(facts: &RequestFacts<'_>, policy: &Policy) -> Receipt {
         .fact("http.request.uri.path", facts.path())
 }
 
+/// What a route says about the form of the request: an ambiguous path (refused unless the route
+/// passes such paths raw) and a WebSocket upgrade (refused unless the route tunnels them).
+fn route_request_form(
+    facts: &RequestFacts<'_>,
+    policy: &Policy,
+    route: &Route,
+    trace: &mut Vec<TraceStep>,
+) -> Option<Receipt> {
+    if let Some(problem) = facts.path_problem {
+        if route.ambiguous_paths == AmbiguousPaths::PassRaw {
+            trace.push(TraceStep {
+                phase: PhaseName::RouteAccess,
+                outcome: Cow::Owned(format!(
+                    "path has {}; route `{}` passes such paths as received",
+                    problem.words(),
+                    route.name
+                )),
+            });
+        } else {
+            trace.push(TraceStep {
+                phase: PhaseName::RouteAccess,
+                outcome: Cow::Owned(format!("path refused: it has {}", problem.words())),
+            });
+            let raw = facts.uri.path();
+            return Some(
+                receipt_for(facts, policy, Code::PathAmbiguous, PhaseName::RouteAccess)
+                    .reason(format!(
+                        "The address's path contains {}. Servers disagree on what that means, so the gateway does not pass it on.",
+                        problem.words()
+                    ))
+                    .remedy("If you typed or built this address, write the path plainly: use / between parts and no encoded separators.")
+                    .remedy("If a link on this site led here, tell the site's support which link it was.")
+                    .rule(format!("route:{}", route.name))
+                    .fact("path", raw)
+                    .fact("problem", problem.as_str()),
+            );
+        }
+    }
+    if !route.websocket
+        && upgrade_request(facts.headers, facts.version) == Some(UpgradeRequest::WebSocket)
+    {
+        trace.push(TraceStep {
+            phase: PhaseName::RouteAccess,
+            outcome: Cow::Owned(format!(
+                "route `{}` does not tunnel WebSocket connections",
+                route.name
+            )),
+        });
+        return Some(
+            receipt_for(facts, policy, Code::UpgradeNotAllowed, PhaseName::RouteAccess)
+                .reason("This address does not accept WebSocket connections.")
+                .remedy("Use the address the site documents for live connections, or a plain HTTP request here.")
+                .rule(format!("route:{}", route.name))
+                .fact("path", facts.path()),
+        );
+    }
+    None
+}
+
 fn route_access(
     facts: &RequestFacts<'_>,
     policy: &Policy,
@@ -605,6 +665,9 @@ fn route_access(
             .rule(format!("route:{}", route.name))
             .fact("doorman.route", route.name.clone());
         return Some(with_notice(r, notice));
+    }
+    if let Some(receipt) = route_request_form(facts, policy, route, trace) {
+        return Some(receipt);
     }
     if let Some(gate) = &route.access.allow_networks {
         if gate.networks.iter().any(|n| n.contains(&facts.client_ip)) {
@@ -1084,6 +1147,8 @@ mod tests {
                 hosts: vec![],
                 path_prefix: "/".into(),
                 upstream: 0,
+                ambiguous_paths: Default::default(),
+                websocket: true,
                 access: RouteAccess::default(),
             },
             Route {
@@ -1091,6 +1156,8 @@ mod tests {
                 hosts: vec![],
                 path_prefix: "/admin".into(),
                 upstream: 0,
+                ambiguous_paths: Default::default(),
+                websocket: true,
                 access: RouteAccess {
                     closed: Some(Notice {
                         title: Some("Admin is internal".into()),
@@ -1107,6 +1174,8 @@ mod tests {
                 hosts: vec![crate::policy::HostPattern::Exact("internal.example".into())],
                 path_prefix: "/".into(),
                 upstream: 0,
+                ambiguous_paths: Default::default(),
+                websocket: true,
                 access: RouteAccess {
                     closed: None,
                     allow_networks: Some(NetworkGate {
@@ -1133,6 +1202,7 @@ mod tests {
             firewall: Default::default(),
             rate_limits: doorman_rules::Ruleset::new(),
             auth: Default::default(),
+            paths: Default::default(),
         }
     }
 
@@ -1149,6 +1219,8 @@ mod tests {
             method: &Method::GET,
             uri: &uri,
             host: host.into(),
+            path: uri.path().into(),
+            path_problem: None,
             headers: &headers,
             version: Version::HTTP_11,
             scheme: Scheme::Http,
@@ -1214,6 +1286,8 @@ mod tests {
             method: &Method::GET,
             uri: &uri,
             host: "nope.example".into(),
+            path: uri.path().into(),
+            path_problem: None,
             headers: &headers,
             version: Version::HTTP_11,
             scheme: Scheme::Http,

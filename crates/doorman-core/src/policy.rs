@@ -30,6 +30,8 @@ pub struct Policy {
     pub rate_limits: doorman_rules::Ruleset<crate::ratelimit::RateLimitRule>,
     /// How the gateway answers about credentials.
     pub auth: AuthSettings,
+    /// How request paths are normalized and forwarded (`[normalization]`).
+    pub paths: crate::canonical::PathPolicy,
 }
 
 /// Site-wide settings of authorization.
@@ -144,13 +146,17 @@ pub struct Route {
     pub name: String,
     /// Hosts served; empty means any host.
     pub hosts: Vec<HostPattern>,
-    /// Path prefix, matched on whole segments: `/plugins` takes `/plugins` and `/plugins/x`, not
-    /// `/pluginsx`. `/` takes everything.
+    /// Path prefix, matched on whole segments and without regard to ASCII case: `/plugins`
+    /// takes `/plugins`, `/Plugins/x` and `/plugins;v=1`, not `/pluginsx`. `/` takes everything.
     pub path_prefix: String,
     /// Index into [`Policy::upstreams`].
     pub upstream: usize,
     /// Route-level access.
     pub access: RouteAccess,
+    /// What happens to a path that cannot be normalized safely on this route.
+    pub ambiguous_paths: crate::canonical::AmbiguousPaths,
+    /// Whether WebSocket upgrades are tunnelled to the upstream (`upgrades = ["websocket"]`).
+    pub websocket: bool,
 }
 
 impl Route {
@@ -161,15 +167,20 @@ impl Route {
     }
 }
 
-/// Segment-aware prefix test (see [`Route::path_prefix`]).
+/// Segment-aware prefix test (see [`Route::path_prefix`]). Case is ignored and `;` ends a
+/// segment's name, because origins differ on both (IIS and many frameworks ignore case; servlet
+/// containers strip `;parameters`): reading `/ADMIN` or `/admin;x=1` as another route than
+/// `/admin` would let a request walk around a closed route.
 pub fn path_has_prefix(path: &str, prefix: &str) -> bool {
     if prefix.is_empty() || prefix == "/" {
         return true;
     }
-    match path.strip_prefix(prefix) {
-        Some(rest) => prefix.ends_with('/') || rest.is_empty() || rest.starts_with('/'),
-        None => false,
+    let (path, prefix) = (path.as_bytes(), prefix.as_bytes());
+    if path.len() < prefix.len() || !path[..prefix.len()].eq_ignore_ascii_case(prefix) {
+        return false;
     }
+    let rest = &path[prefix.len()..];
+    prefix.ends_with(b"/") || rest.is_empty() || rest[0] == b'/' || rest[0] == b';'
 }
 
 /// Route-level access, the first phase: a route can be closed outright, or admit only some
@@ -280,6 +291,8 @@ mod tests {
             path_prefix: prefix.into(),
             upstream: 0,
             access: RouteAccess::default(),
+            ambiguous_paths: Default::default(),
+            websocket: true,
         }
     }
 
@@ -294,6 +307,7 @@ mod tests {
             firewall: Default::default(),
             rate_limits: doorman_rules::Ruleset::new(),
             auth: Default::default(),
+            paths: Default::default(),
         }
     }
 
@@ -304,6 +318,18 @@ mod tests {
         assert!(!path_has_prefix("/pluginsx", "/plugins"));
         assert!(path_has_prefix("/plugins/x", "/plugins/"));
         assert!(path_has_prefix("/anything", "/"));
+    }
+
+    #[test]
+    fn prefixes_ignore_case_and_parameters() {
+        assert!(path_has_prefix("/ADMIN/", "/admin"));
+        assert!(path_has_prefix("/Admin", "/admin"));
+        assert!(path_has_prefix("/admin;x=1/", "/admin"));
+        assert!(path_has_prefix("/admin;jsessionid=1", "/admin"));
+        assert!(!path_has_prefix("/admins", "/admin"));
+        assert!(!path_has_prefix("/adm", "/admin"));
+        // A multi-byte character across the prefix's end must not panic.
+        assert!(!path_has_prefix("/adé", "/adm"));
     }
 
     #[test]

@@ -187,6 +187,20 @@ pub fn generic_reason(code: Code) -> &'static str {
         Code::BodyTooLarge => "The request's body is larger than this site accepts.",
         Code::RequestTimeout => "The request's headers did not arrive in time.",
         Code::BadRequest => "The request could not be understood.",
+        Code::PathAmbiguous => {
+            "The address's path is written in a way that servers read differently, so it was not passed on."
+        }
+        Code::BadHost => "The request does not say clearly which site it is for.",
+        Code::MethodNotAllowed => {
+            "This site does not accept requests of this method through its gateway."
+        }
+        Code::UpgradeNotAllowed => {
+            "This address does not accept a switch to another protocol (such as WebSocket)."
+        }
+        Code::BodyTimeout => "The request's body stopped arriving before it was complete.",
+        Code::UnsupportedTransferCoding => {
+            "The request's body is sent in a transfer coding this site does not support."
+        }
         Code::UpstreamRefused => "The service behind this gateway refused the connection.",
         Code::UpstreamReset => "The service behind this gateway dropped the connection.",
         Code::UpstreamTimeout => "The service behind this gateway did not answer in time.",

@@ -115,6 +115,8 @@ fn policy(access_rules: Vec<AccessRule>, rules: Vec<(CustomRule, &str)>) -> Poli
         hosts: vec![],
         path_prefix: "/".into(),
         upstream: 0,
+        ambiguous_paths: Default::default(),
+        websocket: true,
         access: RouteAccess::default(),
     }];
     Policy {
@@ -132,6 +134,7 @@ fn policy(access_rules: Vec<AccessRule>, rules: Vec<(CustomRule, &str)>) -> Poli
         },
         rate_limits: doorman_rules::Ruleset::new(),
         auth: Default::default(),
+        paths: Default::default(),
     }
 }
 
@@ -149,6 +152,8 @@ fn decide(policy: &Policy, ip: &str, path: &str) -> Decision {
         method: &Method::GET,
         uri: &uri,
         host: "chat.example".into(),
+        path: uri.path().into(),
+        path_problem: None,
         headers: &headers,
         version: Version::HTTP_11,
         scheme: Scheme::Https,

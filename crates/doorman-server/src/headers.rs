@@ -6,8 +6,11 @@ use std::net::IpAddr;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
+/// The settings an `Upgrade: h2c` offer carries (RFC 9113 §3.2.1 made it hop-by-hop).
+pub static HTTP2_SETTINGS: HeaderName = HeaderName::from_static("http2-settings");
+
 /// Headers that describe one connection, not the message.
-const HOP_BY_HOP: [HeaderName; 8] = [
+const HOP_BY_HOP: [HeaderName; 9] = [
     header::CONNECTION,
     HeaderName::from_static("keep-alive"),
     HeaderName::from_static("proxy-connection"),
@@ -16,21 +19,8 @@ const HOP_BY_HOP: [HeaderName; 8] = [
     header::TE,
     header::TRAILER,
     header::TRANSFER_ENCODING,
+    HeaderName::from_static("http2-settings"),
 ];
-
-/// Whether a request asks to switch protocols (WebSocket and friends) on HTTP/1.1.
-pub fn is_upgrade_request(headers: &HeaderMap) -> bool {
-    headers.contains_key(header::UPGRADE) && connection_has(headers, "upgrade")
-}
-
-fn connection_has(headers: &HeaderMap, token: &str) -> bool {
-    headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|t| t.trim().eq_ignore_ascii_case(token))
-}
 
 /// Removes hop-by-hop headers and those named in `Connection`. When `keep_upgrade` is set (a
 /// protocol switch in progress), `Upgrade` survives and `Connection: upgrade` is written back,
@@ -173,7 +163,6 @@ mod tests {
             ("upgrade", "websocket"),
             ("sec-websocket-key", "k"),
         ]);
-        assert!(is_upgrade_request(&h));
         strip_hop_by_hop(&mut h, true);
         assert_eq!(h["upgrade"], "websocket");
         assert_eq!(h["connection"], "upgrade");

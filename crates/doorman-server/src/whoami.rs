@@ -9,6 +9,7 @@
 
 use bytes::Bytes;
 use doorman_core::auth::AuthFacts;
+use doorman_core::canonical::normalize_path;
 use doorman_core::ratelimit::LimitOutcome;
 use doorman_core::timefmt::rfc3339;
 use doorman_core::{Decision, RequestFacts, Verdict};
@@ -150,6 +151,7 @@ pub(crate) async fn what_if(
     path: &str,
 ) -> (Decision, Vec<LimitOutcome>) {
     let uri: Uri = path.parse().unwrap_or_else(|_| Uri::from_static("/"));
+    let normal = normalize_path(uri.path(), policy.paths.normalization);
     let what_if = RequestFacts {
         ray_id: facts.ray_id,
         now: facts.now,
@@ -158,6 +160,8 @@ pub(crate) async fn what_if(
         method: facts.method,
         uri: &uri,
         host: facts.host.clone(),
+        path: normal.path,
+        path_problem: normal.problem,
         headers: facts.headers,
         version: facts.version,
         scheme: facts.scheme,
