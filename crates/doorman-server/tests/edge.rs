@@ -805,6 +805,7 @@ fn check_origin(name: &str, expect: &Origin, rec: &Recorded, before: usize) {
         Origin::Gets { target, host } => {
             assert_eq!(new.len(), 1, "{name}: one request expected, saw {new:#?}");
             let seen = &new[0];
+            assert_eq!(seen.method, "GET", "{name}: method");
             assert_eq!(seen.target, *target, "{name}: target");
             assert_eq!(
                 seen.all("host"),
