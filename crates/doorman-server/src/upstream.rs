@@ -12,9 +12,7 @@ use bytes::Bytes;
 use doorman_core::Code;
 use doorman_core::policy::UpstreamSpec;
 use http::uri::Authority;
-use http_body_util::Limited;
 use http_body_util::combinators::BoxBody;
-use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
@@ -29,13 +27,6 @@ pub fn empty_body() -> UpstreamBody {
     http_body_util::Empty::<Bytes>::new()
         .map_err(|never| match never {})
         .boxed()
-}
-
-/// Wraps a client body with the configured cap (`None`: no cap).
-pub fn limited_body(body: Incoming, max_bytes: Option<u64>) -> UpstreamBody {
-    use http_body_util::BodyExt;
-    let limit = max_bytes.map_or(usize::MAX, |m| usize::try_from(m).unwrap_or(usize::MAX));
-    Limited::new(body, limit).boxed()
 }
 
 /// A pool of connections to one upstream's targets.
@@ -252,18 +243,6 @@ fn find_hyper_error<'a>(err: &'a (dyn StdError + 'static)) -> Option<&'a hyper::
         cur = e.source();
     }
     None
-}
-
-/// Whether a client error was caused by the request body exceeding our cap.
-pub fn is_body_too_large(err: &(dyn StdError + 'static)) -> bool {
-    let mut cur: Option<&(dyn StdError + 'static)> = Some(err);
-    while let Some(e) = cur {
-        if e.is::<http_body_util::LengthLimitError>() {
-            return true;
-        }
-        cur = e.source();
-    }
-    false
 }
 
 /// `a: b: c` for an error and its sources.
