@@ -77,7 +77,7 @@ pub(crate) fn compile(
     let (upstreams, upstream_index, names_complete) = c.upstreams(&raw.upstreams);
     let (auth_policy, mut auth_server) = c.auth(&raw.auth);
     auth_server.jwt_providers = c.jwt_providers(&raw.jwt_providers);
-    let paths = normalization(&raw.normalization);
+    let paths = c.normalization(&raw.normalization);
     let routes = c.routes(
         &raw.routes,
         &paths,
@@ -130,22 +130,6 @@ pub(crate) fn compile(
         paths,
     };
     Some((Config { server, policy }, firewall.watched_files))
-}
-
-/// `[normalization]` into the core's path policy; every value is valid by construction.
-fn normalization(raw: &RawNormalization) -> PathPolicy {
-    PathPolicy {
-        normalization: match raw.kind {
-            RawNormalizationType::Cloudflare => NormalizationType::Cloudflare,
-            RawNormalizationType::Rfc3986 => NormalizationType::Rfc3986,
-            RawNormalizationType::None => NormalizationType::None,
-        },
-        forward: match raw.forward {
-            RawPathForward::Normalized => PathForward::Normalized,
-            RawPathForward::Raw => PathForward::Raw,
-        },
-        ambiguous: ambiguous_paths(raw.ambiguous_paths),
-    }
 }
 
 fn ambiguous_paths(raw: RawAmbiguousPaths) -> AmbiguousPaths {
@@ -1080,6 +1064,40 @@ impl Compiler<'_, '_> {
             });
         }
         out
+    }
+
+    /// `[normalization]` into the core's path policy, with a warning for the settings that let
+    /// a request walk around a closed route.
+    fn normalization(&mut self, raw: &RawNormalization) -> PathPolicy {
+        if raw.kind == RawNormalizationType::None {
+            self.warn(
+                self.index.value("normalization.type"),
+                "paths are routed and matched as received: `/x/../admin` or `/%61dmin` walks around a closed `/admin` route and its rules",
+                Some("remove the key to normalize paths (type = \"cloudflare\")".into()),
+            );
+        }
+        if raw.ambiguous_paths == RawAmbiguousPaths::Pass {
+            self.warn(
+                self.index.value("normalization.ambiguous_paths"),
+                "every route passes encoded slashes and dot segments to its origin as received",
+                Some(
+                    "set ambiguous_paths = \"pass\" only on the [[routes]] whose origin needs it"
+                        .into(),
+                ),
+            );
+        }
+        PathPolicy {
+            normalization: match raw.kind {
+                RawNormalizationType::Cloudflare => NormalizationType::Cloudflare,
+                RawNormalizationType::Rfc3986 => NormalizationType::Rfc3986,
+                RawNormalizationType::None => NormalizationType::None,
+            },
+            forward: match raw.forward {
+                RawPathForward::Normalized => PathForward::Normalized,
+                RawPathForward::Raw => PathForward::Raw,
+            },
+            ambiguous: ambiguous_paths(raw.ambiguous_paths),
+        }
     }
 
     /// `upgrades = ["websocket"]` (the default) or `[]`: whether WebSocket is tunnelled.

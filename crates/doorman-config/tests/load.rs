@@ -504,3 +504,63 @@ fn reloading_the_same_file_gives_the_same_config() {
     std::fs::write(&path, "[[listeners]\n").unwrap();
     assert!(doorman_config::load(&path).is_err());
 }
+
+#[test]
+fn normalization_and_route_request_forms() {
+    use doorman_core::canonical::{AmbiguousPaths, NormalizationType, PathForward};
+    let l = loaded(BASE);
+    let p = &l.config.policy;
+    assert_eq!(p.paths.normalization, NormalizationType::Cloudflare);
+    assert_eq!(p.paths.forward, PathForward::Normalized);
+    assert_eq!(p.paths.ambiguous, AmbiguousPaths::Refuse);
+    assert!(p.routes[0].websocket);
+    assert_eq!(p.routes[0].ambiguous_paths, AmbiguousPaths::Refuse);
+    assert_eq!(
+        l.config.server.limits.body_read_timeout,
+        Duration::from_secs(30)
+    );
+
+    let text = format!(
+        "{BASE}upgrades = []\nambiguous_paths = \"pass\"\n\n[normalization]\ntype = \"rfc3986\"\nforward = \"raw\"\n\n[limits]\nbody_read_timeout_ms = 1500\n"
+    );
+    let l = loaded(&text);
+    let p = &l.config.policy;
+    assert!(!p.routes[0].websocket);
+    assert_eq!(p.routes[0].ambiguous_paths, AmbiguousPaths::PassRaw);
+    assert_eq!(p.paths.normalization, NormalizationType::Rfc3986);
+    assert_eq!(p.paths.forward, PathForward::Raw);
+    assert_eq!(
+        l.config.server.limits.body_read_timeout,
+        Duration::from_millis(1500)
+    );
+
+    // The settings that open a way around a closed route are said so, at their value.
+    let text = format!("{BASE}\n[normalization]\ntype = \"none\"\nambiguous_paths = \"pass\"\n");
+    let l = loaded(&text);
+    let none = find(&l.warnings, Severity::Warning, "walks around a closed");
+    assert_eq!(at(none), pos(&text, "\"none\""));
+    let pass = find(&l.warnings, Severity::Warning, "every route passes");
+    assert_eq!(at(pass), pos(&text, "\"pass\""));
+}
+
+#[test]
+fn route_prefixes_and_upgrades_are_checked() {
+    let text = format!("{BASE}path_prefix = \"/a//b/./c\"\nupgrades = [\"websocket\", \"h2c\"]\n");
+    let d = common::errors_of(&text);
+    let prefix = find(&d.items, Severity::Error, "never matches a request");
+    assert_eq!(at(prefix), pos(&text, "\"/a//b/./c\""));
+    assert!(
+        prefix.hint.as_deref().unwrap_or("").contains("`/a/b/c`"),
+        "{prefix}"
+    );
+    let h2c = find(&d.items, Severity::Error, "`h2c` cannot be tunnelled");
+    assert_eq!(at(h2c), pos(&text, "\"h2c\""));
+    let text = format!("{BASE}\n[normalization]\ntype = \"strict\"\n");
+    let d = common::errors_of(&text);
+    let bad = find(&d.items, Severity::Error, "strict");
+    assert!(
+        bad.message
+            .contains("\"cloudflare\", \"rfc3986\", \"none\""),
+        "{bad}"
+    );
+}
