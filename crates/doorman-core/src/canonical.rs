@@ -343,6 +343,31 @@ pub struct RequestAuthority<'a> {
 }
 
 impl RequestAuthority<'_> {
+    /// Whether `value` (a Host header) already spells this authority exactly as
+    /// [`RequestAuthority::host_header`] would, so it can be passed on as it is.
+    pub fn is_spelled(&self, value: &[u8]) -> bool {
+        let host = self.host.as_bytes();
+        let rest = if host.contains(&b':') {
+            value
+                .strip_prefix(b"[")
+                .and_then(|v| v.strip_prefix(host))
+                .and_then(|v| v.strip_prefix(b"]"))
+        } else {
+            value.strip_prefix(host)
+        };
+        match (rest, self.port) {
+            (Some(rest), None) => rest.is_empty(),
+            (Some(rest), Some(port)) => rest.strip_prefix(b":").is_some_and(|digits| {
+                !digits.starts_with(b"0")
+                    && std::str::from_utf8(digits)
+                        .ok()
+                        .and_then(|d| d.parse::<u16>().ok())
+                        == Some(port)
+            }),
+            (None, _) => false,
+        }
+    }
+
     /// `host[:port]` as the origin receives it in `Host`, with brackets around IPv6.
     pub fn host_header(&self) -> String {
         let host: &str = &self.host;
@@ -731,6 +756,26 @@ mod tests {
         let both = [("connection", "upgrade"), ("upgrade", "websocket, h2c")];
         assert_eq!(with(&both, Version::HTTP_11), Some(UpgradeRequest::Other));
         assert_eq!(with(&[("upgrade", "websocket")], Version::HTTP_11), None);
+    }
+
+    #[test]
+    fn a_canonical_host_header_is_recognized_as_it_is() {
+        let a = |host: &'static str, port| RequestAuthority {
+            host: host.into(),
+            port,
+        };
+        assert!(a("a.test", None).is_spelled(b"a.test"));
+        assert!(a("a.test", Some(8080)).is_spelled(b"a.test:8080"));
+        assert!(!a("a.test", Some(8080)).is_spelled(b"a.test:08080"));
+        assert!(!a("a.test", None).is_spelled(b"A.test"));
+        assert!(!a("a.test", None).is_spelled(b"a.test."));
+        assert!(!a("a.test", None).is_spelled(b"a.test:80"));
+        assert!(a("::1", Some(80)).is_spelled(b"[::1]:80"));
+        assert!(!a("::1", None).is_spelled(b"::1"));
+        for (host, port) in [("a.test", None), ("a.test", Some(1)), ("::1", Some(443))] {
+            let auth = a(host, port);
+            assert!(auth.is_spelled(auth.host_header().as_bytes()));
+        }
     }
 
     #[test]

@@ -34,10 +34,9 @@ impl Target<'_> {
         if self.authority.host.is_empty() {
             return None;
         }
-        let canonical = self.authority.host_header();
         match received {
-            Some(v) if v.as_bytes() == canonical.as_bytes() => Some(v.clone()),
-            _ => HeaderValue::from_str(&canonical).ok(),
+            Some(v) if self.authority.is_spelled(v.as_bytes()) => Some(v.clone()),
+            _ => HeaderValue::from_str(&self.authority.host_header()).ok(),
         }
     }
 
