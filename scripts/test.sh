@@ -38,17 +38,35 @@ if [ "$status" -ne 0 ]; then
   exit "$status"
 fi
 
-# A short fuzz run of the rules language (parse + compile + evaluate arbitrary input); longer runs:
-# scripts/fuzz-rules.sh 600. FUZZ_SECONDS=0 skips it.
+# Short fuzz runs: the rules language for FUZZ_SECONDS (default 60), then each other target
+# (loading a config file, the clearance cookie, the API-key format) for FUZZ_TARGET_SECONDS
+# (default 20). One at a time, since CI has 2 cores; the dependencies they share are built once.
+# Every target runs even when one fails, so that one report names all failures.
+# Longer runs: scripts/fuzz.sh TARGET 600. FUZZ_SECONDS=0 skips them all.
 if [ "${FUZZ_SECONDS:-60}" -gt 0 ]; then
-  echo "== fuzz (rules language, ${FUZZ_SECONDS:-60} s)"
-  set +e
-  scripts/fuzz-rules.sh "${FUZZ_SECONDS:-60}" >target/fuzz-output.txt 2>&1
-  fuzz_status=$?
-  set -e
-  tail -n 4 target/fuzz-output.txt
-  if [ "$fuzz_status" -ne 0 ]; then
-    echo "test.sh: the fuzz run failed (exit $fuzz_status): a crash input is in fuzz/artifacts/rules; full output in target/fuzz-output.txt"
+  fuzz_failed=()
+  for target in rules config clearance api_key; do
+    secs="${FUZZ_TARGET_SECONDS:-20}"
+    [ "$target" = rules ] && secs="${FUZZ_SECONDS:-60}"
+    echo "== fuzz ($target, $secs s)"
+    log="target/fuzz-$target.txt"
+    set +e
+    scripts/fuzz.sh "$target" "$secs" >"$log" 2>&1
+    fuzz_status=$?
+    set -e
+    grep -E '^stat::(number_of_executed_units|new_units_added|peak_rss_mb)' "$log" || tail -n 4 "$log"
+    if [ "$fuzz_status" -ne 0 ]; then
+      # libFuzzer names the file it saved ("Test unit written to …"); a build failure saves none.
+      artifact=$(sed -n 's/.*Test unit written to \(\S*\).*/\1/p' "$log" | tail -n 1)
+      artifact="${artifact#"$PWD"/}"
+      where="no crash input was saved (did it build?)"
+      [ -n "$artifact" ] && where="the crash input is $artifact (reproduce: cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run $target ${artifact#fuzz/})"
+      echo "test.sh: fuzz target $target failed (exit $fuzz_status): $where; full output in $log"
+      fuzz_failed+=("$target")
+    fi
+  done
+  if [ ${#fuzz_failed[@]} -gt 0 ]; then
+    echo "test.sh: fuzz targets failed: ${fuzz_failed[*]}"
     exit 1
   fi
 fi
