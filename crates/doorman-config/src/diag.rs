@@ -178,8 +178,8 @@ impl<'t> Sink<'t> {
                 file: self.file.clone(),
                 position: span.as_ref().map(|s| Position::of(self.text, s.start)),
                 span,
-                message: message.into(),
-                hint,
+                message: one_line(message.into()),
+                hint: hint.map(one_line),
             },
         ));
     }
@@ -201,8 +201,8 @@ impl<'t> Sink<'t> {
                 file,
                 position,
                 span: None,
-                message: message.into(),
-                hint,
+                message: one_line(message.into()),
+                hint: hint.map(one_line),
             },
         ));
     }
@@ -275,4 +275,21 @@ mod tests {
              d.toml: 1 error, 1 warning; the file was not loaded"
         );
     }
+}
+
+/// A diagnostic is one line, whatever the file's values held: control characters a message
+/// quotes from the file (a newline in a list name) are written as escapes.
+fn one_line(text: String) -> String {
+    if !text.chars().any(char::is_control) {
+        return text;
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }

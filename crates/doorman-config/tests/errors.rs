@@ -774,3 +774,21 @@ fn a_zero_slowness_threshold_is_refused() {
         Some("1500"),
     );
 }
+
+#[test]
+fn a_value_with_newlines_is_quoted_on_one_line() {
+    let text =
+        format!("{BASE}\n[[lists]]\nname = \"\"\"bad\nname\"\"\"\nkind = \"ip\"\nitems = []\n");
+    let d = errors_of(&text);
+    let e = find(
+        &d.items,
+        doorman_config::Severity::Error,
+        "not a valid list name",
+    );
+    assert!(e.message.contains("`bad\\nname`"), "{e}");
+    assert_eq!(
+        e.to_string().lines().count(),
+        2,
+        "message and hint, a line each: {e}"
+    );
+}
