@@ -5,6 +5,7 @@
 #   scripts/fuzz.sh config 600       # loading a config file, 10 min
 #   scripts/fuzz.sh clearance 600    # the challenge clearance cookie
 #   scripts/fuzz.sh api_key 600      # the API-key format
+#   scripts/fuzz.sh request 600      # request heads and the canonical request (host, path)
 #
 # What each target checks is at the top of fuzz/fuzz_targets/TARGET.rs. Needs cargo-fuzz
 # (`cargo install cargo-fuzz --locked`, done here when missing). cargo-fuzz passes nightly-only
@@ -73,6 +74,16 @@ case "$target" in
     fi
     # A cookie is at most 512 bytes and a key far less; the parameters add a few dozen.
     flags+=(-max_len=1024)
+    ;;
+  request)
+    if [ -n "$seeding" ]; then
+      # The edge test's kinds of request: dot segments, escapes, absolute form, odd hosts.
+      printf 'GET /x/../%%61dmin//a/./b?q=1 HTTP/1.1\r\nHost: Public.Test.:8080\r\n\r\n' >"$corpus/seed-path"
+      printf 'GET http://x@admin.test/abs HTTP/1.1\r\nHost: admin.test\r\n\r\n' >"$corpus/seed-absolute"
+      printf 'GET /admin%%2f..%%5c%%00/100%% HTTP/1.1\r\nHost: [::1]:80\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n' >"$corpus/seed-ambiguous"
+      printf 'POST /p HTTP/1.1\r\nHost: a.test, b.test\r\nTransfer-Encoding: gzip, chunked\r\nContent-Length: 18446744073709551615\r\n\r\n' >"$corpus/seed-framing"
+    fi
+    flags+=(-max_len=4096)
     ;;
 esac
 exec cargo fuzz run "$target" "$corpus" -- "${flags[@]}"

@@ -39,13 +39,14 @@ if [ "$status" -ne 0 ]; then
 fi
 
 # Short fuzz runs: the rules language for FUZZ_SECONDS (default 60), then each other target
-# (loading a config file, the clearance cookie, the API-key format) for FUZZ_TARGET_SECONDS
+# (loading a config file, the clearance cookie, the API-key format, request heads and the canonical
+# request) for FUZZ_TARGET_SECONDS
 # (default 20). One at a time, since CI has 2 cores; the dependencies they share are built once.
 # Every target runs even when one fails, so that one report names all failures.
 # Longer runs: scripts/fuzz.sh TARGET 600. FUZZ_SECONDS=0 skips them all.
 if [ "${FUZZ_SECONDS:-60}" -gt 0 ]; then
   fuzz_failed=()
-  for target in rules config clearance api_key; do
+  for target in rules config clearance api_key request; do
     secs="${FUZZ_TARGET_SECONDS:-20}"
     [ "$target" = rules ] && secs="${FUZZ_SECONDS:-60}"
     echo "== fuzz ($target, $secs s)"
