@@ -13,7 +13,9 @@ pub mod auth;
 pub mod body;
 pub mod bot;
 pub mod challenge;
+mod connections;
 pub mod gateway;
+mod h2_frames;
 mod head_timeout;
 pub mod headers;
 pub mod health;
@@ -21,6 +23,7 @@ mod hello;
 pub mod limits;
 mod listener;
 pub mod logging;
+pub mod malformed;
 pub mod metrics;
 pub mod proxy;
 mod proxy_protocol;
@@ -198,12 +201,14 @@ pub async fn start(loaded: Loaded, config_path: Option<PathBuf>) -> Result<Start
     let shutdown = CancellationToken::new();
     let connections = TaskTracker::new();
     let permits = Arc::new(Semaphore::new(max_connections.max(1)));
+    let registry = connections::Registry::new();
     let mut accept_tasks = Vec::new();
     for l in listeners {
         accept_tasks.push(tokio::spawn(listener::accept_loop(
             gw.clone(),
             l,
             permits.clone(),
+            registry.clone(),
             connections.clone(),
             shutdown.clone(),
         )));
