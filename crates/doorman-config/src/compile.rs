@@ -518,18 +518,49 @@ impl Compiler<'_, '_> {
     }
 
     fn limits(&mut self, raw: &crate::raw::RawLimits) -> Limits {
-        for (key, value) in [
-            ("max_header_bytes", raw.max_header_bytes),
-            ("max_headers", raw.max_headers),
-            ("header_read_timeout_ms", raw.header_read_timeout_ms),
-            ("body_read_timeout_ms", raw.body_read_timeout_ms),
-            ("max_connections", raw.max_connections),
+        for (key, value, zero_means) in [
+            (
+                "max_header_bytes",
+                raw.max_header_bytes,
+                "refuse every request",
+            ),
+            ("max_headers", raw.max_headers, "refuse every request"),
+            (
+                "header_read_timeout_ms",
+                raw.header_read_timeout_ms,
+                "refuse every request",
+            ),
+            (
+                "body_read_timeout_ms",
+                raw.body_read_timeout_ms,
+                "refuse every request with a body",
+            ),
+            (
+                "max_connections",
+                raw.max_connections,
+                "refuse every request",
+            ),
+            (
+                "idle_timeout_ms",
+                raw.idle_timeout_ms,
+                "close every connection before its first request",
+            ),
+            (
+                "max_connection_age_secs",
+                raw.max_connection_age_secs,
+                "close every connection as soon as it opens",
+            ),
+            (
+                "max_requests_per_connection",
+                raw.max_requests_per_connection,
+                "close every connection before its first request",
+            ),
         ] {
             if value == 0 {
                 self.invalid(
                     &format!("limits.{key}"),
                     Invalid {
-                        detail: "0 would refuse every request".into(),
+                        detail: format!("0 would {zero_means}"),
                         hint: Some(format!(
                             "remove the key to use the default, or set a positive {key}"
                         )),
@@ -554,6 +585,9 @@ impl Compiler<'_, '_> {
             header_read_timeout: Duration::from_millis(raw.header_read_timeout_ms),
             body_read_timeout: Duration::from_millis(raw.body_read_timeout_ms),
             max_connections: to_usize(raw.max_connections),
+            idle_timeout: Duration::from_millis(raw.idle_timeout_ms),
+            max_connection_age: Duration::from_secs(raw.max_connection_age_secs),
+            max_requests_per_connection: raw.max_requests_per_connection,
         }
     }
 

@@ -248,6 +248,23 @@ impl<'t> Sink<'t> {
     }
 }
 
+/// A diagnostic is one line, whatever the file's values held: control characters a message
+/// quotes from the file (a newline in a list name) are written as escapes.
+fn one_line(text: String) -> String {
+    if !text.chars().any(char::is_control) {
+        return text;
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,21 +292,4 @@ mod tests {
              d.toml: 1 error, 1 warning; the file was not loaded"
         );
     }
-}
-
-/// A diagnostic is one line, whatever the file's values held: control characters a message
-/// quotes from the file (a newline in a list name) are written as escapes.
-fn one_line(text: String) -> String {
-    if !text.chars().any(char::is_control) {
-        return text;
-    }
-    text.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
 }

@@ -35,6 +35,12 @@ pub const DEFAULT_HEADER_READ_TIMEOUT_MS: u64 = 10_000;
 pub const DEFAULT_BODY_READ_TIMEOUT_MS: u64 = 30_000;
 /// Default `[limits] max_connections`.
 pub const DEFAULT_MAX_CONNECTIONS: u64 = 10_000;
+/// Default `[limits] idle_timeout_ms` (nginx's keepalive_timeout).
+pub const DEFAULT_CLIENT_IDLE_TIMEOUT_MS: u64 = 75_000;
+/// Default `[limits] max_connection_age_secs`.
+pub const DEFAULT_MAX_CONNECTION_AGE_SECS: u64 = 3600;
+/// Default `[limits] max_requests_per_connection` (nginx's keepalive_requests).
+pub const DEFAULT_MAX_REQUESTS_PER_CONNECTION: u64 = 1000;
 /// Default `[forwarding] ray_header`.
 pub const DEFAULT_RAY_HEADER: &str = "doorman-ray";
 /// Default `[site] name`.
@@ -217,6 +223,12 @@ pub struct RawLimits {
     pub body_read_timeout_ms: u64,
     /// Client connections open at once; further ones wait in the accept queue.
     pub max_connections: u64,
+    /// Time a connection may stay open with no request in flight.
+    pub idle_timeout_ms: u64,
+    /// Time after which a connection is closed gracefully.
+    pub max_connection_age_secs: u64,
+    /// Requests after which a connection is closed gracefully.
+    pub max_requests_per_connection: u64,
 }
 
 impl Default for RawLimits {
@@ -228,6 +240,9 @@ impl Default for RawLimits {
             header_read_timeout_ms: DEFAULT_HEADER_READ_TIMEOUT_MS,
             body_read_timeout_ms: DEFAULT_BODY_READ_TIMEOUT_MS,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            idle_timeout_ms: DEFAULT_CLIENT_IDLE_TIMEOUT_MS,
+            max_connection_age_secs: DEFAULT_MAX_CONNECTION_AGE_SECS,
+            max_requests_per_connection: DEFAULT_MAX_REQUESTS_PER_CONNECTION,
         }
     }
 }

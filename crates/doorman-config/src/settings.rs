@@ -113,6 +113,13 @@ pub struct Limits {
     pub body_read_timeout: Duration,
     /// Client connections open at once (needs a restart to change).
     pub max_connections: usize,
+    /// How long a connection may stay open with no request in flight (HTTP/1 keep-alive, and
+    /// HTTP/2 with no open stream).
+    pub idle_timeout: Duration,
+    /// After this, a connection is closed gracefully: requests in flight finish.
+    pub max_connection_age: Duration,
+    /// After this many requests, a connection is closed gracefully once their responses are sent.
+    pub max_requests_per_connection: u64,
 }
 
 /// Headers added to proxied requests.

@@ -561,6 +561,29 @@ fn server_admin_and_other_section_errors() {
         None,
     );
 
+    for (key, words) in [
+        (
+            "idle_timeout_ms",
+            "0 would close every connection before its first request",
+        ),
+        (
+            "max_connection_age_secs",
+            "0 would close every connection as soon as it opens",
+        ),
+        (
+            "max_requests_per_connection",
+            "0 would close every connection before its first request",
+        ),
+    ] {
+        let text = format!("{BASE}[limits]\n{key} = 0\n");
+        assert_error(
+            &text,
+            &format!("invalid value for `{key}`: {words}"),
+            "0\n",
+            None,
+        );
+    }
+
     let text = format!("{BASE}[client_ip]\ntrusted_proxies = [\"10.0.0.0/8\", \"my-lb\"]\n");
     assert_error(&text, "`my-lb` is not an IP network", "\"my-lb\"", None);
 

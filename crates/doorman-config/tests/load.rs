@@ -52,6 +52,9 @@ fn a_minimal_file_gets_every_default() {
     assert_eq!(s.limits.max_body_bytes, Some(10_485_760));
     assert_eq!(s.limits.header_read_timeout, Duration::from_secs(10));
     assert_eq!(s.limits.max_connections, 10_000);
+    assert_eq!(s.limits.idle_timeout, Duration::from_secs(75));
+    assert_eq!(s.limits.max_connection_age, Duration::from_secs(3600));
+    assert_eq!(s.limits.max_requests_per_connection, 1000);
 
     assert!(
         s.forwarding.x_forwarded_for

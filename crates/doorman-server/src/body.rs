@@ -11,29 +11,22 @@ use http_body_util::BodyExt;
 use http_body_util::combinators::BoxBody;
 use hyper::body::{Body, Frame, SizeHint};
 
-use crate::head_timeout::HeadSignal;
+use crate::head_timeout::OpenRequest;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A response body: streamed from the origin or made here.
 pub struct ProxyBody {
     inner: BoxBody<Bytes, BoxError>,
-    on_drop: Option<HeadSignal>,
+    /// Ends the request for the connection's clocks when the body is dropped.
+    on_drop: Option<OpenRequest>,
 }
 
 impl ProxyBody {
-    /// Signals `signal` when this body is dropped.
-    pub(crate) fn finishing(mut self, signal: HeadSignal) -> Self {
-        self.on_drop = Some(signal);
+    /// Ends `request` when this body is dropped.
+    pub(crate) fn finishing(mut self, request: OpenRequest) -> Self {
+        self.on_drop = Some(request);
         self
-    }
-}
-
-impl Drop for ProxyBody {
-    fn drop(&mut self) {
-        if let Some(signal) = self.on_drop.take() {
-            signal.response_finished();
-        }
     }
 }
 

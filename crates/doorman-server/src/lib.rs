@@ -15,9 +15,11 @@ pub mod bot;
 mod canonical;
 pub mod challenge;
 mod client_body;
+mod connections;
 mod counting;
 mod forward;
 pub mod gateway;
+mod h2_frames;
 mod head_timeout;
 pub mod headers;
 pub mod health;
@@ -25,6 +27,7 @@ mod hello;
 pub mod limits;
 mod listener;
 pub mod logging;
+pub mod malformed;
 pub mod metrics;
 pub mod proxy;
 mod proxy_protocol;
@@ -202,12 +205,14 @@ pub async fn start(loaded: Loaded, config_path: Option<PathBuf>) -> Result<Start
     let shutdown = CancellationToken::new();
     let connections = TaskTracker::new();
     let permits = Arc::new(Semaphore::new(max_connections.max(1)));
+    let registry = connections::Registry::new();
     let mut accept_tasks = Vec::new();
     for l in listeners {
         accept_tasks.push(tokio::spawn(listener::accept_loop(
             gw.clone(),
             l,
             permits.clone(),
+            registry.clone(),
             connections.clone(),
             shutdown.clone(),
         )));

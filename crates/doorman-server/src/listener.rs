@@ -1,9 +1,16 @@
-//! Accepting connections: the connection cap, the PROXY protocol (from trusted peers only), TLS
-//! termination (with the ClientHello read ahead for its fingerprints, see [`crate::hello`]), the
-//! request-head timeout, and handing the stream to hyper for HTTP/1.1, h2 (ALPN) or h2c (prior
-//! knowledge). Shutdown asks every connection to finish its in-flight requests and close.
+//! Accepting connections: the connection cap (with the longest-idle connections asked to make
+//! room when it is reached), the PROXY protocol (from trusted peers only), TLS termination (with
+//! the ClientHello read ahead for its fingerprints, see [`crate::hello`]), the connection wrapper
+//! (request-head timeout, receipts for heads hyper refuses, HTTP/2 stalls and idleness, see
+//! [`crate::head_timeout`]), and handing the stream to hyper for HTTP/1.1, h2 (ALPN) or h2c
+//! (prior knowledge). A connection is closed gracefully (in-flight requests finish, within a
+//! bound) when it has been idle, open or busy for its limits, when it is asked to make room, and
+//! on shutdown.
 
-use std::net::SocketAddr;
+use std::fmt::Display;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -16,22 +23,30 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::connections::{CloseReason, ConnShared, Registry};
 use crate::gateway::Gateway;
-use crate::head_timeout::{HeadTimeoutIo, HeadTimeouts};
+use crate::head_timeout::{Answers, ConnSettings, HeadTimeoutIo, HeadTimeouts};
 use crate::hello;
+use crate::malformed::{self, HeadLimits};
 use crate::proxy::{self, ConnInfo};
 use crate::proxy_protocol::{self, Rewind};
 use crate::respond;
 
-/// How long a keep-alive connection may sit idle between requests (nginx's default).
-const KEEP_ALIVE_IDLE: Duration = Duration::from_secs(75);
 /// How long a client has to finish a TLS handshake or send its PROXY header.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a connection with nothing in flight, asked to close (idle, or to make room), may take
+/// to do so: an HTTP/2 client is sent GOAWAY and a PING, and hyper waits for the PING's answer.
+const IDLE_CLOSE_GRACE: Duration = Duration::from_secs(5);
+/// The least time any graceful close gets, so that what was written (the last response, the
+/// GOAWAY) can be flushed even with `shutdown_grace_secs = 0`.
+const MIN_CLOSE_GRACE: Duration = Duration::from_secs(1);
+/// While every slot is taken and a client waits, how often to look for an idle connection again.
+const EVICTION_RETRY: Duration = Duration::from_millis(100);
 
 /// One bound listener and what it serves.
 pub struct Listener {
@@ -51,19 +66,11 @@ pub async fn accept_loop(
     gw: Arc<Gateway>,
     listener: Listener,
     permits: Arc<Semaphore>,
+    registry: Arc<Registry>,
     connections: TaskTracker,
     shutdown: CancellationToken,
 ) {
     loop {
-        // Waiting for a permit first keeps excess connections in the kernel's backlog instead of
-        // accepting and dropping them.
-        let permit = tokio::select! {
-            _ = shutdown.cancelled() => return,
-            p = permits.clone().acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => return,
-            },
-        };
         let (stream, peer) = tokio::select! {
             _ = shutdown.cancelled() => return,
             accepted = listener.tcp.accept() => match accepted {
@@ -76,13 +83,29 @@ pub async fn accept_loop(
                 }
             },
         };
+        // Accepting before taking a slot lets the loop know a client is waiting, so that it can
+        // make room; it holds at most this one connection beyond the cap, the others stay in the
+        // kernel's backlog.
+        let permit = match permits.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(TryAcquireError::Closed) => return,
+            Err(TryAcquireError::NoPermits) => {
+                match make_room(&gw, &permits, &registry, &shutdown).await {
+                    Some(p) => p,
+                    None => return,
+                }
+            }
+        };
         let _ = stream.set_nodelay(true);
         let gw = gw.clone();
         let serves = listener.serves.clone();
+        let registry = registry.clone();
         let shutdown = shutdown.clone();
         connections.spawn(async move {
             gw.metrics.connections_open.inc();
-            if let Err(why) = serve_connection(&gw, &serves, stream, peer, shutdown).await {
+            if let Err(why) =
+                serve_connection(&gw, &serves, stream, peer, &registry, shutdown).await
+            {
                 gw.metrics.connections_refused.inc();
                 tracing::debug!("connection from {peer} closed before HTTP: {why}");
             }
@@ -92,11 +115,34 @@ pub async fn accept_loop(
     }
 }
 
+/// Every slot is taken and a client waits: asks the longest-idle connection to close and waits
+/// for a slot. While a connection asked earlier is still closing, no other is asked; busy
+/// connections are never asked. `None` on shutdown.
+async fn make_room(
+    gw: &Gateway,
+    permits: &Arc<Semaphore>,
+    registry: &Registry,
+    shutdown: &CancellationToken,
+) -> Option<OwnedSemaphorePermit> {
+    loop {
+        if !registry.eviction_pending() && registry.evict_longest_idle() {
+            gw.metrics.connections_evicted.inc();
+            tracing::debug!("max_connections reached; asked the longest-idle connection to close");
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return None,
+            p = permits.clone().acquire_owned() => return p.ok(),
+            _ = tokio::time::sleep(EVICTION_RETRY) => {}
+        }
+    }
+}
+
 async fn serve_connection(
     gw: &Arc<Gateway>,
     listener: &Serves,
     mut stream: TcpStream,
     peer: SocketAddr,
+    registry: &Arc<Registry>,
     shutdown: CancellationToken,
 ) -> Result<(), String> {
     let rt = gw.runtime();
@@ -122,7 +168,11 @@ async fn serve_connection(
                 tls: None,
                 head_signal: None,
             };
-            serve_http(gw.clone(), io, info, listener.settings.h2c, shutdown).await;
+            let http = HttpSettings {
+                http2: listener.settings.h2c,
+                http2_only: false,
+            };
+            serve_http(gw.clone(), io, info, http, registry, shutdown).await;
         }
         Some(acceptor) => {
             // The ClientHello is read first, for its fingerprints, then replayed in front of the
@@ -148,44 +198,84 @@ async fn serve_connection(
                 .await
                 .map_err(|_| "TLS handshake timed out".to_string())??;
             let facts: TlsFacts = crate::tls::facts(tls.get_ref().1, client_hello.as_ref());
+            let http = HttpSettings {
+                http2: true,
+                http2_only: tls.get_ref().1.alpn_protocol() == Some(b"h2"),
+            };
             let info = ConnInfo {
                 peer_ip,
                 scheme: Scheme::Https,
                 tls: Some(facts),
                 head_signal: None,
             };
-            serve_http(gw.clone(), tls, info, true, shutdown).await;
+            serve_http(gw.clone(), tls, info, http, registry, shutdown).await;
         }
     }
     Ok(())
 }
 
-/// Runs hyper over one connection until it ends or shutdown asks it to finish.
+/// Which HTTP versions a connection may speak.
+#[derive(Debug, Clone, Copy)]
+struct HttpSettings {
+    /// HTTP/2 by prior knowledge (h2c) or by ALPN.
+    http2: bool,
+    /// TLS negotiated `h2`: nothing else may be spoken.
+    http2_only: bool,
+}
+
+/// What bounds one connection's life.
+struct Lifetime {
+    shared: Arc<ConnShared>,
+    max_age: Duration,
+    /// How long a graceful close may take before the connection is dropped.
+    grace: Duration,
+}
+
+/// Runs hyper over one connection until it ends or is asked to finish.
 async fn serve_http<I>(
     gw: Arc<Gateway>,
     io: I,
     mut info: ConnInfo,
-    allow_h2: bool,
+    http: HttpSettings,
+    registry: &Arc<Registry>,
     shutdown: CancellationToken,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let rt = gw.runtime();
-    let limits = &rt.config.server.limits;
-    let head_timeout = limits.header_read_timeout;
-    let on_timeout = {
-        let gw = gw.clone();
-        let peer_ip = info.peer_ip;
-        Box::new(move || request_timeout_response(&gw, peer_ip, head_timeout))
-            as Box<dyn FnOnce() -> Bytes + Send>
+    // Read what the connection needs, then let the snapshot go: a long connection must not keep
+    // an old configuration alive.
+    let (limits, grace) = {
+        let rt = gw.runtime();
+        (
+            rt.config.server.limits.clone(),
+            rt.config.server.shutdown_grace,
+        )
     };
+    // Room above the configured limits so that the handler, not hyper, answers with a receipt;
+    // heads far beyond them are refused by hyper, and the wrapper turns that into a receipt too.
+    let head_buf = (limits.max_header_bytes * 2).max(16 * 1024) + 8 * 1024;
+    let max_headers = limits.max_headers * 2 + 8;
+    let shared = ConnShared::new(limits.max_requests_per_connection);
+    let _registered = registry.register(shared.clone());
+    let answers = Box::new(GatewayAnswers {
+        gw: gw.clone(),
+        peer_ip: info.peer_ip,
+        head_timeout: limits.header_read_timeout,
+        limits: HeadLimits::from(&limits),
+    });
     let (io, signal) = HeadTimeoutIo::new(
         io,
-        HeadTimeouts {
-            head: head_timeout,
-            idle: KEEP_ALIVE_IDLE,
+        ConnSettings {
+            timeouts: HeadTimeouts {
+                head: limits.header_read_timeout,
+                idle: limits.idle_timeout,
+            },
+            http2: http.http2,
+            http2_only: http.http2_only,
+            head_copy_limit: head_buf,
         },
-        on_timeout,
+        shared.clone(),
+        answers,
     );
     info.head_signal = Some(signal);
     let info = Arc::new(info);
@@ -193,14 +283,15 @@ async fn serve_http<I>(
         let gw = gw.clone();
         service_fn(move |req| proxy::handle(gw.clone(), info.clone(), req))
     };
+    let lifetime = Lifetime {
+        shared,
+        max_age: limits.max_connection_age,
+        grace,
+    };
 
-    // Room above the configured limits so that the handler, not hyper, answers with a receipt;
-    // hyper's bare 431 remains for heads far beyond them.
-    let head_buf = (limits.max_header_bytes * 2).max(16 * 1024) + 8 * 1024;
-    let max_headers = limits.max_headers * 2 + 8;
     // Our own wrapper answers slow heads with a 408 receipt and closes idle connections; hyper's
     // timer would race it, so it is off.
-    if allow_h2 {
+    if http.http2 {
         let mut builder = auto::Builder::new(TokioExecutor::new());
         builder
             .http1()
@@ -214,14 +305,7 @@ async fn serve_http<I>(
             .max_header_list_size(head_buf as u32)
             .keep_alive_interval(Some(Duration::from_secs(30)));
         let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
-        tokio::pin!(conn);
-        tokio::select! {
-            res = conn.as_mut() => log_end(res.err().map(|e| e.to_string())),
-            _ = shutdown.cancelled() => {
-                conn.as_mut().graceful_shutdown();
-                log_end(conn.await.err().map(|e| e.to_string()));
-            }
-        }
+        drive(conn, |c| c.graceful_shutdown(), lifetime, shutdown).await;
     } else {
         let mut builder = hyper::server::conn::http1::Builder::new();
         builder
@@ -232,47 +316,118 @@ async fn serve_http<I>(
         let conn = builder
             .serve_connection(TokioIo::new(io), service)
             .with_upgrades();
-        tokio::pin!(conn);
-        tokio::select! {
-            res = conn.as_mut() => log_end(res.err().map(|e| e.to_string())),
-            _ = shutdown.cancelled() => {
-                conn.as_mut().graceful_shutdown();
-                log_end(conn.await.err().map(|e| e.to_string()));
-            }
-        }
+        drive(conn, |c| c.graceful_shutdown(), lifetime, shutdown).await;
     }
 }
 
-fn log_end(error: Option<String>) {
-    if let Some(e) = error {
+/// Runs `conn` until it ends. On shutdown, or when its lifetime says so, asks it to finish
+/// gracefully (`graceful`): in-flight requests complete, HTTP/1 stops keeping alive, HTTP/2 sends
+/// GOAWAY. A close asked for by the lifetime that takes longer than its bound drops the
+/// connection; on shutdown the server's drain bounds the wait instead.
+async fn drive<C, E>(
+    conn: C,
+    graceful: impl FnOnce(Pin<&mut C>),
+    life: Lifetime,
+    shutdown: CancellationToken,
+) where
+    C: Future<Output = Result<(), E>>,
+    E: Display,
+{
+    tokio::pin!(conn);
+    let reason = tokio::select! {
+        res = conn.as_mut() => return log_end(res),
+        _ = shutdown.cancelled() => None,
+        _ = tokio::time::sleep(life.max_age) => {
+            // Recorded so that the connection is not also picked to make room.
+            life.shared.request_close(CloseReason::Age);
+            Some(CloseReason::Age)
+        }
+        reason = life.shared.close_requested() => Some(reason),
+    };
+    graceful(conn.as_mut());
+    let Some(reason) = reason else {
+        return log_end(conn.await);
+    };
+    let bound = match reason {
+        CloseReason::Idle | CloseReason::Evicted => life.grace.min(IDLE_CLOSE_GRACE),
+        CloseReason::Age | CloseReason::Requests => life.grace,
+    }
+    .max(MIN_CLOSE_GRACE);
+    tracing::debug!(
+        reason = reason.as_str(),
+        "closing the connection gracefully"
+    );
+    match tokio::time::timeout(bound, conn).await {
+        Ok(res) => log_end(res),
+        Err(_) => tracing::debug!(
+            reason = reason.as_str(),
+            "the connection did not close within {} ms of being asked to; dropped",
+            bound.as_millis()
+        ),
+    }
+}
+
+fn log_end<E: Display>(res: Result<(), E>) {
+    if let Err(e) = res {
         tracing::debug!("connection ended with an error: {e}");
     }
 }
 
-/// The 408 answer for a request head that did not arrive in time; recorded like any receipt.
-fn request_timeout_response(gw: &Gateway, peer_ip: std::net::IpAddr, timeout: Duration) -> Bytes {
+/// The answers the connection wrapper sends itself, as receipts recorded like any other.
+struct GatewayAnswers {
+    gw: Arc<Gateway>,
+    peer_ip: IpAddr,
+    head_timeout: Duration,
+    limits: HeadLimits,
+}
+
+impl Answers for GatewayAnswers {
+    fn timeout(&mut self, head: &[u8]) -> Bytes {
+        let receipt = new_receipt(&self.gw, self.peer_ip, Code::RequestTimeout)
+            .reason(format!(
+                "Your request's headers did not arrive within {} ms, so the gateway stopped waiting.",
+                self.head_timeout.as_millis()
+            ))
+            .remedy("Check your network connection; a slow or lossy link, or a proxy that buffers requests, can cause this.")
+            .remedy("Try again.");
+        answer(&self.gw, receipt, head)
+    }
+
+    fn malformed(&mut self, status: u16, head: &[u8]) -> Bytes {
+        let m = malformed::diagnose(head, status, &self.limits);
+        tracing::debug!(hyper_status = status, status = m.status, reason = %m.reason, "request head refused");
+        let mut receipt = new_receipt(&self.gw, self.peer_ip, m.code).reason(m.reason);
+        receipt.status = m.status;
+        receipt.remedies = m.remedies;
+        receipt.facts = m.facts;
+        answer(&self.gw, receipt, head)
+    }
+}
+
+fn new_receipt(gw: &Gateway, peer_ip: IpAddr, code: Code) -> Receipt {
     let rt = gw.runtime();
     let ray = RayId::new(rand::random(), rt.config.policy.node.clone());
-    let mut receipt = Receipt::new(ray, SystemTime::now(), peer_ip, Code::RequestTimeout, PhaseName::Proxy)
-        .reason(format!(
-            "Your request's headers did not arrive within {} ms, so the gateway stopped waiting.",
-            timeout.as_millis()
-        ))
-        .remedy("Check your network connection; a slow or lossy link, or a proxy that buffers requests, can cause this.")
-        .remedy("Try again.");
+    let mut receipt = Receipt::new(ray, SystemTime::now(), peer_ip, code, PhaseName::Proxy);
     receipt.support = rt.config.policy.site.support.clone();
+    receipt
+}
+
+/// Records `receipt` (with what can be read of the request's head) and renders it as raw
+/// HTTP/1.1, in the format the head's `Accept` asks for.
+fn answer(gw: &Gateway, receipt: Receipt, head: &[u8]) -> Bytes {
+    let rt = gw.runtime();
     gw.metrics
         .decisions
         .get_or_create(&crate::metrics::CodeLabels {
             code: receipt.code.as_str(),
         })
         .inc();
-    // Nothing of the request is known but that it started; the event still carries the ray.
+    let seen = malformed::summary(head);
     let context = EventContext {
-        method: String::new(),
-        host: String::new(),
-        path: String::new(),
-        user_agent: None,
+        method: seen.method,
+        host: seen.host,
+        path: seen.target,
+        user_agent: seen.user_agent,
         route: None,
         action: Action::Deny,
         asn: None,
@@ -280,5 +435,5 @@ fn request_timeout_response(gw: &Gateway, peer_ip: std::net::IpAddr, timeout: Du
     };
     gw.events
         .record(EventRecord::from_receipt(&receipt, context, &[]));
-    respond::raw_http1(&receipt, &rt.ray_header)
+    respond::raw_http1(&receipt, seen.accept.as_deref(), &rt.ray_header)
 }

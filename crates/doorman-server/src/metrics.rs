@@ -59,6 +59,7 @@ pub struct Metrics {
     pub upstream_latency: Family<UpstreamLabels, Histogram, fn() -> Histogram>,
     pub connections_open: Gauge,
     pub connections_refused: Counter,
+    pub connections_evicted: Counter,
     pub reloads: Family<OutcomeLabels, Counter>,
     pub event_log_dropped: Gauge,
     pub event_log_recorded: Gauge,
@@ -109,6 +110,12 @@ impl Metrics {
             "connections_refused",
             "Connections closed before HTTP (TLS handshake or PROXY header failed)",
             connections_refused.clone(),
+        );
+        let connections_evicted = Counter::default();
+        registry.register(
+            "connections_evicted",
+            "Idle connections asked to close to make room for a new client while max_connections were open",
+            connections_evicted.clone(),
         );
         let reloads = Family::<OutcomeLabels, Counter>::default();
         registry.register(
@@ -202,6 +209,7 @@ impl Metrics {
             upstream_latency,
             connections_open,
             connections_refused,
+            connections_evicted,
             reloads,
             event_log_dropped,
             event_log_recorded,

@@ -33,7 +33,7 @@ use doorman_store::{Action, EventContext, EventRecord};
 use http::header::{self, HeaderValue};
 use http::request::Parts;
 use http::uri::PathAndQuery;
-use http::{Request, Response};
+use http::{Request, Response, Version};
 use hyper::body::Incoming;
 
 use crate::body::ProxyBody;
@@ -65,15 +65,22 @@ pub async fn handle(
     conn: Arc<ConnInfo>,
     req: Request<Incoming>,
 ) -> Result<Response<ProxyBody>, Infallible> {
-    if let Some(signal) = &conn.head_signal {
-        signal.head_received();
-    }
+    // Held across the handler: if hyper cancels it (the client reset the stream), the request
+    // still ends for the connection's idle clock.
+    let open = conn.head_signal.as_ref().map(|s| s.head_received());
+    let http1 = req.version() < Version::HTTP_2;
     let rt = gw.runtime();
     let ray = RayId::new(rand::random(), rt.config.policy.node.clone());
     let now = SystemTime::now();
     let (mut resp, route) = process(&gw, &rt, &conn, req, &ray, now).await;
-    if let Some(signal) = &conn.head_signal {
-        resp = resp.map(|b| b.finishing(signal.clone()));
+    if let Some(open) = open {
+        // The connection's last request (`max_requests_per_connection`): HTTP/1 says so on the
+        // response itself, which is the only way to say it before the response is sent.
+        if open.is_last() && http1 && resp.status() != http::StatusCode::SWITCHING_PROTOCOLS {
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        resp = resp.map(|b| b.finishing(open));
     }
     if let Ok(v) = HeaderValue::from_str(&ray.to_string()) {
         resp.headers_mut().insert(rt.ray_header.clone(), v);

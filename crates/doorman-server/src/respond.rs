@@ -65,9 +65,10 @@ pub fn receipt_response(
 }
 
 /// The raw HTTP/1.1 bytes of a receipt response, for the few places that answer before hyper has
-/// a request to answer (a request head that never finished arriving).
-pub fn raw_http1(receipt: &Receipt, ray_header: &HeaderName) -> Bytes {
-    let rendered = render::render(receipt, None);
+/// a request to answer (a request head that never finished arriving, or that hyper refused),
+/// with the body chosen by `accept` when the head got that far.
+pub fn raw_http1(receipt: &Receipt, accept: Option<&str>, ray_header: &HeaderName) -> Bytes {
+    let rendered = render::render(receipt, accept);
     let reason = StatusCode::from_u16(receipt.status)
         .ok()
         .and_then(|s| s.canonical_reason())
