@@ -9,12 +9,18 @@
 //!    for the Cloudflare type, no empty segment but the last), parses as an `http` path, and
 //!    normalizes to itself; an accepted authority spells itself and re-parses to itself.
 //! 2. Arbitrary text as a path, for each normalization type: the same oracles on any string.
+//! 3. The head as hyper would refuse it: `doorman_server::malformed::diagnose`, which words the
+//!    receipt for a head hyper answered 400, 414 or 431, for each of those statuses. Oracles: no
+//!    panic; the code matches the status (400 BAD_REQUEST or 431 HEADERS_TOO_LARGE); the reason
+//!    and a remedy are there, on one line.
 
 #![no_main]
 
 use doorman_core::canonical::{
     NormalizationType, normalize_path, request_authority, upgrade_request,
 };
+use doorman_core::Code;
+use doorman_server::malformed::{HeadLimits, diagnose};
 use libfuzzer_sys::fuzz_target;
 
 const TYPES: [NormalizationType; 3] = [
@@ -28,7 +34,22 @@ fuzz_target!(|data: &[u8]| {
         check_path(text);
     }
     check_head(data);
+    check_refusal(data);
 });
+
+fn check_refusal(head: &[u8]) {
+    let limits = HeadLimits {
+        max_header_bytes: 1024,
+        max_headers: 16,
+    };
+    for status in [400, 414, 431] {
+        let m = diagnose(head, status, &limits);
+        assert_eq!(m.status, m.code.default_status(), "{m:?}");
+        assert!(matches!(m.code, Code::BadRequest | Code::HeadersTooLarge), "{m:?}");
+        assert!(!m.reason.is_empty() && !m.reason.contains('\n'), "{m:?}");
+        assert!(!m.remedies.is_empty(), "{m:?}");
+    }
+}
 
 fn check_path(raw: &str) {
     for kind in TYPES {
@@ -100,7 +121,8 @@ fn check_head(data: &[u8]) {
         if !authority.host.is_empty() {
             let mut again = http::HeaderMap::new();
             again.insert(http::header::HOST, spelled.parse().expect("a valid header"));
-            let reparsed = request_authority(&"/".parse().unwrap(), &again, http::Version::HTTP_11)
+            let root = http::Uri::from_static("/");
+            let reparsed = request_authority(&root, &again, http::Version::HTTP_11)
                 .expect("the canonical host parses");
             assert_eq!(reparsed, authority, "the canonical host reads back the same");
         }
