@@ -97,6 +97,20 @@ const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// `PRI * HTTP/2.0\r\n`: a client that sent this much of the preface means HTTP/2, whatever follows.
 const H2_PREFACE_LINE: usize = 16;
 
+/// Whether a connection's first bytes read like an HTTP/1 request line, `METHOD target HTTP/…`, as
+/// far as they go: its last word is `HTTP/…` or the start of it. (The first read of a connection
+/// is hyper-util's 24-byte sniff for the HTTP/2 preface, and httparse refuses a bad version at its
+/// first wrong byte, so the copy may end inside the line.)
+fn starts_like_http1(head: &[u8]) -> bool {
+    let line = head.split(|&b| b == b'\n').next().unwrap_or(head);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if line.iter().filter(|&&b| b == b' ').count() < 2 {
+        return true;
+    }
+    let version = line.rsplit(|&b| b == b' ').next().unwrap_or(line);
+    version.starts_with(b"HTTP/") || b"HTTP/".starts_with(version)
+}
+
 /// What an HTTP/2 client gets for an invalid preface: the server's (empty) SETTINGS, which must be its first frame,
 /// then GOAWAY with last-stream-id 0, PROTOCOL_ERROR and a word on why as debug data.
 fn bad_preface_answer() -> Bytes {
@@ -471,6 +485,14 @@ impl<I> HeadTimeoutIo<I> {
     }
 
     fn start_malformed_answer(&mut self, status: u16) {
+        if self.settings.http2 && self.heads_seen == 0 && !starts_like_http1(&self.head) {
+            // The connection's first line is not an HTTP/1 request line at all: on a listener
+            // that speaks HTTP/2 by prior knowledge, that is a broken HTTP/2 preface (h2spec
+            // 3.5/2 sends `INVALID CONNECTION PREFACE`), and an HTTP/1 page would not help.
+            tracing::debug!("neither HTTP/1 nor the HTTP/2 preface; answering GOAWAY");
+            self.answer_with(bad_preface_answer());
+            return;
+        }
         tracing::debug!(
             status,
             "hyper refused a request head; answering with a receipt"
@@ -961,6 +983,17 @@ mod tests {
         let mut out = Vec::new();
         io.read_to_end(&mut out).await.unwrap();
         out
+    }
+
+    #[test]
+    fn an_http1_request_line_is_told_from_other_bytes() {
+        assert!(starts_like_http1(b"GET / HTTP/9.9\r\nhost: t\r\n\r\n"));
+        assert!(starts_like_http1(b"G(T / HTTP/1.1\r\n"));
+        assert!(starts_like_http1(b"GET /a b HTTP/1.1\n"));
+        assert!(starts_like_http1(b"GET / HTT"));
+        assert!(starts_like_http1(b"GET /x"));
+        assert!(!starts_like_http1(b"INVALID CONNECTION PREFACE\r\n\r\n"));
+        assert!(!starts_like_http1(b"INVALID CONNECTION PREFA"));
     }
 
     #[test]

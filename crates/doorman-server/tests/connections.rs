@@ -244,28 +244,40 @@ async fn a_keep_alive_connection_gets_the_receipt_for_its_second_head() {
 #[tokio::test]
 async fn an_invalid_http2_preface_gets_goaway_protocol_error() {
     let env = start_limits("").await;
-    let mut s = TcpStream::connect(env.addr).await.unwrap();
-    s.write_all(b"PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n")
-        .await
-        .unwrap();
-    let first = timeout(Duration::from_secs(5), read_frame(&mut s))
-        .await
-        .unwrap()
-        .expect("a frame");
-    assert_eq!(first.kind, SETTINGS, "the server's preface comes first");
-    let second = timeout(Duration::from_secs(5), read_frame(&mut s))
-        .await
-        .unwrap()
-        .expect("a GOAWAY");
-    assert_eq!(second.kind, GOAWAY);
-    assert_eq!(goaway(&second), (0, 1), "last stream 0, PROTOCOL_ERROR");
-    assert!(
-        timeout(Duration::from_secs(5), read_frame(&mut s))
+    // A broken preface, and h2spec 3.5/2's bytes, which are not HTTP/1 either.
+    for sent in [
+        &b"PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n"[..],
+        b"INVALID CONNECTION PREFACE\r\n\r\n",
+    ] {
+        let shown = String::from_utf8_lossy(sent).into_owned();
+        let mut s = TcpStream::connect(env.addr).await.unwrap();
+        s.write_all(sent).await.unwrap();
+        let first = timeout(Duration::from_secs(5), read_frame(&mut s))
             .await
             .unwrap()
-            .is_none(),
-        "then the connection closes"
-    );
+            .expect("a frame");
+        assert_eq!(
+            first.kind, SETTINGS,
+            "{shown}: the server's preface comes first"
+        );
+        let second = timeout(Duration::from_secs(5), read_frame(&mut s))
+            .await
+            .unwrap()
+            .expect("a GOAWAY");
+        assert_eq!(second.kind, GOAWAY, "{shown}");
+        assert_eq!(
+            goaway(&second),
+            (0, 1),
+            "{shown}: last stream 0, PROTOCOL_ERROR"
+        );
+        assert!(
+            timeout(Duration::from_secs(5), read_frame(&mut s))
+                .await
+                .unwrap()
+                .is_none(),
+            "{shown}: then the connection closes"
+        );
+    }
     env.stop().await;
 }
 
