@@ -20,6 +20,8 @@
 #                      exceeded), doorman-rl-redis with the same limit in a local redis-server,
 #                      doorman-key (the route needs an API key; wrk sends one), doorman-jwt (the
 #                      route needs an HS256 JWT; wrk sends one)
+#                      doorman-base (the plain target run by BASE_BIN, another build: a change's
+#                      cost in the same run)
 #   SKIP_BUILD [0]     1: use the doorman binary as it is, without cargo build
 #   DOORMAN_BIN [target/release/doorman]  binary to run, e.g. one built from another commit
 #                      (combine with SKIP_BUILD=1); DOORMAN_COMMIT then names that commit in the JSON
@@ -240,6 +242,22 @@ for target in $TARGETS; do
       PIDS+=($!)
       PROXY_PIDS[doorman]=$!
       wait_ok doorman "${PORT[doorman]}" "${PROXY_PIDS[doorman]}"
+      ;;
+    doorman-base)
+      # The plain target with another build ($BASE_BIN, e.g. one made from the commit before a
+      # change), so that a change's cost is measured in the same run as the change.
+      [ -x "${BASE_BIN:-}" ] || die "doorman-base needs BASE_BIN=<path to another doorman build>"
+      PORT[doorman-base]=$(free_port)
+      render doorman.toml.tmpl "${PORT[doorman-base]}" "$(free_port)"
+      # An older build may not know keys the template gained since; those it needs least go.
+      sed -e "s|$TMP/doorman-data|$TMP/doorman-base-data|" \
+        -e '/^\[limits\]$/d' -e '/^max_requests_per_connection/d' \
+        "$TMP/doorman.toml" >"$TMP/doorman-base.toml"
+      taskset -c "$SERVER_CPU" "$BASE_BIN" serve --config "$TMP/doorman-base.toml" --workers 1 \
+        >"$TMP/doorman-base.out" 2>&1 &
+      PIDS+=($!)
+      PROXY_PIDS[doorman-base]=$!
+      wait_ok doorman-base "${PORT[doorman-base]}" "${PROXY_PIDS[doorman-base]}"
       ;;
     doorman-fw)
       # The same Doorman with a 1,000,000-CIDR list and 500 custom rules (bench/proxy/gen_firewall.py),

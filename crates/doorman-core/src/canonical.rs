@@ -340,34 +340,12 @@ pub struct RequestAuthority<'a> {
     /// without a Host header.
     pub host: Cow<'a, str>,
     pub port: Option<u16>,
+    /// The value it was read from already is [`RequestAuthority::host_header`]'s spelling, so a
+    /// Host header that carried it can be passed on as it is.
+    pub canonical: bool,
 }
 
 impl RequestAuthority<'_> {
-    /// Whether `value` (a Host header) already spells this authority exactly as
-    /// [`RequestAuthority::host_header`] would, so it can be passed on as it is.
-    pub fn is_spelled(&self, value: &[u8]) -> bool {
-        let host = self.host.as_bytes();
-        let rest = if host.contains(&b':') {
-            value
-                .strip_prefix(b"[")
-                .and_then(|v| v.strip_prefix(host))
-                .and_then(|v| v.strip_prefix(b"]"))
-        } else {
-            value.strip_prefix(host)
-        };
-        match (rest, self.port) {
-            (Some(rest), None) => rest.is_empty(),
-            (Some(rest), Some(port)) => rest.strip_prefix(b":").is_some_and(|digits| {
-                !digits.starts_with(b"0")
-                    && std::str::from_utf8(digits)
-                        .ok()
-                        .and_then(|d| d.parse::<u16>().ok())
-                        == Some(port)
-            }),
-            (None, _) => false,
-        }
-    }
-
     /// `host[:port]` as the origin receives it in `Host`, with brackets around IPv6.
     pub fn host_header(&self) -> String {
         let host: &str = &self.host;
@@ -435,7 +413,14 @@ pub fn request_authority<'a>(
         if version == Version::HTTP_11 && header_authority.is_none() {
             return Err(HostProblem::Missing);
         }
-        return parse_authority(authority.as_str().as_bytes());
+        let mut from_target = parse_authority(authority.as_str().as_bytes())?;
+        // The Host header, if any, says something else or the same: either way it is not the
+        // value the canonical host came from.
+        from_target.canonical = from_target.canonical
+            && header_authority.is_some_and(|h| {
+                h.canonical && h.host == from_target.host && h.port == from_target.port
+            });
+        return Ok(from_target);
     }
     match header_authority {
         Some(a) => Ok(a),
@@ -443,85 +428,140 @@ pub fn request_authority<'a>(
         None => Ok(RequestAuthority {
             host: Cow::Borrowed(""),
             port: None,
+            canonical: false,
         }),
     }
 }
 
 /// Parses `host[:port]`: a DNS name (letters, digits, `-`, `_`, `.`), an IPv4 address or a
-/// bracketed IPv6 address, then an optional decimal port.
+/// bracketed IPv6 address, then an optional decimal port. A name is checked in one scan, which
+/// also tells whether the value already is the canonical spelling.
 fn parse_authority(raw: &[u8]) -> Result<RequestAuthority<'_>, HostProblem> {
     let invalid = |why: &'static str| HostProblem::Invalid {
         value: String::from_utf8_lossy(raw).into_owned(),
         why,
     };
-    let text = std::str::from_utf8(raw).map_err(|_| invalid("it is not plain text"))?;
-    if text.is_empty() {
-        return Err(invalid("it is empty"));
+    if raw.first() == Some(&b'[') {
+        return parse_ipv6_authority(raw).map_err(invalid);
     }
-    let (host, port) = if let Some(rest) = text.strip_prefix('[') {
-        let (inside, after) = rest
-            .split_once(']')
-            .ok_or_else(|| invalid("an IPv6 address is missing its closing ]"))?;
-        if inside.parse::<std::net::Ipv6Addr>().is_err() {
-            return Err(invalid("the part in brackets is not an IPv6 address"));
-        }
-        let port =
-            match after {
-                "" => None,
-                p => Some(p.strip_prefix(':').ok_or_else(|| {
-                    invalid("something other than :port follows the IPv6 address")
-                })?),
-            };
-        (inside, port)
-    } else {
-        match text.split_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (text, None),
-        }
-    };
-    let port = match port {
-        None => None,
-        Some(p) => Some(parse_port(p).ok_or_else(|| {
-            invalid("the port is not a number from 1 to 65535 (is there a second colon?)")
-        })?),
-    };
-    let host = host.strip_suffix('.').unwrap_or(host);
-    if !text.starts_with('[') {
-        if host.is_empty() {
-            return Err(invalid("the host name is empty"));
-        }
-        if host.len() > 253 {
-            return Err(invalid("the host name is longer than 253 characters"));
-        }
-        if let Some(bad) = host
-            .bytes()
-            .find(|&b| !(b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')))
-        {
-            return Err(invalid(match bad {
-                b',' => "it lists more than one host (a comma)",
-                b'@' => "it carries a user name (user@host)",
-                b'/' | b'?' | b'#' => "it contains a path, not only a host",
-                b' ' | b'\t' => "it contains a space",
-                _ => "it contains a character that cannot appear in a host name",
-            }));
-        }
-        if host.split('.').any(str::is_empty) {
-            return Err(invalid("it has an empty label (two dots in a row)"));
+    let mut upper = false;
+    // A label starts after the beginning and after each dot; an empty one is an error.
+    let mut label_empty = true;
+    let mut host_end = raw.len();
+    for (i, &b) in raw.iter().enumerate() {
+        match b {
+            b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' => label_empty = false,
+            b'A'..=b'Z' => {
+                upper = true;
+                label_empty = false;
+            }
+            b'.' if label_empty => {
+                return Err(invalid(if i == 0 {
+                    "the host name starts with a dot"
+                } else {
+                    "it has an empty label (two dots in a row)"
+                }));
+            }
+            b'.' => label_empty = true,
+            b':' => {
+                host_end = i;
+                break;
+            }
+            b',' => return Err(invalid("it lists more than one host (a comma)")),
+            b'@' => return Err(invalid("it carries a user name (user@host)")),
+            b'/' | b'?' | b'#' => return Err(invalid("it contains a path, not only a host")),
+            b' ' | b'\t' => return Err(invalid("it contains a space")),
+            _ => {
+                return Err(invalid(
+                    "it contains a character that cannot appear in a host name",
+                ));
+            }
         }
     }
-    let host = if host.bytes().any(|b| b.is_ascii_uppercase()) {
-        Cow::Owned(host.to_ascii_lowercase())
-    } else {
-        Cow::Borrowed(host)
+    let mut host = &raw[..host_end];
+    // One trailing dot names the same host (the root of the DNS); it is dropped.
+    let trailing_dot = host.last() == Some(&b'.');
+    if trailing_dot {
+        host = &host[..host.len() - 1];
+    }
+    if host.is_empty() {
+        return Err(invalid(if raw.is_empty() {
+            "it is empty"
+        } else {
+            "the host name is empty"
+        }));
+    }
+    if host.len() > 253 {
+        return Err(invalid("the host name is longer than 253 characters"));
+    }
+    let (port, port_canonical) = match raw.get(host_end + 1..) {
+        None => (None, true),
+        Some(digits) => {
+            let port = parse_port(digits).ok_or_else(|| {
+                invalid("the port is not a number from 1 to 65535 (is there a second colon?)")
+            })?;
+            (Some(port), digits[0] != b'0')
+        }
     };
-    Ok(RequestAuthority { host, port })
+    // Only ASCII letters, digits and `-_.` are left, so this cannot fail.
+    let text = std::str::from_utf8(host).map_err(|_| invalid("it is not plain text"))?;
+    let host = if upper {
+        Cow::Owned(text.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(text)
+    };
+    Ok(RequestAuthority {
+        host,
+        port,
+        canonical: !upper && !trailing_dot && port_canonical,
+    })
 }
 
-fn parse_port(p: &str) -> Option<u16> {
-    if p.is_empty() || p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit()) {
+/// `[v6]` or `[v6]:port`; the error is the words of [`HostProblem::Invalid`].
+fn parse_ipv6_authority(raw: &[u8]) -> Result<RequestAuthority<'_>, &'static str> {
+    let text = std::str::from_utf8(raw).map_err(|_| "it is not plain text")?;
+    let rest = &text[1..];
+    let (inside, after) = rest
+        .split_once(']')
+        .ok_or("an IPv6 address is missing its closing ]")?;
+    let address: std::net::Ipv6Addr = inside
+        .parse()
+        .map_err(|_| "the part in brackets is not an IPv6 address")?;
+    let (port, port_canonical) = match after {
+        "" => (None, true),
+        p => {
+            let digits = p
+                .strip_prefix(':')
+                .ok_or("something other than :port follows the IPv6 address")?;
+            let port = parse_port(digits.as_bytes())
+                .ok_or("the port is not a number from 1 to 65535 (is there a second colon?)")?;
+            (Some(port), !digits.starts_with('0'))
+        }
+    };
+    let canonical = port_canonical && address.to_string() == inside;
+    Ok(RequestAuthority {
+        host: if canonical {
+            Cow::Borrowed(inside)
+        } else {
+            Cow::Owned(address.to_string())
+        },
+        port,
+        canonical,
+    })
+}
+
+fn parse_port(digits: &[u8]) -> Option<u16> {
+    if digits.is_empty() || digits.len() > 5 {
         return None;
     }
-    p.parse::<u16>().ok().filter(|&n| n > 0)
+    let mut n: u32 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        n = n * 10 + u32::from(d - b'0');
+    }
+    u16::try_from(n).ok().filter(|&p| p > 0)
 }
 
 #[cfg(test)]
@@ -759,23 +799,36 @@ mod tests {
     }
 
     #[test]
-    fn a_canonical_host_header_is_recognized_as_it_is() {
-        let a = |host: &'static str, port| RequestAuthority {
-            host: host.into(),
-            port,
+    fn a_canonical_host_header_is_known_as_such() {
+        let canonical = |host: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(http::header::HOST, host.parse().unwrap());
+            let uri = Uri::from_static("/");
+            let a = request_authority(&uri, &h, Version::HTTP_11).unwrap();
+            assert_eq!(a.canonical, a.host_header() == host, "{host}");
+            a.canonical
         };
-        assert!(a("a.test", None).is_spelled(b"a.test"));
-        assert!(a("a.test", Some(8080)).is_spelled(b"a.test:8080"));
-        assert!(!a("a.test", Some(8080)).is_spelled(b"a.test:08080"));
-        assert!(!a("a.test", None).is_spelled(b"A.test"));
-        assert!(!a("a.test", None).is_spelled(b"a.test."));
-        assert!(!a("a.test", None).is_spelled(b"a.test:80"));
-        assert!(a("::1", Some(80)).is_spelled(b"[::1]:80"));
-        assert!(!a("::1", None).is_spelled(b"::1"));
-        for (host, port) in [("a.test", None), ("a.test", Some(1)), ("::1", Some(443))] {
-            let auth = a(host, port);
-            assert!(auth.is_spelled(auth.host_header().as_bytes()));
-        }
+        assert!(canonical("a.test"));
+        assert!(canonical("a.test:8080"));
+        assert!(canonical("[::1]:80"));
+        assert!(!canonical("a.test:08080"));
+        assert!(!canonical("A.test"));
+        assert!(!canonical("a.test."));
+        assert!(!canonical("[0::1]"));
+        let mut h = HeaderMap::new();
+        h.insert(http::header::HOST, "a.test".parse().unwrap());
+        let same: Uri = "http://a.test/x".parse().unwrap();
+        assert!(
+            request_authority(&same, &h, Version::HTTP_11)
+                .unwrap()
+                .canonical
+        );
+        let other: Uri = "http://b.test/x".parse().unwrap();
+        assert!(
+            !request_authority(&other, &h, Version::HTTP_11)
+                .unwrap()
+                .canonical
+        );
     }
 
     #[test]
@@ -783,11 +836,13 @@ mod tests {
         let a = RequestAuthority {
             host: "::1".into(),
             port: Some(8080),
+            canonical: true,
         };
         assert_eq!(a.host_header(), "[::1]:8080");
         let a = RequestAuthority {
             host: "a.test".into(),
             port: None,
+            canonical: true,
         };
         assert_eq!(a.host_header(), "a.test");
     }

@@ -35,7 +35,7 @@ impl Target<'_> {
             return None;
         }
         match received {
-            Some(v) if self.authority.is_spelled(v.as_bytes()) => Some(v.clone()),
+            Some(v) if self.authority.canonical => Some(v.clone()),
             _ => HeaderValue::from_str(&self.authority.host_header()).ok(),
         }
     }
@@ -75,10 +75,16 @@ pub enum Refusal {
 
 /// Drops a protocol switch the gateway never tunnels (`h2c` and anything but WebSocket), so the
 /// request is served as plain HTTP/1.1 (RFC 9110 §7.8) and the origin never sees the offer.
-pub fn drop_foreign_upgrade(parts: &mut Parts) {
-    if upgrade_request(&parts.headers, parts.version) == Some(UpgradeRequest::Other) {
-        parts.headers.remove(header::UPGRADE);
-        parts.headers.remove(&headers::HTTP2_SETTINGS);
+/// Returns whether what is left is a WebSocket handshake (which the route may still refuse).
+pub fn settle_upgrade(parts: &mut Parts) -> bool {
+    match upgrade_request(&parts.headers, parts.version) {
+        Some(UpgradeRequest::WebSocket) => true,
+        Some(UpgradeRequest::Other) => {
+            parts.headers.remove(header::UPGRADE);
+            parts.headers.remove(&headers::HTTP2_SETTINGS);
+            false
+        }
+        None => false,
     }
 }
 

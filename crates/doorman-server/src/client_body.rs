@@ -29,13 +29,6 @@ pub struct BodyWatch {
 }
 
 impl BodyWatch {
-    /// A watch for a request without a body: finished from the start.
-    fn finished() -> Arc<BodyWatch> {
-        let watch = BodyWatch::default();
-        let _ = watch.finished_at.set(Instant::now());
-        Arc::new(watch)
-    }
-
     /// Why the client's body failed, if it did.
     pub fn fault(&self) -> Option<&ClientFault> {
         self.fault.get()
@@ -64,14 +57,15 @@ impl fmt::Display for ClientFault {
 
 impl StdError for ClientFault {}
 
-/// Wraps the client's body for the upstream. A request without a body costs nothing extra.
+/// Wraps the client's body for the upstream, with the watch that reports on it. A request
+/// without a body costs nothing extra: it gets an empty body and no watch.
 pub fn watched(
     body: Incoming,
     max_bytes: Option<u64>,
     idle: Duration,
-) -> (UpstreamBody, Arc<BodyWatch>) {
+) -> (UpstreamBody, Option<Arc<BodyWatch>>) {
     if body.is_end_stream() {
-        return (crate::upstream::empty_body(), BodyWatch::finished());
+        return (crate::upstream::empty_body(), None);
     }
     let watch = Arc::new(BodyWatch::default());
     let body = ClientBody {
@@ -82,7 +76,7 @@ pub fn watched(
         sleep: None,
         watch: watch.clone(),
     };
-    (body.boxed(), watch)
+    (body.boxed(), Some(watch))
 }
 
 struct ClientBody {

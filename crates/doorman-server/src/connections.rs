@@ -17,8 +17,8 @@ use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use futures_util::task::AtomicWaker;
-use tokio::sync::Notify;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 /// Why a connection is asked to close gracefully.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,7 +69,10 @@ pub struct ConnShared {
     idle_since_ms: AtomicU64,
     /// A [`CloseReason`], or 0 while nobody asked.
     close: AtomicU8,
-    close_wake: Notify,
+    /// Cancelled when a close is asked for, and with the server's shutdown (it is a child of
+    /// that token): the connection's task waits on this one future for both, so a wake of the
+    /// connection costs one check more than running hyper alone.
+    closing: CancellationToken,
     /// `limits.max_requests_per_connection`.
     max_requests: u64,
 }
@@ -86,14 +89,24 @@ fn millis(at: Instant) -> u64 {
 
 impl ConnShared {
     /// A connection that has served nothing yet and is idle from now.
+    #[cfg(test)]
     pub fn new(max_requests: u64) -> Arc<ConnShared> {
+        ConnShared::closing_with(max_requests, CancellationToken::new())
+    }
+
+    /// As [`ConnShared::new`], for a server whose shutdown also closes the connection.
+    pub fn with_shutdown(max_requests: u64, shutdown: &CancellationToken) -> Arc<ConnShared> {
+        ConnShared::closing_with(max_requests, shutdown.child_token())
+    }
+
+    fn closing_with(max_requests: u64, closing: CancellationToken) -> Arc<ConnShared> {
         Arc::new(ConnShared {
             heads: AtomicU64::new(0),
             finished: AtomicU64::new(0),
             reader: AtomicWaker::new(),
             idle_since_ms: AtomicU64::new(millis(Instant::now())),
             close: AtomicU8::new(0),
-            close_wake: Notify::new(),
+            closing,
             max_requests,
         })
     }
@@ -134,7 +147,7 @@ impl ConnShared {
             .compare_exchange(0, reason as u8, Ordering::AcqRel, Ordering::Acquire)
             .is_ok();
         if asked {
-            self.close_wake.notify_one();
+            self.closing.cancel();
         }
         asked
     }
@@ -144,15 +157,19 @@ impl ConnShared {
         CloseReason::from_u8(self.close.load(Ordering::Acquire))
     }
 
-    /// Resolves once the connection is asked to close.
+    /// Cancelled once the connection is asked to close, or the server shuts down
+    /// ([`ConnShared::close_reason`] tells which: `None` for shutdown).
+    pub fn closing(&self) -> &CancellationToken {
+        &self.closing
+    }
+
+    /// Resolves once the connection is asked to close (never for a shutdown alone).
+    #[cfg(test)]
     pub async fn close_requested(&self) -> CloseReason {
-        loop {
-            if let Some(reason) = self.close_reason() {
-                return reason;
-            }
-            // `notify_one` keeps a permit when nobody waits, so a request made between the check
-            // and this wait is not lost.
-            self.close_wake.notified().await;
+        self.closing.cancelled().await;
+        match self.close_reason() {
+            Some(reason) => reason,
+            None => std::future::pending().await,
         }
     }
 }

@@ -7,7 +7,6 @@
 use std::time::Instant;
 
 use doorman_core::auth::Identity;
-use doorman_core::canonical::{UpgradeRequest, upgrade_request};
 use doorman_core::{Code, RayId, Receipt};
 use http::header::{self, HeaderValue};
 use http::request::Parts;
@@ -30,6 +29,8 @@ pub(crate) struct Outbound {
     pub path_and_query: PathAndQuery,
     /// The canonical `Host`; `None` for an HTTP/1.0 request that named none.
     pub host: Option<HeaderValue>,
+    /// The request is a WebSocket handshake (the only upgrade left after the canonical step).
+    pub websocket: bool,
 }
 
 /// Why a permitted request got no response from its origin.
@@ -113,7 +114,7 @@ pub(crate) async fn forward(
     };
     // The core refused a WebSocket upgrade the route does not tunnel, and the canonical step
     // dropped every other kind: what is left is a WebSocket handshake to pass on.
-    let upgrade = upgrade_request(&parts.headers, parts.version) == Some(UpgradeRequest::WebSocket);
+    let upgrade = outbound.websocket;
     let client_upgrade = if upgrade {
         parts.extensions.remove::<hyper::upgrade::OnUpgrade>()
     } else {
@@ -175,7 +176,7 @@ pub(crate) async fn forward(
     let mut tried: Vec<&str> = Vec::new();
     let started = Instant::now();
     let sent = loop {
-        let sent = send(pool, up_req, &watch).await;
+        let sent = send(pool, up_req, watch.as_deref()).await;
         let Some(Err(e)) = &sent else { break sent };
         let Some((method, headers)) = resend.as_ref().filter(|_| e.is_connect()) else {
             break sent;
@@ -206,7 +207,7 @@ pub(crate) async fn forward(
         Some(Err(e)) => {
             // A body that broke on the client's side fails the upstream request too; the
             // watch knows whose fault it was.
-            if let Some(fault) = watch.fault() {
+            if let Some(fault) = watch.as_ref().and_then(|w| w.fault()) {
                 return Err(Failure::Client(fault.clone()));
             }
             return Err(Failure::Upstream(upstream::classify(&e, target)));
@@ -258,10 +259,14 @@ pub(crate) async fn forward(
 async fn send(
     pool: &UpstreamPool,
     req: Request<UpstreamBody>,
-    watch: &BodyWatch,
+    watch: Option<&BodyWatch>,
 ) -> Option<Result<Response<Incoming>, hyper_util::client::legacy::Error>> {
     let timeout = pool.response_timeout();
     let response = pool.client().request(req);
+    let Some(watch) = watch else {
+        // No body: the request is sent as soon as it is written.
+        return tokio::time::timeout(timeout, response).await.ok();
+    };
     tokio::pin!(response);
     loop {
         let deadline = match watch.finished_at() {

@@ -6,11 +6,12 @@ use std::net::IpAddr;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
-/// The settings an `Upgrade: h2c` offer carries (RFC 9113 §3.2.1 made it hop-by-hop).
+/// The settings an `Upgrade: h2c` offer carries (hop-by-hop, RFC 9113 §3.2.1); removed with the
+/// offer it belongs to rather than looked up on every request.
 pub static HTTP2_SETTINGS: HeaderName = HeaderName::from_static("http2-settings");
 
 /// Headers that describe one connection, not the message.
-const HOP_BY_HOP: [HeaderName; 9] = [
+const HOP_BY_HOP: [HeaderName; 8] = [
     header::CONNECTION,
     HeaderName::from_static("keep-alive"),
     HeaderName::from_static("proxy-connection"),
@@ -19,7 +20,6 @@ const HOP_BY_HOP: [HeaderName; 9] = [
     header::TE,
     header::TRAILER,
     header::TRANSFER_ENCODING,
-    HeaderName::from_static("http2-settings"),
 ];
 
 /// Removes hop-by-hop headers and those named in `Connection`. When `keep_upgrade` is set (a

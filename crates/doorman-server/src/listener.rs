@@ -255,7 +255,7 @@ async fn serve_http<I>(
     // heads far beyond them are refused by hyper, and the wrapper turns that into a receipt too.
     let head_buf = (limits.max_header_bytes * 2).max(16 * 1024) + 8 * 1024;
     let max_headers = limits.max_headers * 2 + 8;
-    let shared = ConnShared::new(limits.max_requests_per_connection);
+    let shared = ConnShared::with_shutdown(limits.max_requests_per_connection, &shutdown);
     let _registered = registry.register(shared.clone());
     let answers = Box::new(GatewayAnswers {
         gw: gw.clone(),
@@ -305,7 +305,7 @@ async fn serve_http<I>(
             .max_header_list_size(head_buf as u32)
             .keep_alive_interval(Some(Duration::from_secs(30)));
         let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
-        drive(conn, |c| c.graceful_shutdown(), lifetime, shutdown).await;
+        drive(conn, |c| c.graceful_shutdown(), lifetime).await;
     } else {
         let mut builder = hyper::server::conn::http1::Builder::new();
         builder
@@ -316,7 +316,7 @@ async fn serve_http<I>(
         let conn = builder
             .serve_connection(TokioIo::new(io), service)
             .with_upgrades();
-        drive(conn, |c| c.graceful_shutdown(), lifetime, shutdown).await;
+        drive(conn, |c| c.graceful_shutdown(), lifetime).await;
     }
 }
 
@@ -324,25 +324,23 @@ async fn serve_http<I>(
 /// gracefully (`graceful`): in-flight requests complete, HTTP/1 stops keeping alive, HTTP/2 sends
 /// GOAWAY. A close asked for by the lifetime that takes longer than its bound drops the
 /// connection; on shutdown the server's drain bounds the wait instead.
-async fn drive<C, E>(
-    conn: C,
-    graceful: impl FnOnce(Pin<&mut C>),
-    life: Lifetime,
-    shutdown: CancellationToken,
-) where
+async fn drive<C, E>(conn: C, graceful: impl FnOnce(Pin<&mut C>), life: Lifetime)
+where
     C: Future<Output = Result<(), E>>,
     E: Display,
 {
     tokio::pin!(conn);
+    // Every wake of the connection polls these: hyper first, then one token for every close
+    // request and the shutdown, then the age timer.
     let reason = tokio::select! {
+        biased;
         res = conn.as_mut() => return log_end(res),
-        _ = shutdown.cancelled() => None,
+        _ = life.shared.closing().cancelled() => life.shared.close_reason(),
         _ = tokio::time::sleep(life.max_age) => {
             // Recorded so that the connection is not also picked to make room.
             life.shared.request_close(CloseReason::Age);
             Some(CloseReason::Age)
         }
-        reason = life.shared.close_requested() => Some(reason),
     };
     graceful(conn.as_mut());
     let Some(reason) = reason else {

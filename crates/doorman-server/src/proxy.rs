@@ -37,7 +37,7 @@ use http::{Request, Response, Version};
 use hyper::body::Incoming;
 
 use crate::body::ProxyBody;
-use crate::canonical::{Target, canonical_request, drop_foreign_upgrade};
+use crate::canonical::{Target, canonical_request, settle_upgrade};
 use crate::counting::{CountingContext, count_response};
 use crate::forward::{
     Failure, Outbound, UpstreamView, client_fault_receipt, fill_upstream_receipt, forward,
@@ -110,7 +110,7 @@ async fn process(
         doorman_core::client_ip::resolve(conn.peer_ip, &parts.headers, &policy.client_ip);
 
     // 1. The canonical request.
-    drop_foreign_upgrade(&mut parts);
+    let websocket = settle_upgrade(&mut parts);
     let limits = &rt.config.server.limits;
     let target = match canonical_request(&parts, policy, limits) {
         Ok(target) => target,
@@ -129,6 +129,7 @@ async fn process(
             policy,
         ),
         host: target.host_header(parts.headers.get(header::HOST)),
+        websocket,
     };
 
     // 2. The status page: for everyone, the blocked included, before any security phase.
