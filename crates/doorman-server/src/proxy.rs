@@ -138,7 +138,15 @@ async fn process(
     }
 
     // 3. Facts.
-    let client = client_facts(gw, rt, conn, &parts, client_ip, now).await;
+    // A credential is checked only when one was presented: the check is the one step here that
+    // may wait (a JWKS fetch), and its future is large, so it is not built for every request.
+    let auth = match crate::auth::find(&parts.headers, &parts.uri, &rt.config.server.auth) {
+        Some(presented) => {
+            crate::auth::check(Some(presented), Some(&gw.keys), rt.jwt.as_ref(), now).await
+        }
+        None => AuthFacts::None,
+    };
+    let client = client_facts(gw, rt, conn, &parts, client_ip, now, auth);
     let facts = RequestFacts {
         ray_id: ray,
         now,
@@ -177,8 +185,11 @@ async fn process(
     }
 
     // 4. Decide.
-    let decision = decide(gw, rt, &facts).await;
-    let summary = RequestSummary::of(&facts, rt);
+    let mut decision = doorman_core::decide(&facts, policy);
+    if !decision.limits.is_empty() {
+        apply_limits(gw, rt, &facts, &mut decision).await;
+    }
+    let summary = RequestSummary::of(&facts, outbound.host.as_ref(), rt);
     let route_name = decision
         .route
         .map_or_else(|| "-".to_owned(), |i| policy.routes[i].name.clone());
@@ -271,22 +282,17 @@ struct ClientFacts {
     bot: Option<doorman_core::bot::BotFacts>,
 }
 
-/// The credential (checked), the clearance cookie and the bot signals: each only when something
-/// reads it.
-async fn client_facts(
+/// With the checked credential, the clearance cookie and the bot signals: each only when
+/// something reads it.
+fn client_facts(
     gw: &Gateway,
     rt: &Runtime,
     conn: &ConnInfo,
     parts: &Parts,
     client_ip: IpAddr,
     now: SystemTime,
+    auth: AuthFacts,
 ) -> ClientFacts {
-    let presented = crate::auth::find(&parts.headers, &parts.uri, &rt.config.server.auth);
-    let auth = if presented.is_some() {
-        crate::auth::check(presented, Some(&gw.keys), rt.jwt.as_ref(), now).await
-    } else {
-        AuthFacts::None
-    };
     let bot = rt.wants_bot.then(|| {
         crate::bot::facts(
             &parts.method,
@@ -347,15 +353,16 @@ fn own_endpoint(rt: &Runtime, facts: &RequestFacts<'_>) -> Option<OwnEndpoint> {
     }
 }
 
-/// `doorman_core::decide`, then the rate limiter for the counters the decision names.
-async fn decide(gw: &Gateway, rt: &Runtime, facts: &RequestFacts<'_>) -> Decision {
+/// The rate limiter's answers for the counters a decision names, folded into the decision.
+async fn apply_limits(
+    gw: &Gateway,
+    rt: &Runtime,
+    facts: &RequestFacts<'_>,
+    decision: &mut Decision,
+) {
     let policy = &rt.config.policy;
-    let mut decision = doorman_core::decide(facts, policy);
-    if !decision.limits.is_empty() {
-        let outcomes = check_limits(gw, policy, &decision.limits, facts).await;
-        doorman_core::pipeline::finish_limits(facts, policy, &mut decision, &outcomes);
-    }
-    decision
+    let outcomes = check_limits(gw, policy, &decision.limits, facts).await;
+    doorman_core::pipeline::finish_limits(facts, policy, decision, &outcomes);
 }
 
 /// A denial on the wire: the challenge page for a browser asked to prove itself, the receipt
@@ -418,7 +425,7 @@ fn failure_receipt(
 
 /// The bits of a request an event needs after the request itself has been sent on.
 struct RequestSummary {
-    host: String,
+    host: SummaryHost,
     // Reference-counted clones of the request's own bytes where it can: every forwarded request
     // takes a summary in case the origin fails.
     method: http::Method,
@@ -427,10 +434,36 @@ struct RequestSummary {
     accept: Option<HeaderValue>,
 }
 
+/// The host an event names.
+enum SummaryHost {
+    /// The canonical `host[:port]`; events name the host alone.
+    Canonical(Option<HeaderValue>),
+    /// A request refused before it had one: what it said.
+    Received(String),
+}
+
+impl SummaryHost {
+    fn text(&self) -> String {
+        match self {
+            SummaryHost::Received(text) => text.clone(),
+            SummaryHost::Canonical(None) => String::new(),
+            SummaryHost::Canonical(Some(v)) => {
+                let text = String::from_utf8_lossy(v.as_bytes());
+                let host = match text.strip_prefix('[') {
+                    Some(v6) => v6.split(']').next().unwrap_or(v6),
+                    None => text.split(':').next().unwrap_or(&text),
+                };
+                host.to_owned()
+            }
+        }
+    }
+}
+
 impl RequestSummary {
-    /// The canonical request: its host and normalized path. The query parameter that may carry
-    /// an API key never reaches the event log.
-    fn of(facts: &RequestFacts<'_>, rt: &Runtime) -> Self {
+    /// The canonical request: its host (the canonical `Host` the origin gets, a reference-counted
+    /// clone) and normalized path. The query parameter that may carry an API key never reaches
+    /// the event log.
+    fn of(facts: &RequestFacts<'_>, host: Option<&HeaderValue>, rt: &Runtime) -> Self {
         let path = if facts.path() == facts.uri.path() {
             facts.uri.path_and_query().cloned()
         } else {
@@ -439,7 +472,7 @@ impl RequestSummary {
         RequestSummary::new(
             facts.method,
             facts.headers,
-            facts.host.to_string(),
+            SummaryHost::Canonical(host.cloned()),
             path,
             rt,
         )
@@ -461,7 +494,7 @@ impl RequestSummary {
         RequestSummary::new(
             &parts.method,
             &parts.headers,
-            host,
+            SummaryHost::Received(host),
             parts.uri.path_and_query().cloned(),
             rt,
         )
@@ -470,7 +503,7 @@ impl RequestSummary {
     fn new(
         method: &http::Method,
         headers: &http::HeaderMap,
-        host: String,
+        host: SummaryHost,
         mut path: Option<PathAndQuery>,
         rt: &Runtime,
     ) -> Self {
@@ -496,7 +529,7 @@ impl RequestSummary {
     fn context(&self, route: Option<&str>, action: Action, info: IpInfo) -> EventContext {
         EventContext {
             method: self.method.as_str().to_owned(),
-            host: self.host.clone(),
+            host: self.host.text(),
             path: self.path.as_ref().map_or("/", |p| p.as_str()).to_owned(),
             user_agent: self
                 .user_agent
