@@ -85,6 +85,7 @@ impl Compiler<'_, '_> {
                 realm,
                 key_header: key_header.as_ref().map(|h| h.as_str().to_owned()),
                 identity_headers: Default::default(),
+                provider_names: Vec::new(),
             },
             AuthServer {
                 key_header,

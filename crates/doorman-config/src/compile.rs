@@ -75,8 +75,13 @@ pub(crate) fn compile(
     let logging = c.logging(&raw.logging);
     let events = c.events(&raw.events);
     let (upstreams, upstream_index, names_complete) = c.upstreams(&raw.upstreams);
-    let (auth_policy, mut auth_server) = c.auth(&raw.auth);
+    let (mut auth_policy, mut auth_server) = c.auth(&raw.auth);
     auth_server.jwt_providers = c.jwt_providers(&raw.jwt_providers);
+    auth_policy.provider_names = raw
+        .jwt_providers
+        .iter()
+        .filter_map(|p| Some((p.name.clone()?, p.display_name.clone()?)))
+        .collect();
     let paths = c.normalization(&raw.normalization);
     let routes = c.routes(
         &raw.routes,
@@ -792,10 +797,27 @@ impl Compiler<'_, '_> {
                 );
             }
         }
+        if !(raw.errors_url.starts_with('/')
+            || raw.errors_url.starts_with("https://")
+            || raw.errors_url.starts_with("http://"))
+            || raw.errors_url.contains(char::is_whitespace)
+        {
+            self.invalid(
+                "site.errors_url",
+                Invalid {
+                    detail: format!("`{}` is not a URL or a path", raw.errors_url),
+                    hint: Some(
+                        "write where your error documentation lives, e.g. \"https://docs.example.com/errors#\" (the code is appended)"
+                            .into(),
+                    ),
+                },
+            );
+        }
         SiteInfo {
             name: raw.name.clone(),
             support: raw.support.clone(),
             status_page_url: raw.status_page_url.clone(),
+            errors_url: raw.errors_url.clone(),
         }
     }
 

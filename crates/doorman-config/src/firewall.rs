@@ -397,9 +397,16 @@ impl Compiler<'_, '_> {
                 Some(RawListKind::String | RawListKind::Hostname) => List::String(Arc::default()),
                 _ => List::Ip(Arc::new(IpRangeSet::new())),
             };
-            let (list, entries, updated, source) = match contents {
-                Some(c) => (c.to_rule_list(), c.entries, c.modified, c.source),
-                None => (stand_in(), 0, None, String::new()),
+            let (list, entries, updated, source, entry_lookup) = match contents {
+                Some(c) => (
+                    c.to_rule_list(),
+                    c.entries,
+                    c.modified,
+                    c.source,
+                    c.entry_index
+                        .map(|i| i as Arc<dyn doorman_core::firewall::EntryLookup>),
+                ),
+                None => (stand_in(), 0, None, String::new(), None),
             };
             table.lists.push(NamedList {
                 name: name.unwrap_or_default(),
@@ -410,6 +417,7 @@ impl Compiler<'_, '_> {
                 class,
                 description: l.description.clone().filter(|d| !d.trim().is_empty()),
                 disclose: l.disclose,
+                entry_lookup,
             });
         }
         table

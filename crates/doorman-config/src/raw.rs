@@ -310,10 +310,15 @@ pub struct RawSite {
     /// Where a client sees what the gateway sees of it (IP, network, TLS, time, the verdict for
     /// a path); "" turns it off.
     pub trace_path: String,
+    /// Where a JSON receipt's `type` points: the code is appended. The default is the page the
+    /// gateway serves itself at `/.well-known/doorman/errors`.
+    pub errors_url: String,
 }
 
 /// Default `[site] trace_path`.
 pub const DEFAULT_TRACE_PATH: &str = "/.well-known/doorman/trace";
+/// Default `[site] errors_url`: the gateway's own page of codes, an anchor per code.
+pub const DEFAULT_ERRORS_URL: &str = "/.well-known/doorman/errors#";
 
 impl Default for RawSite {
     fn default() -> Self {
@@ -322,6 +327,7 @@ impl Default for RawSite {
             support: None,
             status_page_url: None,
             trace_path: DEFAULT_TRACE_PATH.to_owned(),
+            errors_url: DEFAULT_ERRORS_URL.to_owned(),
         }
     }
 }
@@ -939,6 +945,8 @@ impl Default for RawAuth {
 pub struct RawJwtProvider {
     /// Routes accept it as `jwt:<name>`. Required.
     pub name: Option<String>,
+    /// What people call the issuer ("Example Accounts"), shown on receipts; `name` never is.
+    pub display_name: Option<String>,
     /// The exact `iss` of its tokens. Required.
     pub issuer: Option<String>,
     /// Accepted `aud` values (any of them).
@@ -967,6 +975,7 @@ impl Default for RawJwtProvider {
     fn default() -> Self {
         RawJwtProvider {
             name: None,
+            display_name: None,
             issuer: None,
             audiences: Vec::new(),
             jwks_file: None,

@@ -117,20 +117,6 @@ pub struct RouteAuth {
     pub keep_credentials: bool,
 }
 
-impl RouteAuth {
-    /// "an API key or a token from main".
-    pub fn methods_words(&self) -> String {
-        let words: Vec<String> = self
-            .methods
-            .iter()
-            .map(|m| match m {
-                AuthMethod::ApiKey => "an API key".to_string(),
-                AuthMethod::Jwt { provider } => format!("a token from `{provider}`"),
-            })
-            .collect();
-        words.join(" or ")
-    }
-}
 
 /// `WWW-Authenticate` for a 401/403 of `realm`: RFC 6750 §3.
 pub fn www_authenticate(

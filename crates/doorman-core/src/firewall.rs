@@ -86,9 +86,35 @@ pub struct NamedList {
     pub description: Option<String>,
     /// The trace endpoint may tell a client it is on this list.
     pub disclose: bool,
+    /// Which entry matched an address, for lists small enough to keep one (see
+    /// `doorman_intel::entry_index`); `None` for others.
+    pub entry_lookup: Option<Arc<dyn EntryLookup>>,
+}
+
+/// The entry of an IP list that holds an address, as the file wrote it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListEntry {
+    /// 1-based line in the file.
+    pub line: usize,
+    /// The entry (`203.0.113.0/24`).
+    pub item: String,
+    /// Its comment or CSV description ("reported for credential stuffing on 2026-11-30").
+    pub note: Option<String>,
+}
+
+/// Finds the entry of a list that holds an address. The core does no I/O, so the list's loader
+/// provides it.
+pub trait EntryLookup: Send + Sync + std::fmt::Debug {
+    /// The narrowest entry containing `ip`, if the lookup knows one.
+    fn entry_for(&self, ip: IpAddr) -> Option<ListEntry>;
 }
 
 impl NamedList {
+    /// The entry holding `ip`, when the list keeps its entries.
+    pub fn entry_for(&self, ip: IpAddr) -> Option<ListEntry> {
+        self.entry_lookup.as_ref()?.entry_for(ip)
+    }
+
     /// Whether this is an IP list containing `ip`.
     pub fn contains_ip(&self, ip: IpAddr) -> bool {
         match &self.list {

@@ -29,6 +29,7 @@ pub mod ray;
 pub mod receipt;
 pub mod render;
 pub mod timefmt;
+pub mod words;
 
 pub use code::Code;
 pub use decision::{Decision, LogMode, Logged, Permit, PhaseName, TraceStep, Verdict};

@@ -12,6 +12,7 @@ use std::time::Duration;
 use doorman_rules::{EvalContext, MatchedCondition};
 
 use crate::auth::{AuthFacts, AuthMethod, www_authenticate};
+use crate::words::{country_words, flag_in_words, network_words, seen_in_words};
 use crate::canonical::{AmbiguousPaths, UpgradeRequest, upgrade_request};
 use crate::clearance::ClearanceFacts;
 use crate::code::Code;
@@ -152,13 +153,18 @@ fn authorize(facts: &RequestFacts<'_>, policy: &Policy, decision: &mut Decision)
         });
         decision.verdict = Verdict::Deny(Box::new(r));
     };
-    let route_words = format!("This part of the site (route `{}`)", route.name);
+    // The route's path, which the person typed, rather than its internal name.
+    let route_words = if route.path_prefix == "/" {
+        "This site".to_string()
+    } else {
+        format!("This part of the site ({})", route.path_prefix)
+    };
+    let methods_words = policy.auth.methods_words(required);
     match facts.auth {
         AuthFacts::None => {
             let mut r = receipt_for(facts, policy, Code::KeyMissing, PhaseName::Authorization)
                 .reason(format!(
-                    "{route_words} needs {}, and the request carried none.",
-                    required.methods_words()
+                    "{route_words} needs {methods_words}, and the request carried none."
                 ))
                 .rule(format!("route:{}", route.name));
             let header_hint = match &policy.auth.key_header {
@@ -168,9 +174,13 @@ fn authorize(facts: &RequestFacts<'_>, policy: &Policy, decision: &mut Decision)
             r.remedies.push(format!(
                 "Send your credential in the header `Authorization: Bearer <key or token>`{header_hint}."
             ));
-            r.remedies.push(
-                "If you have no key, ask the site's operator for one; keys are created with `doorman keys create`.".into(),
-            );
+            r.remedies
+                .push("If you have none, ask the site's support how to get one.".into());
+            // For the operator, in `doorman explain`; never on the page.
+            r.private_facts.push((
+                "operator hint".into(),
+                "API keys are created with `doorman keys create`".into(),
+            ));
             r.headers.push((
                 "www-authenticate".into(),
                 www_authenticate(realm, None, None, None),
@@ -221,14 +231,14 @@ fn authorize(facts: &RequestFacts<'_>, policy: &Policy, decision: &mut Decision)
                 )
                 .reason(format!(
                     "Your credential ({}) is valid, but {} needs {}.",
-                    identity.method.spec(),
-                    route_words.to_lowercase(),
-                    required.methods_words()
+                    policy.auth.method_words(&identity.method),
+                    lower_first(&route_words),
+                    methods_words
                 ))
                 .rule(format!("route:{}", route.name))
                 .fact("credential", identity.display.clone());
                 r.remedies
-                    .push(format!("Send {} instead.", required.methods_words()));
+                    .push(format!("Send {methods_words} instead."));
                 r.headers.push((
                     "www-authenticate".into(),
                     www_authenticate(realm, Some("invalid_token"), Some(&description), None),
@@ -262,7 +272,7 @@ fn authorize(facts: &RequestFacts<'_>, policy: &Policy, decision: &mut Decision)
                 .reason(format!(
                     "Your credential {} is valid but lacks the scope {missing_words}, which {} requires.",
                     identity.display,
-                    route_words.to_lowercase()
+                    lower_first(&route_words)
                 ))
                 .rule(format!("route:{}", route.name))
                 .fact("credential", identity.display.clone())
@@ -475,56 +485,51 @@ fn limit_receipt(
     };
     let key = &check.key;
     let who = format!("your {} {}", key.kind, key.shown);
-    let counted = match &rule.counting {
-        Some(expr) => format!(
-            "responses matching `{}` ({})",
-            expr.normalized(),
+    // What was counted, in words: never the counting expression itself.
+    let counted_words = rule
+        .counting
+        .as_ref()
+        .map(|expr| counting_words(expr.normalized(), rule.description.as_deref()));
+    let mut reason = match &counted_words {
+        Some(counted) => format!(
+            "There were too many {counted} from {who}: this site allows {}.",
             rule.quota_words()
         ),
-        None => rule.quota_words(),
-    };
-    let mut reason = match &rule.counting {
-        Some(_) => format!(
-            "Too many counted responses for {who}: this site allows {counted}, counted per {}.",
-            key.kind
-        ),
         None => format!(
-            "Too many requests from {who}: this site allows {counted}, counted per {}.",
+            "Too many requests from {who}: this site allows {}, counted per {}.",
+            rule.quota_words(),
             key.kind
         ),
     };
     let until = wait_ms.map(|ms| facts.now + Duration::from_millis(ms));
     match (until, wait_ms) {
         (Some(t), Some(ms)) => {
-            let verb = if blocked { "are paused" } else { "can resume" };
+            let wait = human_duration(Duration::from_millis(ms.max(1000).div_ceil(1000) * 1000));
             if blocked {
                 reason.push_str(&format!(
-                    " Requests from {who} {verb} until {} (for {}).",
-                    human_utc(t),
-                    human_duration(Duration::from_millis(ms.max(1000).div_ceil(1000) * 1000))
+                    " Requests from {who} are paused until {} (in {wait}).",
+                    human_utc(t)
                 ));
             } else {
                 reason.push_str(&format!(
-                    " You can send the next request at {} (in {}).",
-                    human_utc(t),
-                    human_duration(Duration::from_millis(ms.max(1000).div_ceil(1000) * 1000))
+                    " You can send the next request at {} (in {wait}).",
+                    human_utc(t)
                 ));
             }
         }
         _ => reason.push_str(" This request costs more than the whole limit and can never pass."),
     }
+    let limit = match &rule.description {
+        Some(d) => format!("{d}: {}", rule.quota_words()),
+        None => rule.quota_words(),
+    };
     let mut r = receipt_for(facts, policy, code, PhaseName::RateLimit)
         .reason(reason)
         .rule(format!("rate_limit:{}", rule.id))
-        .fact("limit", rule.quota_words())
-        .fact("counted per", format!("{} {}", key.kind, key.shown));
-    if let Some(t) = until {
-        r = r.fact(
-            if blocked { "blocked until" } else { "retry at" },
-            human_utc(t),
-        );
-    }
-    r.title = rule.description.clone();
+        .fact("Limit", limit)
+        .fact("Counted per", format!("{} {}", key.kind, key.shown));
+    // The title says what happened; the limit's own name is a fact above.
+    r.title = counted_words.map(|counted| format!("Too many {counted}"));
     r.disclosure = rule.disclosure;
     r.retry_after_s = wait_ms.map(|ms| ms.div_ceil(1000).max(1));
     r.headers.extend(header_values(
@@ -534,11 +539,11 @@ fn limit_receipt(
     ));
     r.private_facts
         .push(("key hash".to_string(), format!("{:016x}", key.hash)));
-    if let Some(t) = until {
-        r.remedies.push(format!(
-            "Wait until {} before retrying; clients that honour the Retry-After header do this by themselves.",
-            human_utc(t)
-        ));
+    if until.is_some() {
+        r.remedies.push(
+            "Wait until then before trying again; programs that honour the Retry-After header do this by themselves."
+                .to_string(),
+        );
     }
     if rule.counting.is_none() {
         r.remedies
@@ -556,6 +561,56 @@ fn limit_receipt(
     r.remedy("If you think this is a mistake, send the Ray ID below to the site's support.")
 }
 
+/// What a counting expression counts, in words a person knows: "failed sign-ins" for 401/403,
+/// "requests for pages that don't exist" for 404… Else the rule's description, else a general
+/// phrase. The expression itself is never shown to a visitor.
+fn counting_words(normalized: &str, description: Option<&str>) -> String {
+    let mut codes: Vec<u16> = Vec::new();
+    for (at, _) in normalized.match_indices("http.response.code") {
+        let rest = &normalized[at + "http.response.code".len()..];
+        // The literals of this comparison: up to the next `and`/`or`, or the end.
+        let end = [rest.find(" and "), rest.find(" or ")]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(rest.len());
+        codes.extend(
+            rest[..end]
+                .split(|c: char| !c.is_ascii_digit())
+                .filter_map(|n| n.parse::<u16>().ok())
+                .filter(|n| (100..600).contains(n)),
+        );
+    }
+    let all = |f: fn(u16) -> bool| !codes.is_empty() && codes.iter().all(|&c| f(c));
+    let words = if all(|c| c == 401 || c == 403) {
+        Some("failed sign-ins")
+    } else if all(|c| c == 404 || c == 410) {
+        Some("requests for pages that don't exist")
+    } else if all(|c| c == 429) {
+        Some("requests that were turned away for going too fast")
+    } else if all(|c| (500..600).contains(&c)) {
+        Some("requests that ended in an error on the site")
+    } else if all(|c| (400..500).contains(&c)) {
+        Some("rejected requests")
+    } else {
+        None
+    };
+    match (words, description) {
+        (Some(w), _) => w.to_string(),
+        (None, Some(d)) => format!("\u{201c}{d}\u{201d} responses"),
+        (None, None) => "responses of a kind this site counts".to_string(),
+    }
+}
+
+/// "This part…" → "this part…", leaving the rest (a path) as written.
+fn lower_first(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(c) => c.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
 /// Starts a receipt for this request with the site's support line filled in.
 pub fn receipt_for(
     facts: &RequestFacts<'_>,
@@ -570,7 +625,7 @@ pub fn receipt_for(
         code,
         phase,
     );
-    r.support = policy.site.support.clone();
+    policy.site.fill(&mut r, &facts.host);
     r
 }
 
@@ -580,15 +635,18 @@ fn no_route(facts: &RequestFacts<'_>, policy: &Policy) -> Receipt {
     } else {
         &facts.host
     };
-    receipt_for(facts, policy, Code::NoRoute, PhaseName::Routing)
-        .reason(format!(
-            "This gateway has no route for host `{host}` and path `{}`.",
-            facts.path()
-        ))
-        .remedy("Check the address for typos: the host name and the first part of the path must match a published service.")
+    let mut r = receipt_for(facts, policy, Code::NoRoute, PhaseName::Routing).reason(format!(
+        "Nothing is published at {} on {host}.",
+        facts.path()
+    ));
+    if let Some(better) = policy.did_you_mean(&facts.host, facts.path()) {
+        r.reason.push_str(&format!(" Did you mean {better}?"));
+        r.remedies.push(format!("Try {better} instead."));
+    }
+    r.remedy("Check the address for typos: the host name and the first part of the path must match a published service.")
         .remedy("If you followed a link from this site, tell the site's support which link it was.")
-        .fact("http.host", host)
-        .fact("http.request.uri.path", facts.path())
+        .fact("Site", host)
+        .fact("Path", facts.path())
 }
 
 /// What a route says about the form of the request: an ambiguous path (refused unless the route
@@ -624,8 +682,7 @@ fn route_request_form(
                     .remedy("If you typed or built this address, write the path plainly: use / between parts and no encoded separators.")
                     .remedy("If a link on this site led here, tell the site's support which link it was.")
                     .rule(format!("route:{}", route.name))
-                    .fact("path", raw)
-                    .fact("problem", problem.as_str()),
+                    .fact("Path as sent", raw),
             );
         }
     }
@@ -644,7 +701,7 @@ fn route_request_form(
                 .reason("This address does not accept WebSocket connections.")
                 .remedy("Use the address the site documents for live connections, or a plain HTTP request here.")
                 .rule(format!("route:{}", route.name))
-                .fact("path", facts.path()),
+                .fact("Path", facts.path()),
         );
     }
     None
@@ -661,9 +718,10 @@ fn route_access(
             phase: PhaseName::RouteAccess,
             outcome: Cow::Owned(format!("route `{}` is closed", route.name)),
         });
-        let r = receipt_for(facts, policy, Code::RouteClosed, PhaseName::RouteAccess)
-            .rule(format!("route:{}", route.name))
-            .fact("doorman.route", route.name.clone());
+        let mut r = receipt_for(facts, policy, Code::RouteClosed, PhaseName::RouteAccess)
+            .rule(format!("route:{}", route.name));
+        r.private_facts
+            .push(("doorman.route".into(), route.name.clone()));
         return Some(with_notice(r, notice));
     }
     if let Some(receipt) = route_request_form(facts, policy, route, trace) {
@@ -690,15 +748,17 @@ fn route_access(
             .map(|n| n.to_string())
             .collect::<Vec<_>>()
             .join(" ");
-        let r = receipt_for(
+        let mut r = receipt_for(
             facts,
             policy,
             Code::NetworkNotAllowed,
             PhaseName::RouteAccess,
         )
-        .rule(format!("route:{}", route.name))
-        .fact("ip.src", facts.client_ip.to_string())
-        .fact("allowed networks", allowed);
+        .rule(format!("route:{}", route.name));
+        // Which networks are let in is the operator's business, not the public's.
+        r.private_facts
+            .push(("ip.src".into(), facts.client_ip.to_string()));
+        r.private_facts.push(("allowed networks".into(), allowed));
         return Some(with_notice(r, &gate.notice));
     }
     trace.push(TraceStep {
@@ -829,15 +889,6 @@ fn target_words(rule: &AccessRule, policy: &Policy) -> String {
     }
 }
 
-/// "AS9009 (M247 Europe SRL)", or "AS9009", or None.
-fn network_words(ip: &ClientIpFacts<'_>) -> Option<String> {
-    let info = ip.info();
-    info.asn.map(|asn| match &info.as_org {
-        Some(org) => format!("AS{asn} ({org})"),
-        None => format!("AS{asn}"),
-    })
-}
-
 /// Adds what a classification list says about the client's network, if it says anything.
 fn explain_class(mut r: Receipt, ip: &ClientIpFacts<'_>) -> Receipt {
     for class in [IpClass::Vpn, IpClass::Tor, IpClass::Proxy, IpClass::Hosting] {
@@ -851,21 +902,30 @@ fn explain_class(mut r: Receipt, ip: &ClientIpFacts<'_>) -> Receipt {
                 class.described()
             ));
             r.remedies.insert(0, class.remedy().to_string());
-            r.facts
-                .push((format!("doorman.ip.{}", class.as_str()), "true".to_string()));
+            if let Some(fact) = flag_in_words(&format!("doorman.ip.{}", class.as_str()), ip) {
+                if !r.facts.contains(&fact) {
+                    r.facts.push(fact);
+                }
+            }
             break;
         }
     }
     r
 }
 
+/// The client's network and country in words (its IP is on every receipt already), and the
+/// raw fields for `doorman explain`.
 fn ip_facts(mut r: Receipt, ip: &ClientIpFacts<'_>) -> Receipt {
-    r.facts.push(("ip.src".into(), ip.ip().to_string()));
+    r.private_facts.push(("ip.src".into(), ip.ip().to_string()));
     if let Some(n) = network_words(ip) {
-        r.facts.push(("ip.src.asnum".into(), n));
+        r.private_facts.push(("ip.src.asnum".into(), n.clone()));
+        r.facts.push(("Network".into(), n));
     }
-    if let Some(c) = &ip.info().country {
-        r.facts.push(("ip.src.country".into(), c.clone()));
+    if let Some(c) = country_words(ip) {
+        if let Some(code) = &ip.info().country {
+            r.private_facts.push(("ip.src.country".into(), code.clone()));
+        }
+        r.facts.push(("Country".into(), c));
     }
     r
 }
@@ -885,7 +945,19 @@ fn access_receipt(
         AccessTarget::List(i) => {
             let list = &fw.lists[*i];
             if list.contains_ip(ip.ip()) {
-                (Code::IpBlocked, format!("Your IP address {} is on the list {}.", ip.ip(), list.cited()))
+                let mut reason = format!("Your IP address {} is on the list {}.", ip.ip(), list.cited());
+                if let Some(entry) = list.entry_for(ip.ip()) {
+                    // The entry's own words say why this address is there, which a list's
+                    // description cannot.
+                    match &entry.note {
+                        Some(note) => reason.push_str(&format!(
+                            " The entry that holds it ({}) says: \u{201c}{note}\u{201d}.",
+                            entry.item
+                        )),
+                        None => reason.push_str(&format!(" The entry that holds it is {}.", entry.item)),
+                    }
+                }
+                (Code::IpBlocked, reason)
             } else {
                 let net = network_words(ip).unwrap_or_else(|| "Your network".into());
                 (Code::AsnBlocked, format!("Your network {net} is on the list {}.", list.cited()))
@@ -918,7 +990,13 @@ fn access_receipt(
     r.disclosure = rule.disclosure;
     r = ip_facts(r, ip);
     if let AccessTarget::List(i) = &rule.target {
-        r.facts.push(("list".into(), fw.lists[*i].name.clone()));
+        r.facts.push(("List".into(), fw.lists[*i].name.clone()));
+        if let Some(entry) = fw.lists[*i].entry_for(ip.ip()) {
+            r.private_facts.push((
+                "list entry".into(),
+                format!("line {}: {}", entry.line, entry.item),
+            ));
+        }
         if let Some(d) = &fw.lists[*i].description {
             r.reason.push_str(&format!(" That list holds {d}."));
         }
@@ -930,8 +1008,14 @@ fn access_receipt(
     if code == Code::Challenge {
         r = challenge_words(r, facts);
     }
+    if code == Code::IpBlocked {
+        r.remedies.push("An address is often shared (an office, a school, a mobile network, a VPN): if someone else using it caused this, tell the site's support, with the Ray ID below.".into());
+    }
     if code == Code::CountryBlocked {
         r.remedies.push("If you are travelling or your address is placed in the wrong country, contact support with the Ray ID.".into());
+    }
+    if code == Code::IpBlocked {
+        return r;
     }
     r.remedy("If you think this is a mistake, send the Ray ID below to the site's support.")
 }
@@ -1038,15 +1122,21 @@ fn custom_receipt(
     r.title = Some(rule.title.clone());
     r.disclosure = rule.disclosure;
     for c in why {
-        match (&c.subject, &c.seen) {
-            (Some(subject), Some(seen)) => r.facts.push((subject.clone(), seen.clone())),
-            _ => r.facts.push(("condition".into(), c.condition.clone())),
+        let worded = match (&c.subject, &c.seen) {
+            (Some(subject), Some(seen)) => {
+                r.private_facts.push((subject.clone(), seen.clone()));
+                seen_in_words(subject, seen, facts, ip)
+            }
+            _ => flag_in_words(&c.condition, ip),
+        };
+        if let Some(fact) = worded
+            && !r.facts.contains(&fact)
+        {
+            r.facts.push(fact);
         }
+        r.private_facts
+            .push(("matched".to_string(), c.condition.clone()));
     }
-    r.private_facts.extend(
-        why.iter()
-            .map(|c| ("matched".to_string(), c.condition.clone())),
-    );
     r.remedies.extend(rule.remedies.iter().cloned());
     let about_bot = rule.code == Code::BrowserSignature
         || why.iter().any(|c| {
@@ -1080,11 +1170,11 @@ fn explain_bot(mut r: Receipt, bot: &crate::bot::BotFacts) -> Receipt {
             r.remedies.push(s.remedy.clone());
         }
     }
-    r.facts.push((
+    r.private_facts.push((
         "doorman.bot.signals".into(),
         bot.ids().collect::<Vec<_>>().join(" "),
     ));
-    r.facts
+    r.private_facts
         .push(("doorman.bot.score".into(), bot.score.to_string()));
     r
 }
@@ -1110,7 +1200,7 @@ fn challenge_words(mut r: Receipt, facts: &RequestFacts<'_>) -> Receipt {
                 " Your clearance cookie was not accepted: {reason}"
             ));
             r.remedies.insert(0, remedy.clone());
-            r.facts.push(("clearance".into(), code.clone()));
+            r.private_facts.push(("clearance".into(), code.clone()));
         }
         ClearanceFacts::None | ClearanceFacts::Valid { .. } => {}
     }
@@ -1264,7 +1354,13 @@ mod tests {
         let d = decide_for("internal.example", "/", "203.0.113.7");
         let r = d.receipt().expect("denied");
         assert_eq!(r.code, Code::NetworkNotAllowed);
-        assert!(r.facts.contains(&("ip.src".into(), "203.0.113.7".into())));
+        // The networks let in are the operator's business: kept for explain, never shown.
+        assert!(
+            r.private_facts
+                .contains(&("ip.src".into(), "203.0.113.7".into()))
+        );
+        assert!(r.private_facts.iter().any(|(k, v)| k == "allowed networks" && v == "10.0.0.0/8"));
+        assert!(r.facts.iter().all(|(_, v)| !v.contains("10.0.0.0")), "{:?}", r.facts);
     }
 
     #[test]

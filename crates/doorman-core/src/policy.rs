@@ -43,6 +43,9 @@ pub struct AuthSettings {
     pub key_header: Option<String>,
     /// Headers the upstream gets with the verified identity; client-sent copies are removed.
     pub identity_headers: IdentityHeaders,
+    /// `[[jwt_providers]]` names and the names people know them by (`display_name`), for the
+    /// receipts' words; a provider without one is called "this site's sign-in service".
+    pub provider_names: Vec<(String, String)>,
 }
 
 impl Default for AuthSettings {
@@ -51,6 +54,35 @@ impl Default for AuthSettings {
             realm: "doorman".to_string(),
             key_header: None,
             identity_headers: IdentityHeaders::default(),
+            provider_names: Vec::new(),
+        }
+    }
+}
+
+impl AuthSettings {
+    /// What a route's accepted credentials are called on a receipt: "an API key or a sign-in
+    /// token from Example Accounts". Provider names are internal; only display names show.
+    pub fn methods_words(&self, route: &crate::auth::RouteAuth) -> String {
+        let words: Vec<String> = route.methods.iter().map(|m| self.method_words(m)).collect();
+        let mut unique: Vec<String> = Vec::with_capacity(words.len());
+        for w in words {
+            if !unique.contains(&w) {
+                unique.push(w);
+            }
+        }
+        unique.join(" or ")
+    }
+
+    /// One kind of credential in words: "an API key", "a sign-in token from Example Accounts".
+    pub fn method_words(&self, method: &crate::auth::AuthMethod) -> String {
+        match method {
+            crate::auth::AuthMethod::ApiKey => "an API key".to_string(),
+            crate::auth::AuthMethod::Jwt { provider } => {
+                match self.provider_names.iter().find(|(name, _)| name == provider) {
+                    Some((_, display)) => format!("a sign-in token from {display}"),
+                    None => "a sign-in token from this site's sign-in service".to_string(),
+                }
+            }
         }
     }
 }
@@ -95,6 +127,28 @@ pub struct SiteInfo {
     pub support: Option<String>,
     /// A link to the public status page, shown on upstream failures.
     pub status_page_url: Option<String>,
+    /// Where a JSON receipt's `type` points, the code appended; empty: the gateway's own page.
+    pub errors_url: String,
+}
+
+impl SiteInfo {
+    /// Fills what every receipt says about the site: whom to contact, where the codes are
+    /// explained, and the site's name with the host the request was for.
+    pub fn fill(&self, r: &mut crate::receipt::Receipt, host: &str) {
+        r.support = self.support.clone();
+        r.errors_url = if self.errors_url.is_empty() {
+            None
+        } else {
+            Some(self.errors_url.clone())
+        };
+        r.site = match (self.name.as_str(), host) {
+            ("", "") => None,
+            (name, "") => Some(name.to_owned()),
+            ("", host) => Some(host.to_owned()),
+            (name, host) if name.eq_ignore_ascii_case(host) => Some(host.to_owned()),
+            (name, host) => Some(format!("{name} ({host})")),
+        };
+    }
 }
 
 /// Where the client's address comes from when the socket peer is a trusted proxy.
@@ -269,6 +323,44 @@ impl Policy {
             )
         });
         order
+    }
+
+    /// The address a mistyped path probably meant: its leading segments respelt as the nearest
+    /// prefix of an open route for this host (`/plugin/weather` → `/plugins/weather`). Closed
+    /// and network-gated routes are never suggested: a suggestion must not reveal them.
+    pub fn did_you_mean(&self, host: &str, path: &str) -> Option<String> {
+        let path = path.split('?').next().unwrap_or(path);
+        let mut best: Option<(usize, String)> = None;
+        for route in &self.routes {
+            let prefix = route.path_prefix.trim_end_matches('/');
+            if prefix.is_empty()
+                || route.access.closed.is_some()
+                || route.access.allow_networks.is_some()
+                || !route.matches(host, &route.path_prefix)
+                || path_has_prefix(path, &route.path_prefix)
+            {
+                continue;
+            }
+            let segments = prefix.matches('/').count();
+            // The same number of leading segments of the asked path, and what follows them.
+            let cut = path
+                .match_indices('/')
+                .nth(segments)
+                .map_or(path.len(), |(i, _)| i);
+            let (head, tail) = path.split_at(cut);
+            let d = strsim::osa_distance(&head.to_ascii_lowercase(), &prefix.to_ascii_lowercase());
+            // As many edits as a typo makes: one in a short word, up to three in a long one.
+            let budget = match prefix.chars().count() {
+                0..=3 => 0,
+                4..=6 => 1,
+                7..=10 => 2,
+                _ => 3,
+            };
+            if d > 0 && d <= budget && best.as_ref().is_none_or(|(bd, _)| d < *bd) {
+                best = Some((d, format!("{prefix}{tail}")));
+            }
+        }
+        best.map(|(_, p)| p)
     }
 
     /// The route taking a request for `host` and `path`, if any.

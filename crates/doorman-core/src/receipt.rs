@@ -60,7 +60,8 @@ pub struct Receipt {
     pub phase: PhaseName,
     /// The rule (or route, or limit) that decided, for the operator.
     pub rule: Option<String>,
-    /// Facts that mattered, as (name, value), e.g. ("ip.src", "203.0.113.7").
+    /// Facts that mattered, in words a person reads, as (label, value), e.g. ("Network",
+    /// "AS9009 (M247 Europe SRL)"). Rule fields and raw values go in `private_facts`.
     pub facts: Vec<(String, String)>,
     /// Facts only the operator sees (the event log and `doorman explain`), never rendered on a
     /// page whatever the disclosure: origin addresses, internal names.
@@ -69,6 +70,11 @@ pub struct Receipt {
     pub headers: Vec<(String, String)>,
     /// Whom to contact, from the site config.
     pub support: Option<String>,
+    /// The site as people know it, with the host asked for: "Example Chat (chat.example.com)".
+    pub site: Option<String>,
+    /// Where a JSON receipt's `type` points (the code is appended); `None`: the gateway's own
+    /// page of codes.
+    pub errors_url: Option<String>,
     /// Links worth following (e.g. the status page), as (label, url).
     pub links: Vec<(String, String)>,
 }
@@ -99,6 +105,8 @@ impl Receipt {
             private_facts: Vec::new(),
             headers: Vec::new(),
             support: None,
+            site: None,
+            errors_url: None,
             links: Vec::new(),
         }
     }

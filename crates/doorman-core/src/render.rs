@@ -93,7 +93,6 @@ struct Shown<'a> {
     reason: String,
     remedies: Vec<&'a str>,
     facts: &'a [(String, String)],
-    rule: Option<&'a str>,
 }
 
 /// The reason a receipt shows its reader, after its disclosure is applied.
@@ -112,21 +111,18 @@ fn shown(r: &Receipt) -> Shown<'_> {
             },
             remedies: r.remedies.iter().map(String::as_str).collect(),
             facts: &r.facts,
-            rule: r.rule.as_deref(),
         },
         Disclosure::Hint => Shown {
             title: r.code.title(),
             reason: generic_reason(r.code).to_string(),
             remedies: generic_remedies(r.code).to_vec(),
             facts: &[],
-            rule: None,
         },
         Disclosure::Private => Shown {
             title: "Request not allowed",
             reason: "This request was not allowed. The site's operator can look up the exact reason with the Ray ID below.".to_string(),
             remedies: vec!["Send the Ray ID below to the site's support; it identifies this request and nothing else about you."],
             facts: &[],
-            rule: None,
         },
     }
 }
@@ -295,23 +291,20 @@ pub fn html(r: &Receipt) -> String {
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
 <meta name=\"robots\" content=\"noindex\">\
-<title>{status} · {title}</title><style>{STYLE}</style></head>\n<body><main>\
-<p class=\"code\">Error {code} · HTTP {status}</p><h1>{title}</h1>\
+<title>{status} · {title}{site_title}</title><style>{STYLE}</style></head>\n<body><main>\
+<p class=\"code\">Error {code} · HTTP {status}</p><h1>{title}</h1>{site_line}\
 <h2>What happened</h2><p>{reason}</p>",
         status = r.status,
         code = escape(r.code.as_str()),
         title = escape(s.title),
+        site_title = r.site.as_deref().map(|site| format!(" · {}", escape(site))).unwrap_or_default(),
+        site_line = site_sentence(r).map(|line| format!("<p class=\"site\">{}</p>", escape(&line))).unwrap_or_default(),
         reason = inline(&s.reason),
     );
     if !s.facts.is_empty() {
         out.push_str("<h2>What we saw</h2><dl>");
         for (k, v) in s.facts {
-            let _ = write!(
-                out,
-                "<dt><code>{}</code></dt><dd>{}</dd>",
-                escape(k),
-                escape(v)
-            );
+            let _ = write!(out, "<dt>{}</dt><dd>{}</dd>", escape(k), escape(v));
         }
         out.push_str("</dl>");
     }
@@ -322,7 +315,7 @@ pub fn html(r: &Receipt) -> String {
         }
         out.push_str("</ol>");
     }
-    if let Some(secs) = r.retry_after_s {
+    if let Some(secs) = retry_line(r) {
         let _ = write!(out, "<p>You can try again in {}.</p>", human_duration(secs));
     }
     if !r.links.is_empty() {
@@ -340,9 +333,6 @@ pub fn html(r: &Receipt) -> String {
         timefmt::human_utc(r.time),
         r.client_ip
     );
-    if let Some(rule) = s.rule {
-        let _ = write!(out, "<dt>Rule</dt><dd><code>{}</code></dd>", escape(rule));
-    }
     if let Some(support) = &r.support {
         let _ = write!(out, "<dt>Support</dt><dd>{}</dd>", support_html(support));
     }
@@ -354,11 +344,14 @@ pub fn html(r: &Receipt) -> String {
 pub fn json(r: &Receipt) -> String {
     let s = shown(r);
     let mut doc = Map::new();
-    doc.insert(
-        "type".into(),
-        json!(format!("urn:doorman:error:{}", r.code.as_str())),
-    );
-    doc.insert("title".into(), json!(s.title));
+    // RFC 9457: one `type` per code, a URL that explains it, and the same `title` for every
+    // problem of that type; a rule's own title is an extension member.
+    let base = r.errors_url.as_deref().unwrap_or(DEFAULT_ERRORS_URL);
+    doc.insert("type".into(), json!(format!("{base}{}", r.code.as_str())));
+    doc.insert("title".into(), json!(r.code.title()));
+    if s.title != r.code.title() {
+        doc.insert("rule_title".into(), json!(s.title));
+    }
     doc.insert("status".into(), json!(r.status));
     doc.insert("detail".into(), json!(s.reason));
     doc.insert(
@@ -374,15 +367,26 @@ pub fn json(r: &Receipt) -> String {
         doc.insert("retry_after".into(), json!(secs));
     }
     if !s.facts.is_empty() {
-        let facts: Map<String, Value> =
-            s.facts.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+        // Plain values: numbers as numbers, everything else as the text it is.
+        let facts: Map<String, Value> = s
+            .facts
+            .iter()
+            .map(|(k, v)| {
+                let value = v
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|n| n.to_string() == *v)
+                    .map_or_else(|| json!(v), |n| json!(n));
+                (k.clone(), value)
+            })
+            .collect();
         doc.insert("facts".into(), Value::Object(facts));
-    }
-    if let Some(rule) = s.rule {
-        doc.insert("rule".into(), json!(rule));
     }
     if let Some(support) = &r.support {
         doc.insert("support".into(), json!(support));
+    }
+    if let Some(site) = &r.site {
+        doc.insert("site".into(), json!(site));
     }
     if !r.links.is_empty() {
         let links: Map<String, Value> =
@@ -399,6 +403,9 @@ pub fn text(r: &Receipt) -> String {
     let s = shown(r);
     let mut out = String::with_capacity(1024);
     let _ = writeln!(out, "{} {} (error {})", r.status, s.title, r.code.as_str());
+    if let Some(line) = site_sentence(r) {
+        let _ = writeln!(out, "{line}");
+    }
     let _ = writeln!(out, "\n{}", s.reason);
     if !s.facts.is_empty() {
         out.push_str("\nWhat we saw:\n");
@@ -412,7 +419,7 @@ pub fn text(r: &Receipt) -> String {
             let _ = writeln!(out, "  {}. {}", i + 1, remedy);
         }
     }
-    if let Some(secs) = r.retry_after_s {
+    if let Some(secs) = retry_line(r) {
         let _ = writeln!(out, "\nTry again in {}.", human_duration(secs));
     }
     for (label, url) in &r.links {
@@ -421,12 +428,62 @@ pub fn text(r: &Receipt) -> String {
     let _ = writeln!(out, "\nRay ID:  {}", r.ray_id);
     let _ = writeln!(out, "Time:    {}", timefmt::human_utc(r.time));
     let _ = writeln!(out, "Your IP: {}", r.client_ip);
-    if let Some(rule) = s.rule {
-        let _ = writeln!(out, "Rule:    {rule}");
-    }
     if let Some(support) = &r.support {
         let _ = writeln!(out, "Support: {support}");
     }
+    out
+}
+
+/// Where a JSON receipt's `type` points when the site names no documentation of its own: the
+/// page of codes every gateway serves ([`errors_page`]).
+pub const DEFAULT_ERRORS_URL: &str = "/.well-known/doorman/errors#";
+
+/// "You are unable to access Example Chat (chat.example.com)." for a refusal; for the site's own
+/// failures, that the site cannot answer.
+fn site_sentence(r: &Receipt) -> Option<String> {
+    let site = r.site.as_deref()?;
+    Some(if r.code.is_upstream() || r.code == Code::LimiterUnavailable {
+        format!("{site} cannot answer right now.")
+    } else {
+        format!("You are unable to access {site}.")
+    })
+}
+
+/// The seconds a "try again in" line names, unless the reason already says when: a rate limit's
+/// public reason gives the time itself.
+fn retry_line(r: &Receipt) -> Option<u64> {
+    let said = r.disclosure == Disclosure::Public
+        && matches!(r.code, Code::RateLimited | Code::TemporaryBan);
+    r.retry_after_s.filter(|_| !said)
+}
+
+/// The page every gateway serves at `/.well-known/doorman/errors`: each code with its status,
+/// title and what it means, an anchor per code, so that a JSON receipt's `type` leads somewhere.
+pub fn errors_page(site_name: &str) -> String {
+    let mut out = String::with_capacity(16 * 1024);
+    let _ = write!(
+        out,
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
+<title>Error codes · {site}</title><style>{STYLE}</style></head>\n<body><main>\
+<h1>Error codes</h1><p>What each code on a page from {site} means. Every such page also shows a Ray ID: quote it when you contact the site's support.</p>",
+        site = escape(site_name)
+    );
+    for code in Code::ALL {
+        let _ = write!(
+            out,
+            "<h2 id=\"{id}\">{id} · HTTP {status}: {title}</h2><p>{reason}</p><ul>",
+            id = escape(code.as_str()),
+            status = code.default_status(),
+            title = escape(code.title()),
+            reason = escape(generic_reason(*code)),
+        );
+        for remedy in generic_remedies(*code) {
+            let _ = write!(out, "<li>{}</li>", escape(remedy));
+        }
+        out.push_str("</ul>");
+    }
+    out.push_str("</main></body></html>\n");
     out
 }
 
@@ -475,9 +532,12 @@ mod tests {
         )
         .reason("The `admin` area <is> internal.")
         .remedy("Use the staff VPN.")
-        .fact("doorman.route", "admin")
+        .fact("Path", "/admin")
+        .fact("Bot score (1 = automated, 99 = a person)", "12")
         .rule("route:admin");
+        r.private_facts.push(("doorman.route".into(), "admin".into()));
         r.title = Some("Admin is internal".into());
+        r.site = Some("Example Chat (chat.example)".into());
         r.disclosure = disclosure;
         r.support = Some("help@example.com".into());
         r
@@ -511,7 +571,11 @@ mod tests {
         assert!(page.contains("2026-11-22 21:44:11 UTC"));
         assert!(page.contains("203.0.113.7"));
         assert!(page.contains("mailto:help@example.com"));
-        assert!(page.contains("route:admin"));
+        assert!(page.contains("You are unable to access Example Chat (chat.example)."));
+        assert!(page.contains("<dt>Path</dt><dd>/admin</dd>"), "{page}");
+        // Internal ids and rule fields are for `doorman explain`, not the page.
+        assert!(!page.contains("route:admin"));
+        assert!(!page.contains("doorman.route"));
         assert!(!page.contains("<script"));
     }
 
@@ -536,14 +600,35 @@ mod tests {
     #[test]
     fn json_is_rfc9457_with_extensions() {
         let v: Value = serde_json::from_str(&json(&receipt(Disclosure::Public))).unwrap();
-        assert_eq!(v["type"], "urn:doorman:error:ROUTE_CLOSED");
+        assert_eq!(v["type"], "/.well-known/doorman/errors#ROUTE_CLOSED");
         assert_eq!(v["status"], 403);
-        assert_eq!(v["title"], "Admin is internal");
+        // One title per type; the rule's own title is an extension member.
+        assert_eq!(v["title"], "This part of the site is closed");
+        assert_eq!(v["rule_title"], "Admin is internal");
         assert_eq!(v["code"], "ROUTE_CLOSED");
         assert_eq!(v["ray_id"], "0000000000000abc-edge");
         assert_eq!(v["time"], "2026-11-22T21:44:11Z");
-        assert_eq!(v["facts"]["doorman.route"], "admin");
+        assert_eq!(v["facts"]["Path"], "/admin");
+        assert_eq!(v["facts"]["Bot score (1 = automated, 99 = a person)"], 12);
         assert_eq!(v["remedies"][0], "Use the staff VPN.");
+        assert_eq!(v["site"], "Example Chat (chat.example)");
+        assert!(v.get("rule").is_none());
+        let mut r = receipt(Disclosure::Public);
+        r.errors_url = Some("https://docs.example.com/errors#".into());
+        let v: Value = serde_json::from_str(&json(&r)).unwrap();
+        assert_eq!(v["type"], "https://docs.example.com/errors#ROUTE_CLOSED");
+    }
+
+    #[test]
+    fn every_code_has_its_anchor_on_the_errors_page() {
+        let page = errors_page("Example Chat");
+        for code in Code::ALL {
+            assert!(
+                page.contains(&format!("id=\"{}\"", code.as_str())),
+                "no anchor for {code}"
+            );
+        }
+        assert!(page.contains("Example Chat"));
     }
 
     #[test]

@@ -47,6 +47,7 @@ fn ip_list(name: &str, items: &[&str], class: Option<IpClass>) -> NamedList {
         class,
         description: None,
         disclose: false,
+        entry_lookup: None,
     }
 }
 
@@ -188,7 +189,7 @@ fn an_ip_on_a_blocked_list_gets_1006_naming_the_list_and_its_date() {
         "Your IP address 203.0.113.7 is on the list `abuse_feed` (updated 2026-11-20)."
     );
     assert_eq!(r.rule.as_deref(), Some("access:abuse"));
-    assert_eq!(fact(&d, "list"), Some("abuse_feed"));
+    assert_eq!(fact(&d, "List"), Some("abuse_feed"));
     assert_eq!(r.phase, PhaseName::AccessRules);
     assert!(decide(&p, "192.0.2.10", "/").receipt().is_none());
 }
@@ -305,7 +306,12 @@ fn a_custom_rule_block_is_1020_with_title_and_matched_facts() {
     assert_eq!(r.code, Code::FirewallRule);
     assert_eq!(r.shown_title(), "Admin pages from outside the office");
     assert_eq!(r.rule.as_deref(), Some("rule:admin-outside"));
-    assert_eq!(fact(&d, "http.request.uri.path"), Some("\"/admin/users\""));
+    // In words for the person, the rule's field and raw value for `doorman explain`.
+    assert_eq!(fact(&d, "Path"), Some("/admin/users"));
+    assert!(
+        r.private_facts
+            .contains(&("http.request.uri.path".into(), "\"/admin/users\"".into()))
+    );
     let step = d
         .trace
         .iter()

@@ -137,6 +137,16 @@ impl IpEntryIndex {
     }
 }
 
+impl doorman_core::firewall::EntryLookup for IpEntryIndex {
+    fn entry_for(&self, ip: IpAddr) -> Option<doorman_core::firewall::ListEntry> {
+        self.find(ip).map(|e| doorman_core::firewall::ListEntry {
+            line: e.line,
+            item: e.item.to_owned(),
+            note: e.note.map(str::to_owned),
+        })
+    }
+}
+
 fn label_at<N: Ord + Copy>(starts: &[N], labels: &[u32], x: N) -> Option<u32> {
     let i = starts.partition_point(|&s| s <= x);
     let label = *labels.get(i.checked_sub(1)?)?;

@@ -178,7 +178,7 @@ impl Refusal {
             Refusal::BodyTooLarge(_) => Code::BodyTooLarge,
         };
         let mut r = Receipt::new(ray.clone(), now, client_ip, code, PhaseName::Proxy);
-        r.support = policy.site.support.clone();
+        policy.site.fill(&mut r, "");
         match self {
             Refusal::Host(problem) => host_words(r, problem),
             Refusal::Connect => {

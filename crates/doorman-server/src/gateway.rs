@@ -37,6 +37,8 @@ pub struct Runtime {
     /// Some rule or limit can challenge (or reads `doorman.clearance`), so clearance cookies
     /// are checked.
     pub wants_clearance: bool,
+    /// The page of error codes (`/.well-known/doorman/errors`), rendered once per snapshot.
+    pub errors_page: bytes::Bytes,
 }
 
 impl Runtime {
@@ -70,6 +72,7 @@ impl Runtime {
         );
         let wants_bot = reads_bot_fields(&config.policy);
         let wants_clearance = can_challenge(&config.policy);
+        let errors_page = doorman_core::render::errors_page(&config.policy.site.name).into();
         Runtime {
             config,
             watched_files,
@@ -80,6 +83,7 @@ impl Runtime {
             jwt,
             wants_bot,
             wants_clearance,
+            errors_page,
         }
     }
 }

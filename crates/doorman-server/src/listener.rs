@@ -406,7 +406,7 @@ fn new_receipt(gw: &Gateway, peer_ip: IpAddr, code: Code) -> Receipt {
     let rt = gw.runtime();
     let ray = RayId::new(rand::random(), rt.config.policy.node.clone());
     let mut receipt = Receipt::new(ray, SystemTime::now(), peer_ip, code, PhaseName::Proxy);
-    receipt.support = rt.config.policy.site.support.clone();
+    rt.config.policy.site.fill(&mut receipt, "");
     receipt
 }
 

@@ -132,9 +132,10 @@ async fn process(
         websocket,
     };
 
-    // 2. The status page: for everyone, the blocked included, before any security phase.
-    if let Some(resp) = status_page(gw, rt, &parts, &target).await {
-        return (resp, "status".to_owned());
+    // 2. The public pages (status, error codes): for everyone, the blocked included, before any
+    // security phase.
+    if let Some((resp, page)) = public_page(gw, rt, &parts, &target).await {
+        return (resp, page.to_owned());
     }
 
     // 3. Facts.
@@ -262,17 +263,39 @@ async fn process(
     (resp, route_name)
 }
 
-/// The status page's answer, when the request is for it.
-async fn status_page(
+/// Where every gateway explains its error codes; a JSON receipt's `type` points here unless the
+/// site names its own documentation (`[site] errors_url`).
+const ERRORS_PATH: &str = "/.well-known/doorman/errors";
+
+/// The gateway's public pages, for everyone, the blocked included: the status page and the page
+/// of error codes.
+async fn public_page(
     gw: &Gateway,
     rt: &Runtime,
     parts: &Parts,
     target: &Target<'_>,
-) -> Option<Response<ProxyBody>> {
+) -> Option<(Response<ProxyBody>, &'static str)> {
+    let path: &str = &target.path.path;
+    if path == ERRORS_PATH && matches!(parts.method, http::Method::GET | http::Method::HEAD) {
+        let mut resp = Response::new(crate::body::full(rt.errors_page.clone()));
+        let h = resp.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        h.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=3600"),
+        );
+        h.insert(
+            http::HeaderName::from_static("content-security-policy"),
+            HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'"),
+        );
+        return Some((resp, "errors"));
+    }
     let (settings, status) = (rt.config.server.status.as_ref()?, gw.status.as_ref()?);
-    status
-        .answer(settings, &parts.method, &target.path.path)
-        .await
+    let resp = status.answer(settings, &parts.method, path).await?;
+    Some((resp, "status"))
 }
 
 /// What the gateway finds out about the client beyond its address.
@@ -601,7 +624,7 @@ fn bare_receipt(
     code: Code,
 ) -> Receipt {
     let mut r = Receipt::new(ray.clone(), now, client_ip, code, PhaseName::Proxy);
-    r.support = rt.config.policy.site.support.clone();
+    rt.config.policy.site.fill(&mut r, "");
     r
 }
 

@@ -33,7 +33,7 @@ pub async fn answer(gw: &Gateway, rt: &Runtime, facts: &RequestFacts<'_>) -> Res
             "reason": doorman_core::render::public_reason(r),
         }),
     };
-    if let Some(better) = did_you_mean(policy, &facts.host, &path) {
+    if let Some(better) = policy.did_you_mean(&facts.host, &path) {
         verdict["did_you_mean"] = json!(better);
     }
     let credential = match facts.auth {
@@ -154,34 +154,6 @@ fn scalar(v: &Value) -> String {
 /// The path with its leading segments respelt as the nearest route prefix, when they look
 /// like a typo of one: `/plugin/weather` → `/plugins/weather`. Closed routes (honeypots, admin
 /// consoles) are never suggested.
-fn did_you_mean(policy: &doorman_core::Policy, host: &str, path: &str) -> Option<String> {
-    let path = path.split('?').next().unwrap_or(path);
-    let mut best: Option<(usize, String)> = None;
-    for route in &policy.routes {
-        let prefix = route.path_prefix.trim_end_matches('/');
-        if prefix.is_empty()
-            || route.access.closed.is_some()
-            || !route.matches(host, &route.path_prefix)
-            || doorman_core::policy::path_has_prefix(path, &route.path_prefix)
-        {
-            continue;
-        }
-        let segments = prefix.matches('/').count();
-        // The same number of leading segments of the asked path, and what follows them.
-        let cut = path
-            .match_indices('/')
-            .nth(segments)
-            .map_or(path.len(), |(i, _)| i);
-        let (head, tail) = path.split_at(cut);
-        if doorman_config::suggest::nearest(head, [prefix]).is_some() {
-            let d = doorman_config::suggest::distance(head, prefix);
-            if best.as_ref().is_none_or(|(bd, _)| d < *bd) {
-                best = Some((d, format!("{prefix}{tail}")));
-            }
-        }
-    }
-    best.map(|(_, p)| p)
-}
 
 fn version_word(v: Version) -> &'static str {
     match v {
