@@ -86,6 +86,7 @@ key_header = "x-api-key"
 
 [[jwt_providers]]
 name = "main"
+display_name = "Example Accounts"
 issuer = "{ISSUER}"
 audiences = ["plugins"]
 jwks_file = "{}"
@@ -174,9 +175,12 @@ async fn api_keys_missing_malformed_unknown_scoped_and_passed_with_identity_head
         body["detail"]
             .as_str()
             .unwrap()
-            .contains("an API key or a token from `main`"),
+            .contains("an API key or a sign-in token from Example Accounts"),
         "{body}"
     );
+    // The provider's internal name and the operator's commands are for `doorman explain`.
+    let shown = body.to_string();
+    assert!(!shown.contains("`main`") && !shown.contains("doorman keys"), "{shown}");
 
     let good = new_key(&f.store, "weather-bot", &["plugins:weather"]);
     let unscoped = new_key(&f.store, "reader", &["chat"]);

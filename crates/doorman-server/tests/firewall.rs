@@ -192,8 +192,9 @@ async fn each_cause_has_its_code_and_facts_in_json_and_html() {
     let (status, v, _) = json_from(&env, "/admin/users", "198.51.100.20").await;
     assert_eq!(status, 403);
     assert_eq!(v["code"], "1020");
-    assert_eq!(v["title"], "Admin pages from outside the office");
-    assert_eq!(v["facts"]["http.request.uri.path"], "\"/admin/users\"");
+    assert_eq!(v["title"], "Blocked by a firewall rule");
+    assert_eq!(v["rule_title"], "Admin pages from outside the office");
+    assert_eq!(v["facts"]["Path"], "/admin/users");
     assert_eq!(v["remedies"][0], "Connect through the office VPN.");
 
     // The same denials as pages: the code, the cause and the facts a browser user sees.

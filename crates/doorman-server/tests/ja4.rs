@@ -196,14 +196,10 @@ async fn a_rule_on_the_ja4_blocks_the_client_that_made_that_handshake() {
     let (status, v, ray) = get_json(&mut sender, "/debug/echo").await;
     assert_eq!(status, 403, "{v}");
     assert_eq!(v["code"], "1020", "{v}");
-    assert_eq!(v["title"], "Clients with this TLS fingerprint");
+    assert_eq!(v["rule_title"], "Clients with this TLS fingerprint");
     // The receipt shows the value the rule compared, so the person blocked (and the operator
     // reading the event) can see which handshake it was.
-    assert_eq!(
-        v["facts"]["cf.bot_management.ja4"],
-        format!("\"{ja4}\""),
-        "{v}"
-    );
+    assert_eq!(v["facts"]["TLS fingerprint"], ja4, "{v}");
     let rec = event(&env, &ray).await;
     assert_eq!(rec.rule.as_deref(), Some("rule:ja4-block"));
     let line = rec
@@ -220,10 +216,10 @@ async fn a_rule_on_the_ja4_blocks_the_client_that_made_that_handshake() {
     // The JA3 hash is a field too.
     let (status, v, _) = get_json(&mut sender, "/plugins/ja3").await;
     assert_eq!(status, 403, "{v}");
-    assert_eq!(v["title"], "Clients with this JA3", "{v}");
+    assert_eq!(v["rule_title"], "Clients with this JA3", "{v}");
     assert_eq!(
-        v["facts"]["cf.bot_management.ja3_hash"],
-        format!("\"{ja3_hash}\""),
+        v["facts"]["TLS fingerprint"],
+        ja3_hash.as_str(),
         "{v}"
     );
 
@@ -366,7 +362,7 @@ async fn a_client_hello_sent_in_small_pieces_is_still_read_whole() {
     // And the fingerprint was computed from the pieces, reassembled.
     let (status, v, _) = get_json(&mut sender, "/debug/echo").await;
     assert_eq!(status, 403, "{v}");
-    assert_eq!(v["facts"]["cf.bot_management.ja4"], format!("\"{ja4}\""));
+    assert_eq!(v["facts"]["TLS fingerprint"], ja4);
     env.stop().await;
 }
 
@@ -383,7 +379,7 @@ async fn behind_a_proxy_protocol_header_the_hello_is_fingerprinted_from_its_firs
     let mut sender = http1_over(tls).await;
     let (status, v, _) = get_json(&mut sender, "/debug/echo").await;
     assert_eq!(status, 403, "{v}");
-    assert_eq!(v["facts"]["cf.bot_management.ja4"], format!("\"{ja4}\""));
+    assert_eq!(v["facts"]["TLS fingerprint"], ja4);
     assert_eq!(v["client_ip"], "203.0.113.7", "{v}");
     env.stop().await;
 }

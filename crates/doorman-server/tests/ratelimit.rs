@@ -76,7 +76,8 @@ async fn the_request_over_the_limit_gets_429_with_headers_and_a_receipt_naming_t
         detail.contains("You can send the next request at"),
         "{detail}"
     );
-    assert_eq!(json["title"], "Chat API calls");
+    assert_eq!(json["title"], "Too many requests");
+    assert_eq!(json["facts"]["Limit"], "Chat API calls: 3 requests per 1 minute");
 
     // The HTML page says the same to a browser.
     let (resp, body) = get(&url, &[("accept", "text/html")]).await;
@@ -202,10 +203,11 @@ counting_expression = "http.response.code in {401 403}"
     let json: Value = serde_json::from_slice(&body).unwrap();
     let detail = json["detail"].as_str().unwrap();
     assert!(detail.contains("are paused until"), "{detail}");
-    assert!(
-        detail.contains("http.response.code in {401 403}"),
-        "{detail}"
-    );
+    // What was counted, in words; never the counting expression.
+    assert!(detail.contains("too many failed sign-ins"), "{detail}");
+    assert!(!detail.contains("http.response.code"), "{detail}");
+    assert_eq!(json["title"], "You are temporarily banned");
+    assert_eq!(json["rule_title"], "Too many failed sign-ins");
 
     // The ban's start is an event of its own, under the Ray ID of the response that completed
     // the count; the refused request after it is another.
