@@ -117,7 +117,7 @@ impl Admin {
                 path.display()
             );
         };
-        let token = doorman_server::admin::load_token(&admin.token, &server.data_dir)
+        let token = doorman_server::admin::load_token(&admin.token)
             .context("reading the admin token")?;
         Ok(Admin {
             addr: admin.addr,

@@ -89,7 +89,7 @@ pub struct CreateArgs {
     pub scopes: Vec<String>,
     /// When the key stops working: a duration from now (30d, 12h, 2w) or a time
     /// (2027-01-01, 2027-01-01T12:00:00Z). Default: never.
-    #[arg(long, value_name = "WHEN", value_parser = parse_expires)]
+    #[arg(long, value_name = "WHEN", value_parser = parse_expires, allow_hyphen_values = true)]
     pub expires: Option<i64>,
     /// A rate limit for this key, e.g. 100/1m (applied by the gateway's rate limiting).
     #[arg(long, value_name = "LIMIT")]
@@ -113,17 +113,30 @@ fn parse_grace(text: &str) -> Result<Duration, String> {
 fn parse_expires(text: &str) -> Result<i64, String> {
     let text = text.trim();
     let now = std::time::SystemTime::now();
+    if let Some(ago) = text.strip_prefix('-')
+        && doorman_store::report::parse_duration(ago).is_some()
+    {
+        return Err(format!(
+            "`{text}` is in the past: a key must expire in the future, e.g. --expires {ago}"
+        ));
+    }
     if let Some(d) = doorman_store::report::parse_duration(text) {
         return Ok(time::unix_ms(now + d));
     }
-    doorman_store::report::parse_rfc3339(text)
-        .map(time::unix_ms)
-        .ok_or_else(|| {
-            format!(
-                "`{text}` is not a duration or a time: use e.g. 30d, 12h, 2w, or 2027-01-01, \
-                 2027-01-01T12:00:00Z"
-            )
-        })
+    let at = doorman_store::report::parse_rfc3339(text).ok_or_else(|| {
+        format!(
+            "`{text}` is not a duration or a time: use e.g. 30d, 12h, 2w, or 2027-01-01, \
+             2027-01-01T12:00:00Z"
+        )
+    })?;
+    if at <= now {
+        let ago = now.duration_since(at).unwrap_or_default();
+        return Err(format!(
+            "`{text}` is {} ago: a key must expire in the future (to stop a key now, use `doorman keys revoke`)",
+            doorman_core::timefmt::human_duration(ago)
+        ));
+    }
+    Ok(time::unix_ms(at))
 }
 
 /// Runs `doorman keys …`.
@@ -223,14 +236,26 @@ pub fn run(args: &KeysArgs) -> anyhow::Result<ExitCode> {
                 json_text(&value)
             } else {
                 let old_end = old.expires_at.unwrap_or(now);
-                let until = if old_end <= now {
-                    "stopped working now".to_owned()
+                let fate = if old_end < now {
+                    format!(
+                        "had already expired {}; it stays refused with KEY_EXPIRED, which now names {} as its successor",
+                        both(old_end, now),
+                        new.id
+                    )
+                } else if old_end == now {
+                    format!(
+                        "stopped working now: it is refused with KEY_EXPIRED, naming {} as its successor",
+                        new.id
+                    )
                 } else {
-                    format!("keeps working until {}", both(old_end, now))
+                    format!(
+                        "keeps working until {}; after that it is refused with KEY_EXPIRED, naming {} as its successor",
+                        both(old_end, now),
+                        new.id
+                    )
                 };
                 format!(
-                    "Rotated `{}`: {} replaces {}.\n{}\n{}\nThe old key {} ({}) {until}; after \
-                     that it is refused with KEY_EXPIRED, naming {} as its successor.\n",
+                    "Rotated `{}`: {} replaces {}.\n{}\n{}\nThe old key {} ({}) {fate}.\n",
                     new.name,
                     new.id,
                     old.id,
@@ -238,7 +263,6 @@ pub fn run(args: &KeysArgs) -> anyhow::Result<ExitCode> {
                     details(new, now),
                     old.id,
                     old.display,
-                    new.id,
                 )
             };
             print(&text)?;
@@ -525,6 +549,16 @@ mod tests {
         assert!(err.to_string().contains("use e.g. 0s, 15m, 24h"), "{err}");
         let err = parse(&["create", "--name", "x", "--expires", "soon"]).unwrap_err();
         assert!(err.to_string().contains("30d"), "{err}");
+        // A time in the past says it is, instead of clap's "unexpected argument '-5'".
+        let err = parse(&["create", "--name", "x", "--expires", "-5m"]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("`-5m` is in the past: a key must expire in the future, e.g. --expires 5m"),
+            "{err}"
+        );
+        let err = parse(&["create", "--name", "x", "--expires", "2020-01-01"]).unwrap_err();
+        assert!(err.to_string().contains("`2020-01-01` is "), "{err}");
+        assert!(err.to_string().contains(" ago: a key must expire in the future"), "{err}");
         let KeysCommand::Rotate { grace, .. } = parse(&["rotate", "ci"]).unwrap().command else {
             panic!()
         };

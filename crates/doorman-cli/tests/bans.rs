@@ -15,6 +15,8 @@ fn status(answer: &str) -> u16 {
         .unwrap_or(0)
 }
 
+/// The README's way: `doorman serve --config doorman.toml` in the config's directory, then
+/// `doorman bans` from another directory: both must find the same data directory and token.
 #[test]
 fn bans_are_listed_and_lifted_through_the_admin_api() {
     let dir = tempfile::tempdir().unwrap();
@@ -22,13 +24,12 @@ fn bans_are_listed_and_lifted_through_the_admin_api() {
     let (origin, _origin) = runtime
         .block_on(doorman_demo::spawn("127.0.0.1:0".parse().unwrap()))
         .unwrap();
-    let config = dir.path().join("doorman.toml");
     std::fs::write(
-        &config,
+        dir.path().join("doorman.toml"),
         format!(
             r#"
 [server]
-data_dir = "{data}"
+data_dir = "data"
 shutdown_grace_secs = 1
 
 [[listeners]]
@@ -53,19 +54,25 @@ requests_per_period = 1
 period_secs = 60
 mitigation_timeout_secs = 600
 "#,
-            data = dir.path().join("data").display(),
             admin = free_port(),
         ),
     )
     .unwrap();
-    let (_gateway, _log, addr) = serve(&config, &[]);
+    let (_gateway, _log, addr) =
+        serve_from(Some(dir.path()), std::path::Path::new("doorman.toml"), &[]);
+    assert!(
+        dir.path().join("data/admin.token").is_file(),
+        "the token lives in the data directory, once"
+    );
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
 
     let bans = |args: &[&str]| {
         let out = Command::new(BIN)
+            .current_dir(&elsewhere)
             .arg("bans")
             .args(args)
-            .arg("--config")
-            .arg(&config)
+            .args(["--config", "../doorman.toml"])
             .output()
             .unwrap();
         (

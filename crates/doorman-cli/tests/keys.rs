@@ -203,16 +203,20 @@ fn errors_name_the_problem_and_exit_1() {
         err.contains("no key has the id or name `biling`; did you mean `billing`"),
         "{err}"
     );
-    // A taken name, a bad scope, a past expiry.
+    // A past expiry is a bad argument (exit 2), with the reason.
+    let out = doorman(data, &["create", "--name", "x", "--expires", "2001-01-01"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("a key must expire in the future"),
+        "{}",
+        stderr(&out)
+    );
+    // A taken name, a bad scope.
     for (args, expected) in [
         (&["create", "--name", "billing"][..], "already exists"),
         (
             &["create", "--name", "x", "--scopes", "a b"][..],
             "cannot be used",
-        ),
-        (
-            &["create", "--name", "x", "--expires", "2001-01-01"][..],
-            "not in the future",
         ),
     ] {
         let out = doorman(data, args);
@@ -255,4 +259,19 @@ upstream = "app"
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(tmp.path().join("state").join("keys.sqlite").is_file());
+}
+
+#[test]
+fn rotating_an_expired_key_says_it_had_expired() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    ok(&data, &["create", "--name", "short", "--expires", "1s"]);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let rotated = ok(&data, &["rotate", "short", "--grace", "1h"]);
+    assert!(rotated.contains("had already expired"), "{rotated}");
+    assert!(
+        rotated.contains("it stays refused with KEY_EXPIRED, which now names"),
+        "{rotated}"
+    );
+    assert!(!rotated.contains("keeps working"), "{rotated}");
 }

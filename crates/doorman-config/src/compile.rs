@@ -47,10 +47,14 @@ pub(crate) fn compile(
     config_path: &Path,
     sink: &mut Sink<'_>,
 ) -> Option<(Config, Vec<PathBuf>)> {
+    // Absolute, so that every path the file names means the same file to `doorman serve` and to
+    // a CLI command started from another directory (a relative `--config` once put the admin
+    // token under `<data_dir>/<data_dir>/`).
     let config_dir = match config_path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
+    let config_dir = std::path::absolute(&config_dir).unwrap_or(config_dir);
     let mut c = Compiler {
         index: &parsed.index,
         reported: &parsed.reported,

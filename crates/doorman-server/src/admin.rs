@@ -23,20 +23,14 @@ use crate::ServerError;
 use crate::body::{ProxyBody, full};
 use crate::gateway::{Gateway, ReloadOutcome};
 
-/// Reads the admin token, generating one (mode 0600) on first start when it lives in a file.
-pub fn load_token(source: &TokenSource, data_dir: &Path) -> Result<String, ServerError> {
+/// Reads the admin token, generating one (mode 0600) on first start when it lives in a file. The
+/// file's path is absolute: the configuration resolved it.
+pub fn load_token(source: &TokenSource) -> Result<String, ServerError> {
     match source {
         TokenSource::Env(var) => std::env::var(var).map_err(|_| ServerError::AdminToken {
             message: format!("environment variable {var} (admin.token_env) is not set"),
         }),
-        TokenSource::File(path) => {
-            let path = if path.is_absolute() {
-                path.clone()
-            } else {
-                data_dir.join(path)
-            };
-            read_or_create_token(&path)
-        }
+        TokenSource::File(path) => read_or_create_token(path),
     }
 }
 

@@ -121,7 +121,7 @@ pub async fn start(loaded: Loaded, config_path: Option<PathBuf>) -> Result<Start
         ))
     })?;
     let token: Option<Arc<str>> = match &s.admin {
-        Some(a) => Some(Arc::from(admin::load_token(&a.token, &s.data_dir)?)),
+        Some(a) => Some(Arc::from(admin::load_token(&a.token)?)),
         None => None,
     };
 

@@ -57,7 +57,20 @@ pub fn serve(
     config: &std::path::Path,
     extra: &[&str],
 ) -> (Reaper, mpsc::Receiver<String>, SocketAddr) {
-    let mut child = Command::new(BIN)
+    serve_from(None, config, extra)
+}
+
+/// `serve`, started in `cwd` (so that a relative `config` is read from there).
+pub fn serve_from(
+    cwd: Option<&std::path::Path>,
+    config: &std::path::Path,
+    extra: &[&str],
+) -> (Reaper, mpsc::Receiver<String>, SocketAddr) {
+    let mut command = Command::new(BIN);
+    if let Some(dir) = cwd {
+        command.current_dir(dir);
+    }
+    let mut child = command
         .args(["serve", "--config"])
         .arg(config)
         .args(extra)
