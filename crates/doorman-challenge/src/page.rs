@@ -209,6 +209,24 @@ attempts</dd></dl></footer>\n</main>\n<script nonce=\"{nonce}\">\n{SCRIPT}</scri
     out
 }
 
+/// The `challenge` member of a JSON answer: what a program needs to solve the proof of work and
+/// where to send the answer.
+pub fn challenge_member(token: &str, difficulty: u8, submit_path: &str) -> Value {
+    json!({
+        "algorithm": "sha256-leading-zero-bits",
+        "token": token,
+        "difficulty": difficulty,
+        "input": "<token>:<counter>",
+        "expected_attempts": expected_attempts(difficulty),
+        "submit": {
+            "method": "POST",
+            "path": safe_path(submit_path),
+            "content_type": "application/x-www-form-urlencoded",
+            "fields": ["token", "counter"],
+        },
+    })
+}
+
 /// The answer for clients that are not browsers (JSON or `*/*` accept, API routes): an RFC 9457
 /// problem document with code `CHALLENGE`, which says what to do instead (use an API key) and
 /// how to solve the challenge without a browser. Send it with status 403 and
@@ -255,19 +273,7 @@ pub fn api_answer(input: &PageInput<'_>) -> Value {
             ),
             "Or open the address in a browser with JavaScript and cookies enabled.",
         ],
-        "challenge": {
-            "algorithm": "sha256-leading-zero-bits",
-            "token": input.token,
-            "difficulty": input.difficulty,
-            "input": "<token>:<counter>",
-            "expected_attempts": expected_attempts(input.difficulty),
-            "submit": {
-                "method": "POST",
-                "path": submit,
-                "content_type": "application/x-www-form-urlencoded",
-                "fields": ["token", "counter"],
-            },
-        },
+        "challenge": challenge_member(input.token, input.difficulty, input.submit_path),
     });
     if let Some(p) = input.clearance_problem {
         doc["clearance"] = json!({ "code": p.code(), "reason": p.reason(), "remedy": p.remedy() });

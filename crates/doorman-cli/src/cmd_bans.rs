@@ -117,8 +117,8 @@ impl Admin {
                 path.display()
             );
         };
-        let token = doorman_server::admin::load_token(&admin.token)
-            .context("reading the admin token")?;
+        let token =
+            doorman_server::admin::load_token(&admin.token).context("reading the admin token")?;
         Ok(Admin {
             addr: admin.addr,
             token,

@@ -552,13 +552,18 @@ mod tests {
         // A time in the past says it is, instead of clap's "unexpected argument '-5'".
         let err = parse(&["create", "--name", "x", "--expires", "-5m"]).unwrap_err();
         assert!(
-            err.to_string()
-                .contains("`-5m` is in the past: a key must expire in the future, e.g. --expires 5m"),
+            err.to_string().contains(
+                "`-5m` is in the past: a key must expire in the future, e.g. --expires 5m"
+            ),
             "{err}"
         );
         let err = parse(&["create", "--name", "x", "--expires", "2020-01-01"]).unwrap_err();
         assert!(err.to_string().contains("`2020-01-01` is "), "{err}");
-        assert!(err.to_string().contains(" ago: a key must expire in the future"), "{err}");
+        assert!(
+            err.to_string()
+                .contains(" ago: a key must expire in the future"),
+            "{err}"
+        );
         let KeysCommand::Rotate { grace, .. } = parse(&["rotate", "ci"]).unwrap().command else {
             panic!()
         };

@@ -187,7 +187,29 @@ impl Compiler<'_, '_> {
             }
             match doorman_jwt::Provider::new(config.clone()) {
                 Ok(_) => out.push(config),
-                Err(e) => self.error(self.index.value(&path), e.to_string(), None),
+                Err(e) => {
+                    // At the key that is wrong, when the error names one.
+                    use doorman_jwt::ConfigError as E;
+                    let key = match &e {
+                        E::JwksUrl { .. } => Some("jwks_url"),
+                        E::JwksFile { .. } => Some("jwks_file"),
+                        E::SecretFile { .. } => Some("hmac_secret_file"),
+                        E::CaFile { .. } => Some("ca_file"),
+                        E::NoAlgorithms { .. } | E::MixedAlgorithms { .. } => Some("algorithms"),
+                        _ => None,
+                    };
+                    let span = match key {
+                        Some(k) if self.index.has(&format!("{path}.{k}")) => {
+                            self.index.value(&format!("{path}.{k}"))
+                        }
+                        _ => self.index.value(&path),
+                    };
+                    self.error(span, e.to_string(), None);
+                    // Routes naming it would only repeat this error in other words.
+                    if let Some(n) = &name {
+                        self.broken_providers.insert(n.clone());
+                    }
+                }
             }
         }
         out
@@ -228,6 +250,8 @@ impl Compiler<'_, '_> {
                     methods.push(AuthMethod::Jwt {
                         provider: p.to_owned(),
                     });
+                } else if self.broken_providers.contains(p) {
+                    // The provider's own error, reported where it is defined, is the cause.
                 } else {
                     let names: Vec<&str> = providers.iter().map(|c| c.name.as_str()).collect();
                     let hint = match suggest::nearest(p, names.iter().copied()) {

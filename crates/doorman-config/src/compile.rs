@@ -62,6 +62,7 @@ pub(crate) fn compile(
         config_dir,
         used_upstreams: HashSet::new(),
         unresolved_routes: false,
+        broken_providers: HashSet::new(),
     };
     let raw = parsed.raw;
 
@@ -157,6 +158,8 @@ pub(crate) struct Compiler<'a, 't> {
     used_upstreams: HashSet<usize>,
     /// Whether some route's upstream is missing or unknown.
     unresolved_routes: bool,
+    /// `[[jwt_providers]]` that are defined but could not be built (their error is reported).
+    pub(crate) broken_providers: HashSet<String>,
 }
 
 impl Compiler<'_, '_> {
@@ -737,7 +740,10 @@ impl Compiler<'_, '_> {
         settings.binding.user_agent = raw.bind_user_agent;
         crate::settings::ChallengeServer {
             difficulty,
-            key_file: self.resolve(data_dir, &raw.key_file),
+            key_file: match &raw.key_file {
+                Some(file) => self.resolve(&self.config_dir.clone(), file),
+                None => data_dir.join(crate::raw::DEFAULT_CHALLENGE_KEY_FILE),
+            },
             submit_path,
             settings,
             clock_skew_demo: raw.clock_skew_demo,

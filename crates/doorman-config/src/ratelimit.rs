@@ -342,6 +342,22 @@ fn characteristic(text: &str) -> Result<Characteristic, String> {
         )),
         Some(_) => Err("response fields are not known when a request is counted".into()),
         None => {
+            // Names people bring from other tools, which no edit distance finds.
+            let alias = match text {
+                "ip" | "ip.source" | "ip.addr" | "ip.address" | "client_ip" | "remote_addr"
+                | "source_ip" => Some("ip.src"),
+                "asn" | "ip.asn" => Some("ip.src.asnum"),
+                "country" | "ip.country" => Some("ip.src.country"),
+                "host" => Some("http.host"),
+                "path" | "uri" => Some("http.request.uri.path"),
+                "user_agent" | "http.user-agent" => Some("http.user_agent"),
+                _ => None,
+            };
+            if let Some(field) = alias {
+                return Err(format!(
+                    "did you mean `{field}`? (or doorman.identity: API key, else IP)"
+                ));
+            }
             let names = scheme
                 .fields()
                 .into_iter()

@@ -995,7 +995,7 @@ impl Default for RawJwtProvider {
 pub const DEFAULT_CHALLENGE_DIFFICULTY: u64 = 16;
 /// Default `[challenge] submit_path`.
 pub const DEFAULT_CHALLENGE_SUBMIT_PATH: &str = "/.well-known/doorman/challenge";
-/// Default `[challenge] key_file`, relative to the data directory.
+/// Default `[challenge] key_file`, in the data directory.
 pub const DEFAULT_CHALLENGE_KEY_FILE: &str = "challenge.key";
 
 /// `[challenge]`.
@@ -1006,8 +1006,9 @@ pub struct RawChallenge {
     pub difficulty: u64,
     /// How long a clearance lasts.
     pub clearance_lifetime_secs: u64,
-    /// The clearance signing keys; created (0600) when missing. Relative to the data directory.
-    pub key_file: PathBuf,
+    /// The clearance signing keys; created (0600) when missing. Relative to the config file's
+    /// directory, like every path; absent: `challenge.key` in the data directory.
+    pub key_file: Option<PathBuf>,
     /// Where the page posts its answer.
     pub submit_path: String,
     /// Bind a clearance to the client's network (/24 for IPv4, /48 for IPv6).
@@ -1026,7 +1027,7 @@ impl Default for RawChallenge {
         RawChallenge {
             difficulty: DEFAULT_CHALLENGE_DIFFICULTY,
             clearance_lifetime_secs: 86_400,
-            key_file: PathBuf::from(DEFAULT_CHALLENGE_KEY_FILE),
+            key_file: None,
             submit_path: DEFAULT_CHALLENGE_SUBMIT_PATH.to_owned(),
             bind_network: true,
             bind_user_agent: true,

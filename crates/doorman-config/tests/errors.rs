@@ -815,3 +815,59 @@ fn a_value_with_newlines_is_quoted_on_one_line() {
         "message and hint, a line each: {e}"
     );
 }
+
+#[test]
+fn a_provider_that_fails_to_load_is_the_one_error_not_the_routes_naming_it() {
+    let text = r#"[[routes]]
+name = "app"
+upstream = "app"
+auth = { methods = ["jwt:main"] }
+
+[[listeners]]
+addr = "127.0.0.1:8080"
+
+[[upstreams]]
+name = "app"
+targets = ["127.0.0.1:3000"]
+
+[[jwt_providers]]
+name = "main"
+issuer = "https://auth.example.com/"
+audiences = ["app"]
+jwks_url = "http://auth.example.com/jwks.json"
+"#;
+    let d = errors_of(text);
+    let errors: Vec<_> = d.errors().collect();
+    assert_eq!(errors.len(), 1, "{d}");
+    assert!(
+        errors[0]
+            .message
+            .contains("plain http:// is allowed only for loopback"),
+        "{d}"
+    );
+    assert_eq!(
+        at(errors[0]),
+        pos(text, "\"http://auth.example.com"),
+        "at the URL itself"
+    );
+}
+
+#[test]
+fn names_from_other_tools_are_suggested() {
+    let text = format!(
+        "{BASE}\n[[rate_limits]]\nid = \"x\"\nexpression = \"true\"\ncharacteristics = [\"ip.source\"]\nrequests_per_period = 10\nperiod_secs = 10\n"
+    );
+    let d = errors_of(&text);
+    let e = find(
+        &d.items,
+        doorman_config::Severity::Error,
+        "`ip.source` is not a characteristic",
+    );
+    assert!(
+        e.hint
+            .as_deref()
+            .unwrap_or("")
+            .contains("did you mean `ip.src`?"),
+        "{e}"
+    );
+}

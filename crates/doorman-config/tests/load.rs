@@ -263,6 +263,25 @@ fn data_dir_and_admin_token_paths() {
 
     let text = format!("{BASE}[admin]\nenabled = false\naddr = \"127.0.0.1:8080\"\n");
     assert!(loaded(&text).config.server.admin.is_none());
+
+    // The challenge keys: in the data directory by default; a path written is relative to the
+    // config file's directory, as docs/config.md says of every path.
+    let l = dir
+        .load(&format!("{BASE}[server]\ndata_dir = \"state\"\n"))
+        .expect("loads");
+    assert_eq!(
+        l.config.server.challenge.key_file,
+        data.join("challenge.key")
+    );
+    let l = dir
+        .load(&format!(
+            "{BASE}[server]\ndata_dir = \"state\"\n[challenge]\nkey_file = \"keys/c.key\"\n"
+        ))
+        .expect("loads");
+    assert_eq!(
+        l.config.server.challenge.key_file,
+        dir.path().join("keys/c.key")
+    );
 }
 
 #[test]

@@ -117,7 +117,6 @@ pub struct RouteAuth {
     pub keep_credentials: bool,
 }
 
-
 /// `WWW-Authenticate` for a 401/403 of `realm`: RFC 6750 §3.
 pub fn www_authenticate(
     realm: &str,

@@ -12,7 +12,6 @@ use std::time::Duration;
 use doorman_rules::{EvalContext, MatchedCondition};
 
 use crate::auth::{AuthFacts, AuthMethod, www_authenticate};
-use crate::words::{country_words, flag_in_words, network_words, seen_in_words};
 use crate::canonical::{AmbiguousPaths, UpgradeRequest, upgrade_request};
 use crate::clearance::ClearanceFacts;
 use crate::code::Code;
@@ -29,6 +28,7 @@ use crate::ratelimit::{
 };
 use crate::receipt::Receipt;
 use crate::timefmt::{human_duration, human_utc};
+use crate::words::{country_words, flag_in_words, network_words, seen_in_words};
 
 /// How a security phase ended.
 enum Flow {
@@ -237,8 +237,7 @@ fn authorize(facts: &RequestFacts<'_>, policy: &Policy, decision: &mut Decision)
                 ))
                 .rule(format!("route:{}", route.name))
                 .fact("credential", identity.display.clone());
-                r.remedies
-                    .push(format!("Send {methods_words} instead."));
+                r.remedies.push(format!("Send {methods_words} instead."));
                 r.headers.push((
                     "www-authenticate".into(),
                     www_authenticate(realm, Some("invalid_token"), Some(&description), None),
@@ -902,10 +901,10 @@ fn explain_class(mut r: Receipt, ip: &ClientIpFacts<'_>) -> Receipt {
                 class.described()
             ));
             r.remedies.insert(0, class.remedy().to_string());
-            if let Some(fact) = flag_in_words(&format!("doorman.ip.{}", class.as_str()), ip) {
-                if !r.facts.contains(&fact) {
-                    r.facts.push(fact);
-                }
+            if let Some(fact) = flag_in_words(&format!("doorman.ip.{}", class.as_str()), ip)
+                && !r.facts.contains(&fact)
+            {
+                r.facts.push(fact);
             }
             break;
         }
@@ -923,7 +922,8 @@ fn ip_facts(mut r: Receipt, ip: &ClientIpFacts<'_>) -> Receipt {
     }
     if let Some(c) = country_words(ip) {
         if let Some(code) = &ip.info().country {
-            r.private_facts.push(("ip.src.country".into(), code.clone()));
+            r.private_facts
+                .push(("ip.src.country".into(), code.clone()));
         }
         r.facts.push(("Country".into(), c));
     }
@@ -1359,8 +1359,16 @@ mod tests {
             r.private_facts
                 .contains(&("ip.src".into(), "203.0.113.7".into()))
         );
-        assert!(r.private_facts.iter().any(|(k, v)| k == "allowed networks" && v == "10.0.0.0/8"));
-        assert!(r.facts.iter().all(|(_, v)| !v.contains("10.0.0.0")), "{:?}", r.facts);
+        assert!(
+            r.private_facts
+                .iter()
+                .any(|(k, v)| k == "allowed networks" && v == "10.0.0.0/8")
+        );
+        assert!(
+            r.facts.iter().all(|(_, v)| !v.contains("10.0.0.0")),
+            "{:?}",
+            r.facts
+        );
     }
 
     #[test]

@@ -78,7 +78,11 @@ impl AuthSettings {
         match method {
             crate::auth::AuthMethod::ApiKey => "an API key".to_string(),
             crate::auth::AuthMethod::Jwt { provider } => {
-                match self.provider_names.iter().find(|(name, _)| name == provider) {
+                match self
+                    .provider_names
+                    .iter()
+                    .find(|(name, _)| name == provider)
+                {
                     Some((_, display)) => format!("a sign-in token from {display}"),
                     None => "a sign-in token from this site's sign-in service".to_string(),
                 }

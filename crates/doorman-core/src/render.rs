@@ -297,8 +297,14 @@ pub fn html(r: &Receipt) -> String {
         status = r.status,
         code = escape(r.code.as_str()),
         title = escape(s.title),
-        site_title = r.site.as_deref().map(|site| format!(" · {}", escape(site))).unwrap_or_default(),
-        site_line = site_sentence(r).map(|line| format!("<p class=\"site\">{}</p>", escape(&line))).unwrap_or_default(),
+        site_title = r
+            .site
+            .as_deref()
+            .map(|site| format!(" · {}", escape(site)))
+            .unwrap_or_default(),
+        site_line = site_sentence(r)
+            .map(|line| format!("<p class=\"site\">{}</p>", escape(&line)))
+            .unwrap_or_default(),
         reason = inline(&s.reason),
     );
     if !s.facts.is_empty() {
@@ -442,11 +448,13 @@ pub const DEFAULT_ERRORS_URL: &str = "/.well-known/doorman/errors#";
 /// failures, that the site cannot answer.
 fn site_sentence(r: &Receipt) -> Option<String> {
     let site = r.site.as_deref()?;
-    Some(if r.code.is_upstream() || r.code == Code::LimiterUnavailable {
-        format!("{site} cannot answer right now.")
-    } else {
-        format!("You are unable to access {site}.")
-    })
+    Some(
+        if r.code.is_upstream() || r.code == Code::LimiterUnavailable {
+            format!("{site} cannot answer right now.")
+        } else {
+            format!("You are unable to access {site}.")
+        },
+    )
 }
 
 /// The seconds a "try again in" line names, unless the reason already says when: a rate limit's
@@ -535,7 +543,8 @@ mod tests {
         .fact("Path", "/admin")
         .fact("Bot score (1 = automated, 99 = a person)", "12")
         .rule("route:admin");
-        r.private_facts.push(("doorman.route".into(), "admin".into()));
+        r.private_facts
+            .push(("doorman.route".into(), "admin".into()));
         r.title = Some("Admin is internal".into());
         r.site = Some("Example Chat (chat.example)".into());
         r.disclosure = disclosure;

@@ -64,7 +64,10 @@ pub fn seen_in_words(
                 {
                     return Some(("Header".into(), name.to_ascii_lowercase()));
                 }
-                return label_value(&format!("Header {}", name.to_ascii_lowercase()), &unquote(seen));
+                return label_value(
+                    &format!("Header {}", name.to_ascii_lowercase()),
+                    &unquote(seen),
+                );
             }
             if let Some(name) = cookie_name(subject) {
                 return Some(("Cookie".into(), name.to_owned()));
@@ -137,10 +140,7 @@ fn cookie_name(subject: &str) -> Option<&str> {
 /// A string as the rules language writes it (`"a \"b\""`) back into its text; other values as
 /// they are.
 pub fn unquote(seen: &str) -> String {
-    let Some(inner) = seen
-        .strip_prefix('"')
-        .and_then(|s| s.strip_suffix('"'))
-    else {
+    let Some(inner) = seen.strip_prefix('"').and_then(|s| s.strip_suffix('"')) else {
         return seen.to_owned();
     };
     let mut out = String::with_capacity(inner.len());
@@ -182,12 +182,18 @@ mod tests {
 
     #[test]
     fn header_and_cookie_names_are_found() {
-        assert_eq!(header_name("http.request.headers[\"X-Api\"][0]"), Some("X-Api"));
+        assert_eq!(
+            header_name("http.request.headers[\"X-Api\"][0]"),
+            Some("X-Api")
+        );
         assert_eq!(
             header_name("any(http.request.headers[\"accept\"][*] contains \"x\")"),
             Some("accept")
         );
-        assert_eq!(cookie_name("http.request.cookies[\"session\"][0]"), Some("session"));
+        assert_eq!(
+            cookie_name("http.request.cookies[\"session\"][0]"),
+            Some("session")
+        );
         assert_eq!(header_name("http.host"), None);
     }
 

@@ -158,6 +158,37 @@ pub fn page(
     resp
 }
 
+/// The receipt for a program asked to prove it is a person: as JSON (the `Accept` asks for it),
+/// the receipt's problem document with a `challenge` member (token, difficulty, where to POST the
+/// answer), so that API tooling can solve it; in other formats the receipt alone.
+pub fn api_answer(
+    keyring: &Keyring,
+    settings: &ChallengeServer,
+    facts: &RequestFacts<'_>,
+    receipt: &Receipt,
+    accept: Option<&str>,
+    ray_header: &HeaderName,
+) -> Response<ProxyBody> {
+    let mut resp = crate::respond::receipt_response(receipt, accept, ray_header);
+    if doorman_core::render::negotiate(accept) != doorman_core::render::Format::Json {
+        return resp;
+    }
+    let ctx = context(facts);
+    let token = doorman_challenge::issue(keyring, &ctx, settings.difficulty, &settings.settings);
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&doorman_core::render::json(receipt)).unwrap_or_default();
+    doc["challenge"] = doorman_challenge::page::challenge_member(
+        token.as_str(),
+        settings.difficulty,
+        &settings.submit_path,
+    );
+    let mut body = doc.to_string();
+    body.push('\n');
+    *resp.body_mut() = crate::body::full(Bytes::from(body));
+    resp.headers_mut().remove(header::CONTENT_LENGTH);
+    resp
+}
+
 /// With `clock_skew_demo`, `?doorman_clock_skew_s=N` shifts the server time the page measures
 /// against, as if the client's clock were N seconds fast.
 fn simulated_skew_ms(settings: &ChallengeServer, facts: &RequestFacts<'_>) -> u64 {

@@ -399,7 +399,7 @@ fn answer_denial(
     route: &str,
     trace: &[TraceStep],
 ) -> Response<ProxyBody> {
-    if receipt.code != Code::Challenge || !crate::challenge::wants_page(summary.accept()) {
+    if receipt.code != Code::Challenge {
         return deny(gw, rt, receipt, summary, Some(route), trace);
     }
     count_decision(gw, receipt.code);
@@ -412,14 +412,26 @@ fn answer_denial(
         trace,
         Action::Challenge,
     );
-    crate::challenge::page(
-        &gw.keyring.load(),
-        &rt.config.server.challenge,
-        facts,
-        &rt.config.policy.site.name,
-        &receipt,
-        &rt.ray_header,
-    )
+    let (keyring, settings) = (gw.keyring.load(), &rt.config.server.challenge);
+    if crate::challenge::wants_page(summary.accept()) {
+        crate::challenge::page(
+            &keyring,
+            settings,
+            facts,
+            &rt.config.policy.site.name,
+            &receipt,
+            &rt.ray_header,
+        )
+    } else {
+        crate::challenge::api_answer(
+            &keyring,
+            settings,
+            facts,
+            &receipt,
+            summary.accept(),
+            &rt.ray_header,
+        )
+    }
 }
 
 /// The receipt for a permitted request that got no response: the client's fault (its body) or

@@ -151,10 +151,6 @@ fn scalar(v: &Value) -> String {
     }
 }
 
-/// The path with its leading segments respelt as the nearest route prefix, when they look
-/// like a typo of one: `/plugin/weather` → `/plugins/weather`. Closed routes (honeypots, admin
-/// consoles) are never suggested.
-
 fn version_word(v: Version) -> &'static str {
     match v {
         Version::HTTP_10 => "HTTP/1.0",

@@ -180,7 +180,10 @@ async fn api_keys_missing_malformed_unknown_scoped_and_passed_with_identity_head
     );
     // The provider's internal name and the operator's commands are for `doorman explain`.
     let shown = body.to_string();
-    assert!(!shown.contains("`main`") && !shown.contains("doorman keys"), "{shown}");
+    assert!(
+        !shown.contains("`main`") && !shown.contains("doorman keys"),
+        "{shown}"
+    );
 
     let good = new_key(&f.store, "weather-bot", &["plugins:weather"]);
     let unscoped = new_key(&f.store, "reader", &["chat"]);

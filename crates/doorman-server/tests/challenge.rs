@@ -59,6 +59,38 @@ async fn api_clients_get_json_browsers_the_page_and_a_solved_answer_passes() {
     let json: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(json["code"], "CHALLENGE");
     assert!(json["remedies"].to_string().contains("API key"), "{json}");
+    // As docs/challenge.md says, API tooling takes `challenge.token` and `challenge.difficulty`
+    // from the answer, solves it and posts the counter to `challenge.submit.path`.
+    let api_token = json["challenge"]["token"]
+        .as_str()
+        .expect("a token")
+        .to_owned();
+    let difficulty = json["challenge"]["difficulty"]
+        .as_u64()
+        .expect("a difficulty") as u8;
+    let submit_path = json["challenge"]["submit"]["path"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let api_counter = doorman_challenge::solve(&api_token, difficulty);
+    let (resp, body) = send(
+        http::Request::post(env.url(&submit_path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("user-agent", UA)
+            .body(Full::new(Bytes::from(format!(
+                "token={api_token}&counter={api_counter}"
+            ))))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(resp.status(), 200, "{}", String::from_utf8_lossy(&body));
+    let api_cookies = cookie_pairs(&resp);
+    let (resp, _) = get(&url, &[("cookie", &api_cookies), ("user-agent", UA)]).await;
+    assert_eq!(
+        resp.status(),
+        200,
+        "the program's clearance lets it through"
+    );
 
     // A browser: the page, under a CSP whose nonce the page's script carries.
     let (resp, body) = get(&url, &[("accept", "text/html"), ("user-agent", UA)]).await;
@@ -178,7 +210,10 @@ async fn api_clients_get_json_browsers_the_page_and_a_solved_answer_passes() {
             .contains("signature does not match its contents"),
         "{json}"
     );
-    assert!(!json.to_string().contains("CLEARANCE_TAMPERED"), "an internal code: {json}");
+    assert!(
+        !json.to_string().contains("CLEARANCE_TAMPERED"),
+        "an internal code: {json}"
+    );
 
     // The loop marker without a clearance: cookies were lost, and the answer says so.
     let marker = cookies

@@ -217,11 +217,7 @@ async fn a_rule_on_the_ja4_blocks_the_client_that_made_that_handshake() {
     let (status, v, _) = get_json(&mut sender, "/plugins/ja3").await;
     assert_eq!(status, 403, "{v}");
     assert_eq!(v["rule_title"], "Clients with this JA3", "{v}");
-    assert_eq!(
-        v["facts"]["TLS fingerprint"],
-        ja3_hash.as_str(),
-        "{v}"
-    );
+    assert_eq!(v["facts"]["TLS fingerprint"], ja3_hash.as_str(), "{v}");
 
     // Plain HTTP has no handshake, hence no fingerprint: the rules do not match.
     let (resp, _) = get(&env.url("/debug/echo"), &[]).await;

@@ -77,7 +77,10 @@ async fn the_request_over_the_limit_gets_429_with_headers_and_a_receipt_naming_t
         "{detail}"
     );
     assert_eq!(json["title"], "Too many requests");
-    assert_eq!(json["facts"]["Limit"], "Chat API calls: 3 requests per 1 minute");
+    assert_eq!(
+        json["facts"]["Limit"],
+        "Chat API calls: 3 requests per 1 minute"
+    );
 
     // The HTML page says the same to a browser.
     let (resp, body) = get(&url, &[("accept", "text/html")]).await;

@@ -119,7 +119,10 @@ async fn receipts_speak_in_words() {
     );
     assert!(page.contains("203.0.113.0/24"), "{page}");
     assert!(page.contains("An address is often shared"), "{page}");
-    assert!(page.contains("You are unable to access Example Chat"), "{page}");
+    assert!(
+        page.contains("You are unable to access Example Chat"),
+        "{page}"
+    );
     // An entry without a description says which entry it was, and nothing invented.
     let (_, text) = fetch(&env, "/home", &[("x-forwarded-for", "198.51.100.7")]).await;
     assert!(
@@ -137,10 +140,16 @@ async fn receipts_speak_in_words() {
     // Facts in words, not rule fields; JSON values are plain.
     let (status, page) = fetch(&env, "/debug/tools", &[("accept", "text/html")]).await;
     assert_eq!(status, 403);
-    assert!(page.contains("<dt>Path</dt><dd>/debug/tools</dd>"), "{page}");
+    assert!(
+        page.contains("<dt>Path</dt><dd>/debug/tools</dd>"),
+        "{page}"
+    );
     assert!(page.contains("<dt>Method</dt><dd>GET</dd>"), "{page}");
     assert!(!page.contains("http.request"), "rule fields leaked: {page}");
-    assert!(!page.contains("no-debug-tools"), "the rule's id leaked: {page}");
+    assert!(
+        !page.contains("no-debug-tools"),
+        "the rule's id leaked: {page}"
+    );
     let (_, json) = fetch(&env, "/debug/tools", &[("accept", "application/json")]).await;
     let v: Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["facts"]["Path"], "/debug/tools");
