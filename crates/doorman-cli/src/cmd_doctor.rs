@@ -1,16 +1,16 @@
 //! `doorman doctor URL`: the client-side diagnosis a blocked person or a support person runs.
 //!
-//! Glue over `doorman_doctor`: turn the arguments into `Options` (a bad URL, path, resolver or
-//! status page URL is a usage error, exit 2), run the steps, print each one as soon as it is
-//! known (a slow network should not look like a hang), and exit 0 when nothing failed, 1
-//! otherwise. `--json` prints one document at the end instead, for a support ticket.
+//! Glue over `doorman_doctor`: turn the arguments into `Options` (a bad URL, path, resolver,
+//! status page URL, header or headers file is a usage error, exit 2), run the steps, print each
+//! one as soon as it is known (a slow network should not look like a hang), and exit 0 when
+//! nothing failed, 1 otherwise. `--json` prints one document at the end instead, for a support ticket.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use doorman_doctor::{Options, parse_resolver};
+use doorman_doctor::{HeaderSet, Options, parse_resolver};
 
 /// Diagnose a site from this machine.
 #[derive(Debug, Clone, clap::Args)]
@@ -48,9 +48,21 @@ pub struct DoctorArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 10)]
     pub timeout: u64,
     /// Send this header to the site too (repeatable), e.g. 'X-Forwarded-For: 203.0.113.7' to
-    /// see what a client behind a proxy the site trusts would get. Never sent to a status page.
+    /// see what a client behind a proxy the site trusts would get. A header the doctor would
+    /// send anyway (User-Agent, Accept…) is replaced, not sent twice. Never sent to a status
+    /// page.
     #[arg(long = "header", short = 'H', value_name = "NAME: VALUE")]
     pub headers: Vec<String>,
+    /// Send a current Chrome's headers (User-Agent, Accept, Accept-Language, Sec-Fetch-*,
+    /// sec-ch-ua…) instead of the doctor's own, to see what a browser gets from the site's bot
+    /// checks.
+    #[arg(long, conflicts_with = "headers_from")]
+    pub browser: bool,
+    /// Send the request headers in FILE instead of the doctor's own: `Name: value` lines, as a
+    /// browser's developer tools copy them (Network tab: right-click the request, Copy request
+    /// headers).
+    #[arg(long, value_name = "FILE")]
+    pub headers_from: Option<PathBuf>,
 }
 
 /// The options, or a usage error in words.
@@ -69,6 +81,14 @@ fn options(args: &DoctorArgs) -> Result<Options, String> {
             .map_err(|e| format!("{e} (in {})", file.display()))?;
     }
     opts.api_key = args.api_key.clone();
+    if args.browser {
+        opts.header_set = HeaderSet::Browser;
+    }
+    if let Some(file) = &args.headers_from {
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| format!("--headers-from {}: {e}", file.display()))?;
+        opts.header_set = HeaderSet::copied(&text, &file.display().to_string()).map_err(words)?;
+    }
     for h in &args.headers {
         let (name, value) = h
             .split_once(':')

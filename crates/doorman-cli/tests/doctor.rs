@@ -66,11 +66,13 @@ fn keys(data: &Path, args: &[&str]) -> String {
 }
 
 /// A gateway (`doorman serve`) in front of the demo origin, with a route that needs an API key
-/// with a scope and a rate limit per key; with `tls`, its listener speaks https.
+/// with a scope and a rate limit per key, and `extra` configuration; with `tls`, its listener
+/// speaks https.
 fn gateway(
     runtime: &tokio::runtime::Runtime,
     dir: &Path,
     tls: Option<&Pki>,
+    extra: &str,
 ) -> (Reaper, SocketAddr) {
     let (origin, handle) = runtime
         .block_on(doorman_demo::spawn("127.0.0.1:0".parse().unwrap()))
@@ -121,7 +123,7 @@ expression = 'starts_with(http.request.uri.path, "/plugins")'
 characteristics = ["doorman.identity"]
 requests_per_period = 100
 period_secs = 60
-"#
+{extra}"#
         ),
     )
     .unwrap();
@@ -150,7 +152,7 @@ fn a_gateway_in_front_of_the_demo_passes_and_checks_keys() {
         .as_str()
         .unwrap()
         .to_owned();
-    let (_gw, addr) = gateway(&runtime, dir.path(), None);
+    let (_gw, addr) = gateway(&runtime, dir.path(), None, "");
     let url = format!("http://{addr}/");
 
     // (a) All pass, and the Ray ID is printed.
@@ -247,12 +249,129 @@ fn a_gateway_in_front_of_the_demo_passes_and_checks_keys() {
     assert_eq!(fact(&out, "key"), Some("refused: KEY_REVOKED"), "{out}");
 }
 
+/// A site whose bot check (code 1010) refuses what is not a browser. The doctor's own request
+/// is refused, and the report says that this is about the doctor, not the person's browser,
+/// instead of passing on the gateway's advice for scripts; `-H User-Agent` replaces the
+/// doctor's (the gateway sees one, the given one); `--browser` and `--headers-from` with a real
+/// browser's headers show what a browser gets: a pass.
+#[test]
+fn a_bot_check_judges_the_doctor_and_a_browsers_headers_pass() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (_gw, addr) = gateway(
+        &runtime,
+        dir.path(),
+        None,
+        r#"
+[[rules]]
+id = "browsers-only"
+title = "Browsers only"
+expression = 'cf.bot_management.score lt 70'
+action = "block"
+code = "1010"
+"#,
+    );
+    let url = format!("http://{addr}/");
+
+    // The doctor's own headers: refused, and said to be about the doctor.
+    let (code, out) = doctor(&[&url], &[]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("✗ HTTP"), "{out}");
+    assert!(
+        fact(&out, "request")
+            .is_some_and(|r| r
+                .starts_with("GET / with the doctor's own headers (User-Agent: doorman-doctor/")),
+        "{out}"
+    );
+    // The gateway's words stay in the facts...
+    assert!(
+        fact(&out, "detail").is_some_and(|d| d.contains("is not a web browser's")),
+        "{out}"
+    );
+    // ...but the fix speaks to a person whose browser is what matters.
+    let verdict = last_line(&out);
+    assert!(
+        verdict.starts_with(
+            "first failure: HTTP (http) — This refusal is about the doctor's own request, not your browser"
+        ),
+        "{out}"
+    );
+    assert!(
+        verdict.contains("run the doctor again with --browser"),
+        "{out}"
+    );
+    assert!(verdict.contains("--headers-from FILE"), "{out}");
+    assert!(!verdict.contains("API access"), "{out}");
+    assert!(
+        out.contains("(1010) to the doctor's own request"),
+        "the trace step says so too:\n{out}"
+    );
+
+    // -H replaces the doctor's User-Agent: the gateway sees the given one, not a second.
+    let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:153.0) Gecko/20100101 Firefox/153.0";
+    let (code, out) = doctor(&[&url, "-H", &format!("user-agent: {firefox}")], &[]);
+    assert_eq!(fact(&out, "user agent"), Some(firefox), "{out}");
+    // A browser's User-Agent alone is still the doctor's request (no Accept-Language…).
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        last_line(&out).contains(&format!(
+            "the site's bot check judged the doctor's headers (User-Agent: {firefox}, Accept: application/json)"
+        )),
+        "{out}"
+    );
+
+    // A browser's headers pass.
+    let (code, out) = doctor(&[&url, "--browser"], &[]);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(
+        fact(&out, "request"),
+        Some("GET / with a browser's headers (--browser: Chrome 148 on Windows)"),
+        "{out}"
+    );
+    assert!(
+        fact(&out, "user agent").is_some_and(|ua| ua.contains("Chrome/148")),
+        "{out}"
+    );
+    assert_eq!(last_line(&out), "all checks passed", "{out}");
+
+    // So do a real Firefox's, copied from its request as a file (with its request line, a
+    // comment, and the headers the doctor leaves to its own connection).
+    let capture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../doorman-botcheck/tests/fixtures/headers/firefox-esr-153-navigate.txt");
+    let copied = capture.display().to_string();
+    let (code, out) = doctor(&[&url, "--headers-from", &copied], &[]);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(
+        fact(&out, "request"),
+        Some(
+            format!(
+                "GET / with your browser's headers from {copied} (8 headers; not sent: host, accept-encoding, connection)"
+            )
+            .as_str()
+        ),
+        "{out}"
+    );
+    assert_eq!(fact(&out, "user agent"), Some(firefox), "{out}");
+
+    // A file that is not headers, and two header sets at once, are usage errors.
+    let bad = dir.path().join("headers.txt");
+    std::fs::write(&bad, "User-Agent: Mozilla/5.0\nthis is not a header\n").unwrap();
+    let (code, out) = doctor(&[&url, "--headers-from", &bad.display().to_string()], &[]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(
+        out.contains("line 2 is not a `Name: value` header"),
+        "{out}"
+    );
+    let (code, _) = doctor(&[&url, "--browser", "--headers-from", &copied], &[]);
+    assert_eq!(code, Some(2));
+}
+
 #[test]
 fn a_tls_gateway_passes_over_http2_with_its_ca() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let pki = Pki::private_ca(&["127.0.0.1"]).unwrap();
-    let (_gw, addr) = gateway(&runtime, dir.path(), Some(&pki));
+    let (_gw, addr) = gateway(&runtime, dir.path(), Some(&pki), "");
     let url = format!("https://{addr}/");
     let ca = dir.path().join("ca.pem");
     std::fs::write(&ca, &pki.ca_pem).unwrap();

@@ -1,9 +1,11 @@
 //! `doorman doctor` against `doorman demo`, as the guide tells a newcomer to run it: all green
 //! on a normal path, then one thing wrong at a time — a clock ten minutes fast, a blocked IP
 //! (played through the demo's trusted X-Forwarded-For), a wrong path, a wrong scheme, the plugin
-//! API's origin stopped (SIGUSR1), a revoked key — and each time the report names that cause
-//! and its fix. Everything runs on 127.0.0.1.
+//! API's origin stopped (SIGUSR1), a revoked key, a ban after failed logins — and each time the
+//! report names that cause and its fix. Everything runs on 127.0.0.1.
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -206,4 +208,135 @@ fn the_doctor_names_each_cause_against_the_demo() {
     assert!(v.contains("was revoked at"), "{report}");
     assert!(v.contains("A revoked key never works again"), "{report}");
     assert!(report.contains("✗ Credential"), "{report}");
+}
+
+/// The value of the first fact line `label: value` (facts are padded to line up).
+fn fact<'a>(report: &'a str, label: &str) -> Option<&'a str> {
+    report.lines().find_map(|l| {
+        l.trim()
+            .strip_prefix(label)?
+            .strip_prefix(':')
+            .map(str::trim)
+    })
+}
+
+/// A failed login as a browser's form sends it: `POST /login` with a wrong password. Returns
+/// the status code.
+fn failed_login(addr: &str) -> u16 {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let body = "user=ann&password=guess";
+    write!(
+        s,
+        "POST /login HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    answer
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The demo's failed-login limit (3 origin 401s from `POST /login` in a minute ban the IP for
+/// two minutes, 1012) refuses every page afterwards, but the doctor's own GETs never log in and
+/// pass: the doctor must read the ban from the trace and fail, saying which limit, until when
+/// and what to do. Lifted, the ban is gone from the report.
+#[cfg(unix)]
+#[test]
+fn the_doctor_sees_a_ban_that_failed_logins_started() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (_child, stdout, _pid) = demo(&data);
+    let mut seen = Vec::new();
+    let url = wait_for(&stdout, "Chat page (open in a browser):", &mut seen);
+    // `http://ADDR/metrics  (token: DATA/admin.token)`
+    let admin = wait_for(&stdout, "Admin API and metrics:", &mut seen);
+    let admin = admin
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let root = format!("{}/", url.trim_end_matches('/'));
+    let addr = root
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+
+    // Before: the trace says there is no ban.
+    let (_, report) = doctor(&[&root]);
+    assert!(report.contains("✓ Trace"), "{report}");
+    assert_eq!(fact(&report, "temporary bans"), Some("none"), "{report}");
+
+    // Three failed logins; the third completes the count and starts the ban (counted after the
+    // origin's answer, off the response path: the next login is refused once it lands).
+    for _ in 0..3 {
+        assert_eq!(failed_login(&addr), 401);
+    }
+    let start = Instant::now();
+    while failed_login(&addr) != 429 {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the failed logins never started a ban"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // The doctor's GET of / passes, yet the report fails on the ban, in words.
+    let (code, report) = doctor(&[&root]);
+    assert_eq!(code, Some(1), "{report}");
+    assert!(report.contains("✓ HTTP"), "{report}");
+    assert!(report.contains("✗ Trace"), "{report}");
+    let ban = fact(&report, "temporary ban").unwrap_or_else(|| panic!("{report}"));
+    assert!(
+        ban.starts_with(
+            "Too many failed logins (1012), counted per your IP address 127.0.0.1, until "
+        ),
+        "{report}"
+    );
+    let v = verdict(&report);
+    assert!(
+        v.starts_with(
+            "first failure: Trace (trace) — the site has paused requests from your IP address 127.0.0.1 that fall under"
+        ),
+        "{report}"
+    );
+    assert!(
+        v.contains(" that fall under its limit \"Too many failed logins\" (1012) until "),
+        "{report}"
+    );
+    assert!(v.contains(" UTC (in "), "{report}");
+    assert!(
+        v.contains("Wait until then before trying again"),
+        "{report}"
+    );
+    assert!(
+        v.contains("if you think it is a mistake, contact the site's support and quote Ray ID "),
+        "{report}"
+    );
+    // Never the rule's expression or its id.
+    assert!(!report.contains("http.re"), "{report}");
+    assert!(!report.contains("failed-logins"), "{report}");
+
+    // Lifted by the operator (the admin API `doorman bans lift` uses; the demo's admin port is
+    // ephemeral, so not through the config): the ban is gone from the report.
+    let token = std::fs::read_to_string(data.join("admin.token")).unwrap();
+    let mut s = TcpStream::connect(&admin).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "POST /admin/bans/lift?key=127.0.0.1 HTTP/1.1\r\nhost: {admin}\r\nauthorization: Bearer {}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+        token.trim()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let (_, report) = doctor(&[&root]);
+    assert!(report.contains("✓ Trace"), "{report}");
+    assert_eq!(fact(&report, "temporary bans"), Some("none"), "{report}");
 }

@@ -320,6 +320,48 @@ pub(crate) fn key_for(
     }
 }
 
+/// The key this client has under `rule` whatever its request's method, path and headers, for
+/// rules whose counters are kept only per who the client is: its identity (API key, token
+/// subject, else IP), its IP and what follows from the IP (network, country, lists), its key or
+/// subject. A diagnostic request (the trace endpoint) then finds the bans that requests of
+/// another kind started, such as failed `POST /login`s. `None` for a rule kept per anything a
+/// request chooses (a path, a header, a cookie, the host): the value another request had cannot
+/// be known from this one, so such bans are not matched here.
+pub fn client_key(
+    rule: &RateLimitRule,
+    facts: &RequestFacts<'_>,
+    policy: &Policy,
+) -> Option<LimitKey> {
+    let per_client = rule.characteristics.iter().all(|c| match c {
+        Characteristic::Identity => true,
+        Characteristic::Field(f) => {
+            let name = f.name();
+            name == "ip.src"
+                || name.starts_with("ip.src.")
+                || name.starts_with("doorman.ip.")
+                || matches!(f, Field::DoormanAuthKeyId | Field::DoormanAuthSubject)
+        }
+        Characteristic::Entry { .. } => false,
+    });
+    if !per_client {
+        return None;
+    }
+    let ip = ClientIpFacts::new(facts.client_ip, &policy.firewall);
+    let fields = RequestFields::new(facts, &ip, None);
+    let ctx = EvalContext::new(&fields);
+    Some(key_for(rule, &ctx, &ip, facts.auth))
+}
+
+/// The code a denial under `rule` carries: a challenge for `challenge` rules, 1012 (a temporary
+/// ban) for rules that count responses, 1015 (rate limited) otherwise.
+pub fn denial_code(rule: &RateLimitRule) -> crate::Code {
+    match (rule.action, rule.counting.is_some()) {
+        (LimitAction::Challenge, _) => crate::Code::Challenge,
+        (_, true) => crate::Code::TemporaryBan,
+        _ => crate::Code::RateLimited,
+    }
+}
+
 fn prefixed(tag: u8, bytes: &[u8]) -> Vec<u8> {
     let mut v = Vec::with_capacity(bytes.len() + 1);
     v.push(tag);

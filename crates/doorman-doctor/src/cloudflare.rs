@@ -281,6 +281,8 @@ pub(crate) struct Context<'a> {
     pub host_is_ip: bool,
     /// A status page to follow, when one is known.
     pub status_page: Option<&'a str>,
+    /// The requests carried the doctor's own headers, not a browser's.
+    pub own_headers: bool,
 }
 
 impl Context<'_> {
@@ -365,10 +367,16 @@ fn explain(code: u16, cx: &Context) -> (&'static str, String, String, Side) {
             "Nothing on your connection is broken: ask the site's owner if you think you should have access.".to_owned(),
             Side::Owner,
         ),
+        1010 if cx.own_headers => (
+            "browser signature banned",
+            "the site's bot check (Browser Integrity Check, or Cloudflare's rules against known tools) judged this client's signature — here the doctor's own request (User-Agent doorman-doctor), not your browser, so your browser may pass".to_owned(),
+            "To check what your browser gets, run the doctor again with --browser (or --headers-from FILE with your browser's request headers). If your browser gets 1010 too: use a current, normal browser and disable extensions that change the User-Agent or headers.".to_owned(),
+            Side::Client,
+        ),
         1010 => (
             "browser signature banned",
-            "the site's bot check (Browser Integrity Check, or Cloudflare's rules against known tools) judged this client's signature — here the doctor's own request (User-Agent doorman-doctor), so your browser may pass".to_owned(),
-            "If your browser gets 1010 too: use a current, normal browser and disable extensions that change the User-Agent or headers; scripts and tools must send a real User-Agent.".to_owned(),
+            "the site's bot check (Browser Integrity Check, or Cloudflare's rules against known tools) judged this client's signature — the browser headers the doctor sent, but over the doctor's own encrypted connection (TLS), which Cloudflare judges too and which is not your browser's".to_owned(),
+            "Open the page in your browser: if it gets 1010 too, use a current, normal browser and disable extensions that change the User-Agent or headers.".to_owned(),
             Side::Client,
         ),
         1011 => (

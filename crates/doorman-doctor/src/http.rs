@@ -7,6 +7,11 @@
 //! The body is read up to 256 KiB: enough for any receipt, trace or status summary, never a
 //! download. [`get_url`] reaches another host (a status page) the same way a browser would:
 //! the system resolver, then the TCP and TLS steps' own code, so its failures read the same.
+//!
+//! Requests to the site carry one header set — the doctor's own, a current Chrome's
+//! (`--browser`) or a browser's copied into a file — so that a bot check's verdict can be told
+//! apart: one about the doctor's own headers is not about the person's browser, and the HTTP
+//! step says so instead of repeating advice meant for scripts.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -22,7 +27,7 @@ use tokio::net::TcpStream;
 
 use crate::cloudflare;
 use crate::target::{Scheme, Target};
-use crate::{Options, Step, Timeouts, clock, tcp, tls};
+use crate::{HeaderSet, Options, Step, Timeouts, clock, tcp, tls};
 
 /// The most of a body the doctor reads.
 const MAX_BODY: usize = 256 * 1024;
@@ -100,26 +105,101 @@ impl Connector {
     }
 }
 
-/// The doctor's request headers: who it is, what it accepts, and the key when one was given.
-pub(crate) fn headers(opts: &Options, accept: &str) -> Vec<(String, String)> {
-    let mut h = plain_headers(accept);
+/// What a page load of a current desktop Chrome sends (Chrome 148 on Windows), in Chrome's
+/// order: what `--browser` sends so that a site's bot checks judge a browser's request, not the
+/// doctor's. Taken from a capture of Chromium 148's page load
+/// (crates/doorman-botcheck/tests/fixtures/headers/chromium-148-navigate.txt) with Google
+/// Chrome's brand list and the Windows platform. Left out: `Host` and `Connection`, which belong
+/// to the connection, and `Accept-Encoding`: the doctor reads answers as they come, and a
+/// compressed one would hide a receipt or an error page (no check of Doorman's reads it).
+pub const BROWSER_HEADERS: [(&str, &str); 11] = [
+    (
+        "sec-ch-ua",
+        r#""Not/A)Brand";v="99", "Google Chrome";v="148", "Chromium";v="148""#,
+    ),
+    ("sec-ch-ua-mobile", "?0"),
+    ("sec-ch-ua-platform", r#""Windows""#),
+    ("upgrade-insecure-requests", "1"),
+    (
+        "user-agent",
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/148.0.0.0 Safari/537.36",
+    ),
+    (
+        "accept",
+        "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7",
+    ),
+    ("sec-fetch-site", "none"),
+    ("sec-fetch-mode", "navigate"),
+    ("sec-fetch-user", "?1"),
+    ("sec-fetch-dest", "document"),
+    ("accept-language", "en-US,en;q=0.9"),
+];
+
+/// The browser [`BROWSER_HEADERS`] plays, for the report.
+pub(crate) const BROWSER_NAME: &str = "Chrome 148 on Windows";
+
+/// The doctor's own User-Agent.
+pub(crate) fn doctor_agent() -> String {
+    format!("doorman-doctor/{}", env!("CARGO_PKG_VERSION"))
+}
+
+/// The headers of a request to the site: the header set (the doctor's own, a browser's, or a
+/// copied one), the key when one was given, then `-H`. An `-H` header replaces one of the same
+/// name (in any case) instead of adding a second: two User-Agents would have the site judge the
+/// first, the doctor's, whatever the person asked for. With `json_answer`, `Accept` asks for
+/// JSON whatever the set says: the trace and whoami endpoints, and the second look at a
+/// refusal that came as a page, are the doctor's own questions.
+pub(crate) fn headers(opts: &Options, json_answer: bool) -> Vec<(String, String)> {
+    let mut h: Vec<(String, String)> = match &opts.header_set {
+        HeaderSet::Doctor => plain_headers("application/json"),
+        HeaderSet::Browser => BROWSER_HEADERS
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect(),
+        HeaderSet::Copied { headers, .. } => headers.clone(),
+    };
+    let mut ours = Vec::new();
     if let Some(key) = &opts.api_key {
-        h.push(("authorization".into(), format!("Bearer {key}")));
+        ours.push(("authorization".to_owned(), format!("Bearer {key}")));
     }
-    // Only to the site itself, like the key: `--header 'X-Forwarded-For: …'` lets a test play
+    overlay(&mut h, &ours);
+    // Only to the site itself, like the key: `--header 'X-Forwarded-For: …'` lets a person play
     // a client behind a proxy the site trusts.
-    h.extend(opts.extra_headers.iter().cloned());
+    overlay(&mut h, &opts.extra_headers);
+    if json_answer {
+        overlay(
+            &mut h,
+            &[("accept".to_owned(), "application/json".to_owned())],
+        );
+    }
     h
+}
+
+/// Puts `extra` over `base`: the first header of a name `base` has takes that header's place
+/// (and any other of that name in `base` goes); the rest are added at the end.
+fn overlay(base: &mut Vec<(String, String)>, extra: &[(String, String)]) {
+    // (name, value, still the set's own: not yet replaced)
+    let mut entries: Vec<(String, String, bool)> =
+        base.drain(..).map(|(n, v)| (n, v, true)).collect();
+    for (name, value) in extra {
+        let name = name.to_ascii_lowercase();
+        let same = |n: &str| n.eq_ignore_ascii_case(&name);
+        match entries.iter().position(|(n, _, own)| *own && same(n)) {
+            Some(i) => {
+                entries[i] = (name.clone(), value.clone(), false);
+                entries.retain(|(n, _, own)| !(*own && same(n)));
+            }
+            None => entries.push((name.clone(), value.clone(), false)),
+        }
+    }
+    base.extend(entries.into_iter().map(|(n, v, _)| (n, v)));
 }
 
 /// Headers for requests that have no business with the key: the status page (another host, or
 /// a page that needs none) and Cloudflare's trace.
 pub(crate) fn plain_headers(accept: &str) -> Vec<(String, String)> {
     vec![
-        (
-            "user-agent".into(),
-            format!("doorman-doctor/{}", env!("CARGO_PKG_VERSION")),
-        ),
+        ("user-agent".into(), doctor_agent()),
         ("accept".into(), accept.to_owned()),
     ]
 }
@@ -420,7 +500,7 @@ pub(crate) fn ray_ids(f: &Fetched) -> Vec<String> {
 }
 
 /// A Doorman receipt, from its RFC 9457 JSON.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Receipt {
     pub code: String,
     pub title: String,
@@ -475,6 +555,83 @@ pub(crate) struct Hints<'a> {
     pub cf_trace: Option<&'a cloudflare::CfTrace>,
     /// The status page to follow, when one is known.
     pub status_page: Option<&'a str>,
+    /// What the request was, in words (which headers it carried).
+    pub request: Option<String>,
+    /// When the requests carried the doctor's own headers (not a browser's), those headers in
+    /// words: a bot check's refusal is then about the doctor, not the person's browser.
+    pub own_headers: Option<String>,
+    /// The gateway's refusal read again as JSON, when it came as a page (a browser's Accept).
+    pub json_receipt: Option<&'a Receipt>,
+}
+
+/// With the doctor's own header set, what identifies it to a bot check, as sent (`-H` may have
+/// replaced either): `User-Agent: doorman-doctor/0.1.0, Accept: application/json`.
+pub(crate) fn own_headers(opts: &Options) -> Option<String> {
+    if !opts.header_set.is_doctor() {
+        return None;
+    }
+    let sent = headers(opts, false);
+    let value = |name: &str| {
+        sent.iter()
+            .find(|(n, _)| n == name)
+            .map_or("none", |(_, v)| v.as_str())
+    };
+    Some(format!(
+        "User-Agent: {}, Accept: {}",
+        value("user-agent"),
+        value("accept")
+    ))
+}
+
+/// The main request in words: the path, and whose headers it carried (never a value that may
+/// be secret: the key, a cookie).
+pub(crate) fn describe_request(opts: &Options, path: &str) -> String {
+    let mut out = match &opts.header_set {
+        HeaderSet::Doctor => format!(
+            "GET {path} with the doctor's own headers ({})",
+            own_headers(opts).unwrap_or_default()
+        ),
+        HeaderSet::Browser => {
+            format!("GET {path} with a browser's headers (--browser: {BROWSER_NAME})")
+        }
+        HeaderSet::Copied {
+            from,
+            headers,
+            left_out,
+        } => format!(
+            "GET {path} with your browser's headers from {from} ({} header{}{})",
+            headers.len(),
+            if headers.len() == 1 { "" } else { "s" },
+            if left_out.is_empty() {
+                String::new()
+            } else {
+                format!("; not sent: {}", left_out.join(", "))
+            }
+        ),
+    };
+    if opts.api_key.is_some() {
+        out.push_str(", Authorization: Bearer <your key>");
+    }
+    if !opts.extra_headers.is_empty() {
+        let names: Vec<&str> = opts.extra_headers.iter().map(|(n, _)| n.as_str()).collect();
+        out.push_str(&format!(", -H {}", names.join(", ")));
+    }
+    out
+}
+
+/// Whether a refusal is a bot check's judgement of the client's headers: Doorman's 1010, or
+/// words that name the doctor's own User-Agent.
+fn judges_headers(r: &Receipt) -> bool {
+    let agent = doctor_agent();
+    r.code == "1010" || r.detail.contains(&agent) || r.remedies.iter().any(|x| x.contains(&agent))
+}
+
+/// The fix for a bot check's refusal of the doctor's own request: the gateway's advice (use a
+/// browser, ask for API access) would be wrong for a person whose browser is what fails.
+fn about_the_doctor(own_headers: &str) -> String {
+    format!(
+        "This refusal is about the doctor's own request, not your browser: the site's bot check judged the doctor's headers ({own_headers}), which are not a browser's, so your browser may well pass. To check what your browser gets, run the doctor again with --browser (a current Chrome's headers), or with --headers-from FILE holding your browser's request headers (developer tools, Network tab: right-click the page's request, Copy request headers)."
+    )
 }
 
 /// The HTTP step from the main request's outcome.
@@ -487,15 +644,17 @@ pub(crate) fn step(
     let mut step = Step::new("http");
     step.fact(
         "request",
-        format!(
-            "GET {} (Accept: application/json{})",
-            t.path,
-            if sent_key {
-                ", Authorization: Bearer <your key>"
-            } else {
-                ""
-            }
-        ),
+        hints.request.clone().unwrap_or_else(|| {
+            format!(
+                "GET {} (Accept: application/json{})",
+                t.path,
+                if sent_key {
+                    ", Authorization: Bearer <your key>"
+                } else {
+                    ""
+                }
+            )
+        }),
     );
     let f = match main {
         Ok(f) => f,
@@ -547,7 +706,17 @@ pub(crate) fn step(
         );
     }
     let ray = f.header("doorman-ray").or_else(|| f.header("cf-ray"));
-    let receipt = receipt(f);
+    let receipt = receipt(f).or_else(|| {
+        let again = hints.json_receipt?;
+        // Only the same refusal: a second answer for another reason would explain nothing.
+        (f.header("doorman-code") == Some(again.code.as_str())).then(|| {
+            step.fact(
+                "read as JSON",
+                "the refusal came as a page; the same request with Accept: application/json gave its words",
+            );
+            again.clone()
+        })
+    });
     let cf_error = cloudflare::error_page(f);
     if let Some(e) = &cf_error {
         step.fact("cloudflare error", cloudflare::describe(e));
@@ -591,6 +760,7 @@ pub(crate) fn step(
             retry_after: f.header("retry-after"),
             host_is_ip: t.ip().is_some(),
             status_page: hints.status_page,
+            own_headers: hints.own_headers.is_some(),
         };
         step.fail(cloudflare::fix(e, &cx));
         return step;
@@ -598,10 +768,20 @@ pub(crate) fn step(
     let did_you_mean = hints
         .did_you_mean
         .filter(|_| status == StatusCode::NOT_FOUND);
+    let judged = receipt.as_ref().filter(|r| judges_headers(r));
     let mut fix = match (&receipt, did_you_mean) {
         (_, Some(better)) => format!(
             "path {} not found; did you mean {better}?",
             t.path.split('?').next().unwrap_or(&t.path)
+        ),
+        // The gateway's remedies speak to whoever sent these headers: here the doctor.
+        (Some(_), None) if judged.is_some() && hints.own_headers.is_some() => {
+            about_the_doctor(hints.own_headers.as_deref().unwrap_or_default())
+        }
+        (Some(r), None) if judged.is_some() && t.scheme == Scheme::Https => format!(
+            "{} {} The doctor sent a browser's headers, but over its own encrypted connection (TLS), which is not your browser's: a reason about the connection concerns the doctor, not your browser.",
+            sentence(&r.detail),
+            r.remedies.join(" ")
         ),
         // The cause first, then what to do: remedies alone ("send the Ray ID to support")
         // would hide why.

@@ -15,9 +15,11 @@
 //! - `tcp`: one connection attempt per address, first success wins.
 //! - `tls`: a rustls handshake whose verifier records the certificate and webpki's verdict;
 //!   [`x509`] reads what a person needs from the certificate.
-//! - `http`: one request on a fresh connection, bounded in time and size; Doorman receipts.
-//! - `clock`, `trace`, `credential`: the server's time, `/.well-known/doorman/trace` and
-//!   `/.well-known/doorman/whoami`.
+//! - `http`: one request on a fresh connection, bounded in time and size; Doorman receipts; the
+//!   headers sent ([`HeaderSet`]: the doctor's own, a browser's, or ones copied from a browser,
+//!   with `-H` replacing any of the same name).
+//! - `clock`, `trace`, `credential`: the server's time, `/.well-known/doorman/trace` (with the
+//!   bans in force for this client) and `/.well-known/doorman/whoami`.
 //! - `render`: [`render_text`] and [`render_json`].
 #![forbid(unsafe_code)]
 
@@ -42,6 +44,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use http::BROWSER_HEADERS;
 pub use render::{footer, render_json, render_step, render_text, verdict_line};
 pub use target::{Scheme, Target, check_path, parse_resolver};
 
@@ -79,6 +82,14 @@ pub enum DoctorError {
         /// The URL as given.
         url: String,
         /// Why.
+        why: String,
+    },
+    /// A `--headers-from` file cannot be read as request headers.
+    #[error("--headers-from {from}: {why}")]
+    InvalidHeaders {
+        /// The file as named.
+        from: String,
+        /// What is wrong, with the line when there is one.
         why: String,
     },
     /// A `--resolver` value is not an address.
@@ -201,6 +212,113 @@ impl Step {
     }
 }
 
+/// Whose headers the doctor's requests to the site carry, before `-H` replaces or adds any.
+/// The doctor's own are not a browser's, and a site's bot check judges them as such: the
+/// other sets let the doctor reproduce what a browser gets.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum HeaderSet {
+    /// The doctor's own: `User-Agent: doorman-doctor/<version>`, `Accept: application/json`.
+    #[default]
+    Doctor,
+    /// A current desktop Chrome's page load ([`BROWSER_HEADERS`]): `--browser`.
+    Browser,
+    /// A browser's request headers copied into a file (`--headers-from`).
+    Copied {
+        /// Where they came from (the file's name), for the report.
+        from: String,
+        /// The headers kept, names in lower case, in the file's order.
+        headers: Vec<(String, String)>,
+        /// Names in the file the doctor does not send (the connection's own, and
+        /// `Accept-Encoding`), once each.
+        left_out: Vec<String>,
+    },
+}
+
+/// Headers a copied set never carries: the connection sets its own, and the doctor reads
+/// answers uncompressed (a compressed receipt or error page would say nothing).
+const NOT_COPIED: [&str; 9] = [
+    "host",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "transfer-encoding",
+    "content-length",
+    "upgrade",
+    "te",
+    "accept-encoding",
+];
+
+impl HeaderSet {
+    /// A browser's request headers as its developer tools copy them ("Copy request headers" in
+    /// Chrome, "Copy Request Headers" in Firefox): `Name: value` lines. Blank lines, `#`
+    /// comments, a request line (`GET / HTTP/1.1`) and HTTP/2 pseudo-headers (`:authority: …`)
+    /// are skipped; the connection's own headers and `Accept-Encoding` are left out (and
+    /// named). `from` names the file in the report and in errors.
+    pub fn copied(text: &str, from: &str) -> Result<HeaderSet, DoctorError> {
+        let bad = |why: String| DoctorError::InvalidHeaders {
+            from: from.to_owned(),
+            why,
+        };
+        let mut headers = Vec::new();
+        let mut left_out: Vec<String> = Vec::new();
+        for (i, line) in text.trim_start_matches('\u{feff}').lines().enumerate() {
+            let line = line.trim();
+            let n = i + 1;
+            if line.is_empty() || line.starts_with('#') || line.starts_with(':') {
+                continue;
+            }
+            if line.starts_with("curl ") {
+                return Err(bad(format!(
+                    "line {n} is a curl command: copy the request headers instead (in the browser's developer tools, Network tab: right-click the request, Copy request headers)"
+                )));
+            }
+            let words: Vec<&str> = line.split(' ').collect();
+            let request_line = words.len() == 3
+                && words[0].bytes().all(|b| b.is_ascii_uppercase())
+                && words[2].starts_with("HTTP/");
+            if request_line {
+                continue;
+            }
+            let Some((name, value)) = line.split_once(':') else {
+                return Err(bad(format!(
+                    "line {n} is not a `Name: value` header: `{line}`"
+                )));
+            };
+            let (name, value) = (name.trim().to_ascii_lowercase(), value.trim());
+            if ::http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                return Err(bad(format!("line {n}: `{name}` is not a header name")));
+            }
+            if ::http::HeaderValue::from_str(value).is_err() {
+                return Err(bad(format!(
+                    "line {n}: the value of {name} has characters a header cannot carry"
+                )));
+            }
+            if NOT_COPIED.contains(&name.as_str()) {
+                if !left_out.contains(&name) {
+                    left_out.push(name);
+                }
+                continue;
+            }
+            headers.push((name, value.to_owned()));
+        }
+        if headers.is_empty() {
+            return Err(bad(
+                "no headers found: the file should hold `Name: value` lines, as the browser's developer tools copy them".to_owned(),
+            ));
+        }
+        Ok(HeaderSet::Copied {
+            from: from.to_owned(),
+            headers,
+            left_out,
+        })
+    }
+
+    /// Whether this is the doctor's own set (so a bot check's verdict is about the doctor).
+    pub fn is_doctor(&self) -> bool {
+        matches!(self, HeaderSet::Doctor)
+    }
+}
+
 /// How long each kind of wait may last.
 #[derive(Debug, Clone, Copy)]
 pub struct Timeouts {
@@ -248,8 +366,12 @@ pub struct Options {
     /// A Statuspage-compatible status page to read (its base URL, e.g.
     /// `https://status.example.com`). Without it, the page the Doorman trace names, if any.
     pub status_url: Option<String>,
+    /// Whose headers the requests to the site carry: the doctor's own, a browser's
+    /// (`--browser`) or a copied set (`--headers-from`).
+    pub header_set: HeaderSet,
     /// More request headers for the site (never for a status page on another host), e.g.
-    /// `X-Forwarded-For` when playing a client behind a proxy the site trusts.
+    /// `X-Forwarded-For` when playing a client behind a proxy the site trusts. Each replaces a
+    /// header of the same name (in any case) that the set or the key would send.
     pub extra_headers: Vec<(String, String)>,
     /// Pretend the local clock is this far ahead (negative: behind), to see what a wrong
     /// clock looks like; also applied to certificate validity.
@@ -295,6 +417,7 @@ impl Options {
             hosts_file,
             extra_roots: Vec::new(),
             status_url: None,
+            header_set: HeaderSet::Doctor,
             extra_headers: Vec::new(),
             env,
             clock_skew_ms: 0,
@@ -498,18 +621,34 @@ pub async fn run_with(opts: Options, mut on_step: impl FnMut(&Step)) -> Report {
         h2,
         t,
         &t.path,
-        &http::headers(&opts, "application/json"),
+        &http::headers(&opts, false),
         opts.timeouts.request,
         skew,
     )
     .await;
+    // A refusal that came as a page (a browser's Accept) is asked once more as JSON, for its
+    // words: the gateway's page is for a person's eyes, its JSON for the doctor.
+    let again = match &main {
+        Ok(f)
+            if f.status.as_u16() >= 400
+                && f.header("doorman-code").is_some()
+                && http::receipt(f).is_none() =>
+        {
+            connector
+                .get(t, &t.path, &http::headers(&opts, true), skew)
+                .await
+                .ok()
+        }
+        _ => None,
+    };
+    let json_receipt = again.as_ref().and_then(http::receipt);
     let (traced, whoami) = if main.is_ok() {
         let path = target::query_value(&t.path);
         let traced = connector
             .get(
                 t,
                 &format!("{}?path={path}", trace::PATH),
-                &http::headers(&opts, "application/json"),
+                &http::headers(&opts, true),
                 skew,
             )
             .await;
@@ -519,7 +658,7 @@ pub async fn run_with(opts: Options, mut on_step: impl FnMut(&Step)) -> Report {
                     .get(
                         t,
                         &format!("{}?path={path}", credential::PATH),
-                        &http::headers(&opts, "application/json"),
+                        &http::headers(&opts, true),
                         skew,
                     )
                     .await,
@@ -542,10 +681,14 @@ pub async fn run_with(opts: Options, mut on_step: impl FnMut(&Step)) -> Report {
             report.ray_ids.extend(http::ray_ids(f));
         }
     }
+    if let Some(f) = &again {
+        report.ray_ids.extend(http::ray_ids(f));
+    }
     if let Some(Ok(f)) = &whoami {
         report.ray_ids.extend(http::ray_ids(f));
     }
-    let (mut trace_step, trace_info) = trace::step(traced.as_ref(), &t.path);
+    let own_headers = http::own_headers(&opts);
+    let (mut trace_step, trace_info) = trace::step(traced.as_ref(), &t.path, own_headers.is_some());
     if let Some(sample) = trace_info.as_ref().and_then(|i| i.clock.clone()) {
         samples.push(sample);
     }
@@ -626,6 +769,9 @@ pub async fn run_with(opts: Options, mut on_step: impl FnMut(&Step)) -> Report {
         did_you_mean: trace_info.as_ref().and_then(|i| i.did_you_mean.as_deref()),
         cf_trace: cf_trace.as_ref(),
         status_page: follow.as_deref(),
+        request: Some(http::describe_request(&opts, &t.path)),
+        own_headers,
+        json_receipt: json_receipt.as_ref(),
     };
     push(
         &mut report,

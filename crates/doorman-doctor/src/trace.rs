@@ -3,7 +3,9 @@
 //! which IP, network and country the gateway sees, the HTTP and TLS versions, the User-Agent,
 //! its own time (the precise clock reading), the credential's state, and the verdict a request
 //! to `P` would get (with `did_you_mean`, the public path it probably meant, when it has no route
-//! for `P`), and where the service's status page is (`status_page`). Every field is optional: an
+//! for `P`), where the service's status page is (`status_page`), and the temporary bans in force
+//! for this client whatever method and path started them (`bans`): a ban after failed logins
+//! refuses the person's logins, and the doctor's own GETs never meet it. Every field is optional: an
 //! older gateway, or another product, may send fewer; a site without the endpoint is not a
 //! failure (behind Cloudflare, `cloudflare` reads `/cdn-cgi/trace` instead).
 
@@ -36,10 +38,86 @@ pub(crate) fn text(v: Option<&Value>) -> Option<String> {
     }
 }
 
-/// The trace step.
+/// One ban of the trace's `bans`.
+struct Ban {
+    limit: String,
+    code: Option<String>,
+    counted_per: Option<String>,
+    until: Option<String>,
+    ends_in_s: Option<u64>,
+    ray_id: Option<String>,
+}
+
+impl Ban {
+    fn read(v: &Value) -> Ban {
+        Ban {
+            limit: text(v.get("limit")).unwrap_or_else(|| "a limit of the site".to_owned()),
+            code: text(v.get("code")),
+            counted_per: text(v.get("counted_per")),
+            until: text(v.get("until")),
+            ends_in_s: v.get("ends_in_s").and_then(Value::as_u64),
+            ray_id: text(v.get("ray_id")),
+        }
+    }
+
+    /// "until 2026-11-23 00:40:41 UTC (in 2 minutes)": the end by the server's clock, and how
+    /// long that is by the server's count, so a wrong local clock does not mislead.
+    fn until_words(&self) -> String {
+        let at = self
+            .until
+            .as_deref()
+            .and_then(timefmt::parse_rfc3339)
+            .map(|s| timefmt::rfc3339(s).replace('T', " ").replace('Z', " UTC"));
+        match (at, self.ends_in_s) {
+            (Some(at), Some(left)) => format!("until {at} (in {})", timefmt::words(left)),
+            (Some(at), None) => format!("until {at}"),
+            (None, Some(left)) => format!("for {} more", timefmt::words(left)),
+            (None, None) => "for a while".to_owned(),
+        }
+    }
+
+    fn fact(&self) -> String {
+        let mut out = match &self.code {
+            Some(code) => format!("{} ({code})", self.limit),
+            None => self.limit.clone(),
+        };
+        if let Some(who) = &self.counted_per {
+            out.push_str(&format!(", counted per {who}"));
+        }
+        out.push_str(&format!(", {}", self.until_words()));
+        out
+    }
+
+    fn fix(&self, trace_ray: Option<&str>) -> String {
+        let whom = match &self.counted_per {
+            Some(who) => format!("requests from {who}"),
+            None => "your requests".to_owned(),
+        };
+        let code = self
+            .code
+            .as_deref()
+            .map_or_else(String::new, |c| format!(" ({c})"));
+        let ray = match (&self.ray_id, trace_ray) {
+            (Some(r), _) => format!("quote Ray ID {r} (the request that started the ban)"),
+            (None, Some(r)) => format!("quote Ray ID {r}"),
+            (None, None) => "quote the Ray IDs below".to_owned(),
+        };
+        // The ban refuses what the limit counts (logins, say), not necessarily the pages this
+        // check asked for: which requests those are is the rule's, and only its words are public.
+        format!(
+            "the site has paused {whom} that fall under its limit \"{}\"{code} {}: those are refused until then, even if this check's own requests got through. Wait until then before trying again; if you think it is a mistake, contact the site's support and {ray}",
+            self.limit,
+            self.until_words(),
+        )
+    }
+}
+
+/// The trace step. `own_headers`: the requests carried the doctor's own headers, so a bot
+/// check's refusal is about the doctor rather than the person's browser.
 pub(crate) fn step(
     res: Option<&Result<Fetched, FetchError>>,
     path: &str,
+    own_headers: bool,
 ) -> (Step, Option<TraceInfo>) {
     let Some(res) = res else {
         return (
@@ -95,6 +173,23 @@ pub(crate) fn step(
             step.fact("on the list", words);
         }
     }
+    // Bans in force whatever method and path started them: a page load can pass while the
+    // person is banned, after failed logins say, so this is read whatever the verdict below.
+    let bans: Vec<Ban> = match v.get("bans") {
+        Some(Value::Array(list)) => {
+            if list.is_empty() {
+                step.fact("temporary bans", "none");
+            }
+            list.iter()
+                .filter(|b| b.is_object())
+                .map(Ban::read)
+                .collect()
+        }
+        _ => Vec::new(),
+    };
+    for ban in &bans {
+        step.fact("temporary ban", ban.fact());
+    }
     for (key, label) in [
         ("country", "country"),
         ("http", "HTTP"),
@@ -148,6 +243,7 @@ pub(crate) fn step(
         step.fact("status page", page.clone());
     }
     let mut did_you_mean = None;
+    let mut refused_code = None;
     if let Some(verdict) = v.get("verdict").filter(|x| x.is_object()) {
         let asked = text(verdict.get("path")).unwrap_or_else(|| path.to_owned());
         did_you_mean = text(verdict.get("did_you_mean")).filter(|p| p.starts_with('/'));
@@ -167,20 +263,39 @@ pub(crate) fn step(
                 } else {
                     format!(": {reason}")
                 };
+                // A bot check judged the doctor's own headers, not the person's browser.
+                let about_doctor = own_headers
+                    && (code == "1010" || reason.contains(&crate::http::doctor_agent()));
                 step.fail(match &did_you_mean {
                     Some(better) => format!(
                         "the gateway would refuse {asked} ({code}){reason}; did you mean {better}?"
+                    ),
+                    None if about_doctor => format!(
+                        "the gateway would refuse {asked} ({code}) to the doctor's own request{reason}. This is about the doctor's headers, not your browser: to check what your browser gets, run the doctor again with --browser (or --headers-from FILE with your browser's request headers)"
                     ),
                     None => format!(
                         "the gateway would refuse {asked} ({code}){reason}: see the HTTP step's remedies, and quote the Ray ID to the site's support if you think it is wrong"
                     ),
                 });
+                refused_code = Some(code);
             }
             None => {}
         }
         if let Some(better) = &did_you_mean {
             step.fact("did you mean", better.clone());
         }
+    }
+    // The ban that ends last decides when the person can come back.
+    if let Some(ban) = bans.iter().max_by_key(|b| b.ends_in_s.unwrap_or(u64::MAX)) {
+        let fix = ban.fix(get("ray_id").as_deref());
+        let fix = match (&refused_code, &step.fix) {
+            // The verdict's refusal has another cause: both matter.
+            (Some(code), Some(first)) if ban.code.as_ref() != Some(code) => {
+                format!("{first}. Besides, {fix}")
+            }
+            _ => fix,
+        };
+        step.fail(fix);
     }
     if step.facts.is_empty() {
         step.status = Status::Skip;

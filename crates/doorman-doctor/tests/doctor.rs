@@ -3,10 +3,11 @@
 
 use std::time::{Duration, SystemTime};
 
+use doorman_doctor::fixtures::Asked;
 use doorman_doctor::fixtures::{
     Pki, Reply, closed_port, dns_server, http_server, https_server, https_server_with,
 };
-use doorman_doctor::{Options, Report, Status, render_json, render_text, run};
+use doorman_doctor::{HeaderSet, Options, Report, Status, render_json, render_text, run};
 
 fn opts(url: &str) -> Options {
     let mut o = Options::isolated(url).unwrap();
@@ -479,4 +480,130 @@ async fn a_silent_server_times_out_instead_of_hanging() {
             .unwrap()
             .starts_with("no TLS answer within")
     );
+}
+
+/// A server that answers 200 to everything and keeps what it was asked.
+async fn recording_server() -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::Mutex<Vec<Asked>>>,
+) {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = seen.clone();
+    let addr = http_server(move |asked| {
+        keep.lock().unwrap().push(asked.clone());
+        Reply::new(200, &[("content-type", "text/plain")], "ok")
+    })
+    .await
+    .unwrap();
+    (addr, seen)
+}
+
+fn values<'a>(asked: &'a Asked, name: &str) -> Vec<&'a str> {
+    asked
+        .headers
+        .iter()
+        .filter(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
+/// `-H` replaces a header the doctor sends anyway (whatever its case) instead of sending a
+/// second, which the site would ignore for the doctor's own; `--browser` sends a browser's set
+/// on the page request, and the gateway's endpoints are still asked for JSON.
+#[tokio::test]
+async fn extra_headers_replace_the_doctors_own_and_a_browser_set_is_sent() {
+    let (addr, seen) = recording_server().await;
+    let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:153.0) Gecko/20100101 Firefox/153.0";
+    let mut o = opts(&format!("http://{addr}/"));
+    o.api_key = Some("dmn_live_whatever".to_owned());
+    o.extra_headers = vec![
+        ("User-Agent".to_owned(), firefox.to_owned()),
+        ("x-forwarded-for".to_owned(), "203.0.113.7".to_owned()),
+    ];
+    let r = run(o).await;
+    let request = r.step("http").unwrap().fact_value("request").unwrap();
+    assert_eq!(
+        request,
+        format!(
+            "GET / with the doctor's own headers (User-Agent: {firefox}, Accept: application/json), Authorization: Bearer <your key>, -H User-Agent, x-forwarded-for"
+        )
+    );
+    let asked = seen.lock().unwrap().clone();
+    assert!(asked.len() >= 2, "{asked:?}");
+    for a in &asked {
+        assert_eq!(values(a, "user-agent"), [firefox], "{a:?}");
+        assert_eq!(values(a, "accept"), ["application/json"], "{a:?}");
+        assert_eq!(values(a, "x-forwarded-for"), ["203.0.113.7"], "{a:?}");
+        assert_eq!(values(a, "authorization"), ["Bearer dmn_live_whatever"]);
+    }
+
+    seen.lock().unwrap().clear();
+    let mut o = opts(&format!("http://{addr}/"));
+    o.header_set = HeaderSet::Browser;
+    o.extra_headers = vec![("accept-language".to_owned(), "de-DE,de;q=0.9".to_owned())];
+    let r = run(o).await;
+    assert_eq!(
+        r.step("http").unwrap().fact_value("request"),
+        Some(
+            "GET / with a browser's headers (--browser: Chrome 148 on Windows), -H accept-language"
+        )
+    );
+    let asked = seen.lock().unwrap().clone();
+    let page = asked.iter().find(|a| a.path() == "/").unwrap();
+    let ua = values(page, "user-agent");
+    assert!(
+        ua.len() == 1 && ua[0].contains("Chrome/148.0.0.0"),
+        "{page:?}"
+    );
+    assert!(
+        values(page, "accept")[0].starts_with("text/html,"),
+        "{page:?}"
+    );
+    assert_eq!(values(page, "accept-language"), ["de-DE,de;q=0.9"]);
+    assert_eq!(values(page, "sec-fetch-mode"), ["navigate"]);
+    assert_eq!(values(page, "sec-ch-ua-platform"), ["\"Windows\""]);
+    assert!(values(page, "accept-encoding").is_empty(), "{page:?}");
+    let trace = asked
+        .iter()
+        .find(|a| a.path() == "/.well-known/doorman/trace")
+        .unwrap();
+    assert_eq!(values(trace, "accept"), ["application/json"], "{trace:?}");
+    assert_eq!(values(trace, "user-agent"), ua);
+}
+
+/// Headers copied from a browser's developer tools: request lines, HTTP/2 pseudo-headers and
+/// comments are skipped, the connection's own headers left out and named; anything else that
+/// is not a header is refused with its line.
+#[test]
+fn copied_headers_are_read_as_developer_tools_copy_them() {
+    let set = HeaderSet::copied(
+        "GET /members HTTP/2\n:authority: example.com\n:method: GET\n# from Chrome\nHost: example.com\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/148.0.0.0 Safari/537.36\naccept-encoding: gzip, br\nCookie: doorman_clearance=abc\n\nSec-Fetch-Mode: navigate\n",
+        "chrome.txt",
+    )
+    .unwrap();
+    let HeaderSet::Copied {
+        from,
+        headers,
+        left_out,
+    } = set
+    else {
+        panic!("{set:?}");
+    };
+    assert_eq!(from, "chrome.txt");
+    let names: Vec<&str> = headers.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["user-agent", "cookie", "sec-fetch-mode"]);
+    assert_eq!(left_out, ["host", "accept-encoding"]);
+    let err = HeaderSet::copied("User-Agent: x\nnonsense here\n", "h.txt").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "--headers-from h.txt: line 2 is not a `Name: value` header: `nonsense here`"
+    );
+    let err = HeaderSet::copied("curl 'https://example.com/' -H 'accept: */*'", "h.txt")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("is a curl command"), "{err}");
+    let err = HeaderSet::copied("\n# nothing\n", "h.txt")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no headers found"), "{err}");
 }

@@ -197,6 +197,15 @@ impl Limiter {
         list
     }
 
+    /// The ban on one rule's key, when it is in force at `now`: one lookup, because the trace
+    /// endpoint asks it for a handful of keys on a request anyone may send.
+    pub fn ban(&self, rule: &str, key: u64, now: SystemTime) -> Option<Ban> {
+        let bans = self.bans.lock().unwrap_or_else(PoisonError::into_inner);
+        bans.get(&(rule.to_owned(), key))
+            .filter(|b| b.until > now)
+            .cloned()
+    }
+
     /// Ends the bans matching `target` (a key hash in hex, the shown value such as an IP, or
     /// `rule:key`), optionally only those of `rule`, clearing their counters so the keys start
     /// afresh. Returns the bans lifted.

@@ -1,7 +1,8 @@
 //! `GET /.well-known/doorman/trace`: what the gateway sees of the client, in the spirit of
 //! Cloudflare's `/cdn-cgi/trace` — the IP after trusted-proxy resolution, its network and
 //! country, HTTP and TLS versions, the User-Agent, the server's time (for clock checks), the
-//! credential's state, and the verdict a request to `?path=` would get. `key=value` lines by
+//! credential's state, the verdict a request to `?path=` would get, and the temporary bans in
+//! force for this client whatever method and path started them (`bans`). `key=value` lines by
 //! default, JSON with `Accept: application/json`. `doorman doctor` reads the JSON.
 //!
 //! It answers the seeds' "check your connection", "test from another network" and "sync your
@@ -10,8 +11,9 @@
 
 use bytes::Bytes;
 use doorman_core::auth::AuthFacts;
-use doorman_core::timefmt::unix_millis;
-use doorman_core::{RequestFacts, Verdict};
+use doorman_core::ratelimit::{LimitAction, client_key, denial_code};
+use doorman_core::timefmt::{rfc3339, unix_millis};
+use doorman_core::{Disclosure, Policy, RequestFacts, Verdict};
 use http::{Response, StatusCode, Version, header};
 use serde_json::{Map, Value, json};
 
@@ -71,6 +73,8 @@ pub async fn answer(gw: &Gateway, rt: &Runtime, facts: &RequestFacts<'_>) -> Res
     if !on_lists.is_empty() {
         put("lists", Value::Array(on_lists));
     }
+    // Always there, empty or not: a client can tell "no ban" from a gateway that does not say.
+    put("bans", Value::Array(bans(gw, policy, facts)));
     put("host", json!(facts.host));
     put("http", json!(version_word(facts.version)));
     put("scheme", json!(facts.scheme.as_str()));
@@ -120,6 +124,58 @@ pub async fn answer(gw: &Gateway, rt: &Runtime, facts: &RequestFacts<'_>) -> Res
     resp
 }
 
+/// The temporary bans in force for this client, whatever method and path started them: a ban
+/// after failed `POST /login`s refuses the person's logins, yet the what-if GET of `?path=` never
+/// meets the login rule, so the verdict alone would say all is well. Read from the gateway's ban list with the key this client has under each
+/// rule with a mitigation timeout; nothing is counted. Only rules kept per who the client is
+/// (identity, IP and what follows from it) can be matched this way: a ban of a rule kept per a
+/// path, a header or a cookie belongs to a value another request had, so it is left out here and
+/// shows only when `?path=` meets it, in the verdict. `log` rules refuse nothing, so their
+/// "bans" are not reported.
+///
+/// Each ban speaks as its receipt would: the rule's description (never its expression) and the
+/// counter's owner ("your IP address 203.0.113.7") only when the rule's disclosure is public;
+/// otherwise the code's title alone. With Redis, the list holds the bans this gateway has seen.
+fn bans(gw: &Gateway, policy: &Policy, facts: &RequestFacts<'_>) -> Vec<Value> {
+    let mut out = Vec::new();
+    for (rule, _) in policy.rate_limits.iter() {
+        if rule.mitigation_timeout.is_zero() || rule.action == LimitAction::Log {
+            continue;
+        }
+        let Some(key) = client_key(rule, facts, policy) else {
+            continue;
+        };
+        let Some(ban) = gw.limiter.ban(&rule.id, key.hash, facts.now) else {
+            continue;
+        };
+        let code = denial_code(rule);
+        let left = ban.until.duration_since(facts.now).unwrap_or_default();
+        let mut entry = Map::new();
+        match rule.disclosure {
+            Disclosure::Public => {
+                entry.insert(
+                    "limit".into(),
+                    json!(rule.description.as_deref().unwrap_or(code.title())),
+                );
+                entry.insert(
+                    "counted_per".into(),
+                    json!(format!("your {} {}", ban.kind, ban.shown)),
+                );
+            }
+            Disclosure::Hint | Disclosure::Private => {
+                entry.insert("limit".into(), json!(code.title()));
+            }
+        }
+        entry.insert("code".into(), json!(code.as_str()));
+        entry.insert("until".into(), json!(rfc3339(ban.until)));
+        entry.insert("ends_in_s".into(), json!(left.as_millis().div_ceil(1000)));
+        // The request that started it: what the site's support looks up.
+        entry.insert("ray_id".into(), json!(ban.ray));
+        out.push(Value::Object(entry));
+    }
+    out
+}
+
 /// `key=value` lines; nested objects flatten to `key.sub=value`.
 fn lines(map: &Map<String, Value>) -> String {
     let mut out = String::new();
@@ -130,11 +186,19 @@ fn lines(map: &Map<String, Value>) -> String {
                     out.push_str(&format!("{k}.{k2}={}\n", scalar(v2)));
                 }
             }
-            // Lists by name, comma-separated, as Cloudflare's trace would write them.
+            Value::Array(items) if items.is_empty() => {}
+            // Lists by name, comma-separated, as Cloudflare's trace would write them; bans by
+            // their limit's words and end.
             Value::Array(items) => {
                 let names: Vec<String> = items
                     .iter()
-                    .map(|i| i.get("name").map_or_else(|| scalar(i), scalar))
+                    .map(|i| match (i.get("name"), i.get("limit"), i.get("until")) {
+                        (Some(name), _, _) => scalar(name),
+                        (None, Some(limit), Some(until)) => {
+                            format!("{} until {}", scalar(limit), scalar(until))
+                        }
+                        _ => scalar(i),
+                    })
                     .collect();
                 out.push_str(&format!("{k}={}\n", names.join(",")));
             }

@@ -142,3 +142,129 @@ items = ["203.0.113.0/24"]
     assert!(json.get("lists").is_none(), "{json}");
     env.stop().await;
 }
+
+/// A ban started by requests of another path (failed logins) is in the trace whatever `?path=`
+/// asks, though the verdict for that path knows nothing of it: in the rule's public words (its
+/// description, never its expression), counted per the client as its receipt says, with its
+/// end. A `hint` rule's ban is named by its code's title only; a rule kept per a header is not
+/// matched (its value belongs to another request).
+#[tokio::test]
+async fn trace_lists_the_bans_in_force_for_this_client_whatever_started_them() {
+    let env = start(
+        r#"
+[[rate_limits]]
+id = "failed-logins"
+description = "Too many failed logins"
+expression = 'http.request.uri.path eq "/debug/status"'
+characteristics = ["ip.src"]
+requests_per_period = 2
+period_secs = 60
+mitigation_timeout_secs = 120
+counting_expression = "http.response.code eq 401"
+
+[[rate_limits]]
+id = "per-tenant"
+description = "Tenant requests"
+expression = 'http.request.uri.path eq "/debug/echo"'
+characteristics = ['http.request.headers["x-tenant"]']
+requests_per_period = 1
+period_secs = 60
+mitigation_timeout_secs = 60
+
+[[rate_limits]]
+id = "health-pokes"
+description = "Health pokes"
+expression = 'http.request.uri.path eq "/healthz"'
+requests_per_period = 1
+period_secs = 60
+mitigation_timeout_secs = 60
+disclosure = "hint"
+"#,
+    )
+    .await;
+    let trace = env.url("/.well-known/doorman/trace?path=/");
+    let json_of = |body: &[u8]| serde_json::from_slice::<Value>(body).unwrap();
+    let (_, body) = get(&trace, &[("accept", "application/json")]).await;
+    assert_eq!(json_of(&body)["bans"], serde_json::json!([]), "no ban yet");
+
+    // Two failed "logins": the second completes the count and starts the ban, off the
+    // response path.
+    for _ in 0..2 {
+        let (resp, _) = get(&env.url("/debug/status?code=401"), &[]).await;
+        assert_eq!(resp.status(), 401);
+    }
+    let mut json = Value::Null;
+    for _ in 0..100 {
+        let (_, body) = get(&trace, &[("accept", "application/json")]).await;
+        json = json_of(&body);
+        if json["bans"].as_array().is_some_and(|b| !b.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // The what-if GET of `/` meets no login rule: only `bans` tells.
+    assert_eq!(json["verdict"]["allowed"], true, "{json}");
+    let bans = json["bans"].as_array().unwrap();
+    assert_eq!(bans.len(), 1, "{json}");
+    let ban = &bans[0];
+    assert_eq!(ban["limit"], "Too many failed logins");
+    assert_eq!(ban["code"], "1012");
+    assert_eq!(ban["counted_per"], "your IP address 127.0.0.1");
+    let left = ban["ends_in_s"].as_u64().unwrap();
+    assert!((110..=120).contains(&left), "{ban}");
+    assert!(ban["until"].as_str().unwrap().ends_with('Z'), "{ban}");
+    assert!(ban["ray_id"].as_str().is_some_and(|r| !r.is_empty()));
+    let text = serde_json::to_string(&json).unwrap();
+    assert!(
+        !text.contains("failed-logins") && !text.contains("http.re"),
+        "neither the rule's id nor its expressions: {text}"
+    );
+    // The same in the `key=value` form.
+    let (_, body) = get(&trace, &[]).await;
+    let lines = String::from_utf8_lossy(&body);
+    assert!(
+        lines
+            .lines()
+            .any(|l| l.starts_with("bans=Too many failed logins until ")),
+        "{lines}"
+    );
+
+    // A ban kept per a header value is not this client's to know, even sending that header.
+    for _ in 0..2 {
+        get(&env.url("/debug/echo"), &[("x-tenant", "acme")]).await;
+    }
+    let (resp, _) = get(&env.url("/debug/echo"), &[("x-tenant", "acme")]).await;
+    assert_eq!(resp.status(), 429, "the tenant's ban is in force");
+    // A `hint` rule: the code's title, not the description nor who is counted.
+    for _ in 0..2 {
+        get(&env.url("/healthz"), &[]).await;
+    }
+    let (resp, _) = get(&env.url("/healthz"), &[]).await;
+    assert_eq!(resp.status(), 429);
+    let (_, body) = get(
+        &trace,
+        &[("accept", "application/json"), ("x-tenant", "acme")],
+    )
+    .await;
+    let json = json_of(&body);
+    let limits: Vec<&str> = json["bans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["limit"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        limits,
+        ["Too many failed logins", "Too many requests"],
+        "{json}"
+    );
+    let hinted = &json["bans"][1];
+    assert_eq!(hinted["code"], "1015");
+    assert!(hinted.get("counted_per").is_none(), "{hinted}");
+    assert!(
+        !serde_json::to_string(&json)
+            .unwrap()
+            .contains("Health pokes")
+    );
+    env.stop().await;
+}
