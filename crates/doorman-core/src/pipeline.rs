@@ -477,11 +477,7 @@ fn limit_receipt(
     blocked: bool,
     reset_after_ms: u64,
 ) -> Receipt {
-    let code = match (rule.action, rule.counting.is_some()) {
-        (LimitAction::Challenge, _) => Code::Challenge,
-        (_, true) => Code::TemporaryBan,
-        _ => Code::RateLimited,
-    };
+    let code = crate::ratelimit::denial_code(rule);
     let key = &check.key;
     let who = format!("your {} {}", key.kind, key.shown);
     // What was counted, in words: never the counting expression itself.
