@@ -25,6 +25,7 @@
 mod auth;
 mod compile;
 pub mod diag;
+mod env;
 mod firewall;
 mod literal;
 mod parse;

@@ -143,6 +143,7 @@ pub(crate) fn parse(sink: &mut Sink<'_>) -> Option<Parsed> {
         }
         return None;
     }
+    crate::env::substitute(root.get_mut(), sink, &|name| std::env::var(name).ok());
     let mut reported = HashSet::new();
     for _ in 0..MAX_ERRORS {
         let de = toml::de::Deserializer::from(root.clone());

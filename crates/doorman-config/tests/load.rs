@@ -586,3 +586,24 @@ fn route_prefixes_and_upgrades_are_checked() {
         "{bad}"
     );
 }
+
+#[test]
+fn environment_variables_fill_string_values() {
+    // HOME is set wherever tests run; setting a variable here would race other tests' threads.
+    let home = std::env::var("HOME").expect("HOME is set");
+    let text = format!("{BASE}\n[site]\nsupport = \"mail ${{HOME}}/help, price $$5, $${{HOME}}\"\n");
+    let l = loaded(&text);
+    assert_eq!(
+        l.config.policy.site.support.as_deref(),
+        Some(format!("mail {home}/help, price $$5, ${{HOME}}").as_str())
+    );
+
+    let text = format!("{BASE}\n[site]\nsupport = \"${{DOORMAN_TEST_SURELY_UNSET_9341}}\"\n");
+    let d = common::errors_of(&text);
+    let e = find(&d.items, Severity::Error, "DOORMAN_TEST_SURELY_UNSET_9341");
+    assert_eq!(
+        e.message,
+        "environment variable `DOORMAN_TEST_SURELY_UNSET_9341` is not set"
+    );
+    assert_eq!(at(e), pos(&text, "\"${DOORMAN_TEST_SURELY_UNSET_9341}\""));
+}
