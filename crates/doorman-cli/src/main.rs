@@ -49,6 +49,12 @@ enum Command {
         /// The TOML configuration file.
         #[arg(long, short)]
         config: PathBuf,
+        /// Print the report as JSON (on stdout, whatever the result).
+        #[arg(long)]
+        json: bool,
+        /// Fail (exit 1) on warnings too.
+        #[arg(long)]
+        strict: bool,
     },
     /// List recorded events (denials and other non-allow answers).
     Events(cmd_events::EventsArgs),
@@ -105,15 +111,35 @@ fn run(command: Command) -> Result<ExitCode> {
     match command {
         Command::Serve { config, workers } => serve(&config, workers),
         Command::Demo(args) => demo::run(&args).map(|()| ExitCode::SUCCESS),
-        Command::Check { config } => {
-            let (report, ok) = doorman_config::check_report(&config);
-            if ok {
-                println!("{report}");
-                Ok(ExitCode::SUCCESS)
+        Command::Check {
+            config,
+            json,
+            strict,
+        } => {
+            let checked = doorman_config::check(&config);
+            let passes = checked.passes(strict);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&checked.json(strict))?);
+            } else if checked.errors > 0 {
+                eprintln!("{}", checked.text());
+            } else if passes {
+                println!("{}", checked.text());
             } else {
-                eprintln!("{report}");
-                Ok(ExitCode::from(1))
+                eprintln!("{}", checked.text());
+                eprintln!(
+                    "strict: {} count as errors; the file was not accepted",
+                    if checked.warnings == 1 {
+                        "1 warning".to_owned()
+                    } else {
+                        format!("{} warnings", checked.warnings)
+                    }
+                );
             }
+            Ok(if passes {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
         Command::Events(args) => cmd_events::run_events(&args),
         Command::Explain(args) => cmd_events::run_explain(&args),

@@ -70,6 +70,58 @@ uptsream = "chat"
 }
 
 #[test]
+fn check_json_and_strict_for_ci() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("doorman.toml");
+    // Loads, with one warning: the admin API on every interface.
+    std::fs::write(
+        &file,
+        "[[listeners]]\naddr = \"127.0.0.1:8080\"\n\n[admin]\naddr = \"0.0.0.0:9090\"\n\n[[upstreams]]\nname = \"chat\"\ntargets = [\"127.0.0.1:3000\"]\n\n[[routes]]\nname = \"chat\"\nupstream = \"chat\"\n",
+    )
+    .unwrap();
+    let check = |extra: &[&str]| {
+        let out = Command::new(BIN)
+            .args(["check", "--config"])
+            .arg(&file)
+            .args(extra)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, _) = check(&[]);
+    assert_eq!(code, Some(0));
+    assert!(
+        out.contains("warning: the admin API listens on 0.0.0.0:9090"),
+        "{out}"
+    );
+
+    let (code, _, err) = check(&["--strict"]);
+    assert_eq!(code, Some(1), "warnings fail under --strict");
+    assert!(err.contains("strict: 1 warning count as errors"), "{err}");
+
+    let (code, out, _) = check(&["--json", "--strict"]);
+    assert_eq!(code, Some(1));
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON on stdout");
+    assert_eq!(v["ok"], false);
+    assert_eq!(
+        (v["errors"].as_u64(), v["warnings"].as_u64()),
+        (Some(0), Some(1))
+    );
+    assert_eq!(v["diagnostics"][0]["severity"], "warning");
+    assert_eq!(v["diagnostics"][0]["line"], 5);
+    assert_eq!(v["defines"]["route"], 1);
+
+    let (code, out, _) = check(&["--json"]);
+    assert_eq!(code, Some(0));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["ok"], true);
+}
+
+#[test]
 fn sigterm_drains_a_streaming_response_then_exits() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let (origin, _origin_handle) = runtime

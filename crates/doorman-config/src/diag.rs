@@ -112,6 +112,20 @@ impl Diagnostics {
     }
 }
 
+impl Diagnostic {
+    /// The diagnostic as JSON: severity, file, line and column (when known), message, hint.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "severity": self.severity.as_str(),
+            "file": self.file,
+            "line": self.position.map(|p| p.line),
+            "column": self.position.map(|p| p.column),
+            "message": self.message,
+            "hint": self.hint,
+        })
+    }
+}
+
 impl fmt::Display for Diagnostics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for d in &self.items {

@@ -127,11 +127,17 @@ mod tests {
 
     #[test]
     fn references_are_replaced_and_literals_kept() {
-        assert_eq!(expand("${REDIS}/0", &env), Ok(Some("redis://10.0.0.5:6379/0".into())));
+        assert_eq!(
+            expand("${REDIS}/0", &env),
+            Ok(Some("redis://10.0.0.5:6379/0".into()))
+        );
         assert_eq!(expand("a${EMPTY}b", &env), Ok(Some("ab".into())));
         assert_eq!(expand("price $5", &env), Ok(None));
         assert_eq!(expand("$${REDIS}", &env), Ok(Some("${REDIS}".into())));
-        assert_eq!(expand("$$x ${REDIS}", &env), Ok(Some("$$x redis://10.0.0.5:6379".into())));
+        assert_eq!(
+            expand("$$x ${REDIS}", &env),
+            Ok(Some("$$x redis://10.0.0.5:6379".into()))
+        );
     }
 
     #[test]

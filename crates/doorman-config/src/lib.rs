@@ -123,38 +123,114 @@ pub fn load_str(text: &str, path: impl AsRef<Path>) -> Result<Loaded, Diagnostic
 /// failure: every diagnostic and a summary line (print to stderr, exit 1). The text has no
 /// trailing newline.
 pub fn check_report(path: impl AsRef<Path>) -> (String, bool) {
+    let checked = check(path);
+    (checked.text(), checked.errors == 0)
+}
+
+/// What `doorman check` found: every diagnostic, and on success what the file defines.
+#[derive(Debug)]
+pub struct Checked {
+    /// The file as the caller named it.
+    pub file: String,
+    /// Errors and warnings, in file order.
+    pub diagnostics: Vec<Diagnostic>,
+    /// How many are errors.
+    pub errors: usize,
+    /// How many are warnings.
+    pub warnings: usize,
+    /// On success: what the file defines, as (thing, count), e.g. ("route", 3).
+    pub counts: Vec<(&'static str, usize)>,
+    /// The report `Diagnostics` prints on failure (with its summary line).
+    failure: Option<String>,
+}
+
+impl Checked {
+    /// The human report: on success the warnings and `ok: 3 routes, …`; on failure every
+    /// diagnostic and the summary line. No trailing newline.
+    pub fn text(&self) -> String {
+        if let Some(failure) = &self.failure {
+            return failure.clone();
+        }
+        let mut out = String::new();
+        for w in &self.diagnostics {
+            out.push_str(&w.to_string());
+            out.push('\n');
+        }
+        out.push_str("ok: ");
+        // Routes, upstreams and listeners always; the rest only when there are any, so the
+        // line stays short for a small file.
+        let shown: Vec<String> = self
+            .counts
+            .iter()
+            .enumerate()
+            .filter(|(i, (_, n))| *i < 3 || *n > 0)
+            .map(|(_, (what, n))| diag::plural(*n, what))
+            .collect();
+        out.push_str(&shown.join(", "));
+        out
+    }
+
+    /// The report as JSON, for scripts and CI: `ok`, the counts of errors and warnings, every
+    /// diagnostic with its position, and what the file defines.
+    pub fn json(&self, strict: bool) -> serde_json::Value {
+        let defines: serde_json::Map<String, serde_json::Value> = self
+            .counts
+            .iter()
+            .map(|(what, n)| (what.replace(' ', "_"), serde_json::json!(n)))
+            .collect();
+        serde_json::json!({
+            "file": self.file,
+            "ok": self.passes(strict),
+            "errors": self.errors,
+            "warnings": self.warnings,
+            "strict": strict,
+            "diagnostics": self.diagnostics.iter().map(Diagnostic::to_json).collect::<Vec<_>>(),
+            "defines": defines,
+        })
+    }
+
+    /// Whether the file passes: no error, and with `strict` no warning either.
+    pub fn passes(&self, strict: bool) -> bool {
+        self.errors == 0 && (!strict || self.warnings == 0)
+    }
+}
+
+/// Loads `path` as `doorman check` does and says what was found.
+pub fn check(path: impl AsRef<Path>) -> Checked {
+    let file = path.as_ref().display().to_string();
     match load(path) {
         Ok(loaded) => {
-            let mut out = String::new();
-            for w in &loaded.warnings {
-                out.push_str(&w.to_string());
-                out.push('\n');
-            }
             let p = &loaded.config.policy;
-            out.push_str(&format!(
-                "ok: {}, {}, {}",
-                diag::plural(p.routes.len(), "route"),
-                diag::plural(p.upstreams.len(), "upstream"),
-                diag::plural(loaded.config.server.listeners.len(), "listener"),
-            ));
-            // Firewall counts only when there is a firewall, so the line stays short otherwise.
             let fw = &p.firewall;
-            for (n, what) in [
-                (fw.lists.len(), "list"),
-                (fw.access_rules.len(), "access rule"),
-                (fw.rules.len(), "rule"),
-                (p.rate_limits.len(), "rate limit"),
+            let counts = vec![
+                ("route", p.routes.len()),
+                ("upstream", p.upstreams.len()),
+                ("listener", loaded.config.server.listeners.len()),
+                ("list", fw.lists.len()),
+                ("access rule", fw.access_rules.len()),
+                ("rule", fw.rules.len()),
+                ("rate limit", p.rate_limits.len()),
                 (
-                    loaded.config.server.auth.jwt_providers.len(),
                     "JWT provider",
+                    loaded.config.server.auth.jwt_providers.len(),
                 ),
-            ] {
-                if n > 0 {
-                    out.push_str(&format!(", {}", diag::plural(n, what)));
-                }
+            ];
+            Checked {
+                file,
+                errors: 0,
+                warnings: loaded.warnings.len(),
+                diagnostics: loaded.warnings,
+                counts,
+                failure: None,
             }
-            (out, true)
         }
-        Err(d) => (d.to_string(), false),
+        Err(d) => Checked {
+            file,
+            errors: d.errors().count(),
+            warnings: d.warnings().count(),
+            failure: Some(d.to_string()),
+            diagnostics: d.items,
+            counts: Vec::new(),
+        },
     }
 }

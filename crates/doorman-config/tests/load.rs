@@ -591,7 +591,8 @@ fn route_prefixes_and_upgrades_are_checked() {
 fn environment_variables_fill_string_values() {
     // HOME is set wherever tests run; setting a variable here would race other tests' threads.
     let home = std::env::var("HOME").expect("HOME is set");
-    let text = format!("{BASE}\n[site]\nsupport = \"mail ${{HOME}}/help, price $$5, $${{HOME}}\"\n");
+    let text =
+        format!("{BASE}\n[site]\nsupport = \"mail ${{HOME}}/help, price $$5, $${{HOME}}\"\n");
     let l = loaded(&text);
     assert_eq!(
         l.config.policy.site.support.as_deref(),
