@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -44,6 +44,13 @@ enum Command {
     },
     /// Run the built-in demo: a chat service and the gateway in front of it.
     Demo(demo::DemoArgs),
+    /// Print shell completions: `doorman completions bash > /etc/bash_completion.d/doorman`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff): `doorman man | gzip > /usr/share/man/man1/doorman.1.gz`.
+    Man,
     /// Validate a configuration file; errors are printed as file:line:col.
     Check {
         /// The TOML configuration file.
@@ -107,10 +114,30 @@ fn main() -> ExitCode {
     }
 }
 
+/// Writes generated text to stdout; a reader that stops early (`| head`) is not an error.
+fn print_bytes(bytes: &[u8]) -> Result<ExitCode> {
+    use std::io::Write;
+    match std::io::stdout().write_all(bytes) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(ExitCode::SUCCESS),
+    }
+}
+
 fn run(command: Command) -> Result<ExitCode> {
     match command {
         Command::Serve { config, workers } => serve(&config, workers),
         Command::Demo(args) => demo::run(&args).map(|()| ExitCode::SUCCESS),
+        Command::Completions { shell } => {
+            // Into a buffer first: the generator panics when stdout closes early (`| head`).
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "doorman", &mut script);
+            print_bytes(&script)
+        }
+        Command::Man => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(Cli::command()).render(&mut page)?;
+            print_bytes(&page)
+        }
         Command::Check {
             config,
             json,

@@ -369,3 +369,28 @@ action = "block"
         assert_eq!(traced["client_ip"], client);
     }
 }
+
+#[test]
+fn completions_and_the_man_page_come_from_the_cli_definition() {
+    for (shell, marker) in [
+        ("bash", "_doorman()"),
+        ("zsh", "#compdef doorman"),
+        ("fish", "complete -c doorman"),
+    ] {
+        let out = Command::new(BIN)
+            .args(["completions", shell])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{shell}");
+        let script = String::from_utf8_lossy(&out.stdout);
+        assert!(script.contains(marker), "{shell}: {script}");
+        for sub in ["serve", "check", "explain", "doctor"] {
+            assert!(script.contains(sub), "{shell} completes {sub}");
+        }
+    }
+    let out = Command::new(BIN).arg("man").output().unwrap();
+    assert!(out.status.success());
+    let page = String::from_utf8_lossy(&out.stdout);
+    assert!(page.contains(".TH doorman 1"), "{page}");
+    assert!(page.contains("explains every denial"), "{page}");
+}
