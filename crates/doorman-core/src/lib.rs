@@ -31,7 +31,10 @@ pub mod render;
 pub mod timefmt;
 
 pub use code::Code;
-pub use decision::{Decision, LogMode, Logged, Permit, PhaseName, TraceStep, Verdict};
+pub use decision::{
+    Decision, LogMode, Logged, MatchAction, Permit, PhaseName, RuleKind, RuleMatch, TraceStep,
+    Verdict,
+};
 pub use facts::{RequestFacts, Scheme, TlsFacts};
 pub use pipeline::decide;
 pub use policy::Policy;

@@ -37,6 +37,8 @@ pub struct Runtime {
     /// Some rule or limit can challenge (or reads `doorman.clearance`), so clearance cookies
     /// are checked.
     pub wants_clearance: bool,
+    /// The metrics handles this snapshot's requests count with (by route, by rule).
+    pub metric_handles: crate::metrics::SnapshotHandles,
 }
 
 impl Runtime {
@@ -70,6 +72,7 @@ impl Runtime {
         );
         let wants_bot = reads_bot_fields(&config.policy);
         let wants_clearance = can_challenge(&config.policy);
+        let metric_handles = crate::metrics::SnapshotHandles::new(&config.policy);
         Runtime {
             config,
             watched_files,
@@ -80,6 +83,7 @@ impl Runtime {
             jwt,
             wants_bot,
             wants_clearance,
+            metric_handles,
         }
     }
 }
