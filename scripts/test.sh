@@ -21,6 +21,18 @@ apt_install() {
 # chromium: the challenge page is solved end to end by a real headless browser.
 apt_install curl redis-server chromium
 
+# prometheus: its promtool checks the gateway's /metrics (crates/doorman-server/tests/metrics.rs).
+# The package also starts a Prometheus server where services start (listening on :9090, the admin
+# API's default port); only the tool is needed, so a server it started is stopped and disabled.
+if ! dpkg -s prometheus >/dev/null 2>&1; then
+  apt_install prometheus
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet prometheus 2>/dev/null; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo systemctl disable --now prometheus >/dev/null 2>&1 || true
+  fi
+fi
+
 echo "== cargo fmt"
 cargo fmt --all -- --check
 echo "== cargo clippy"

@@ -118,6 +118,96 @@ pub struct Logged {
     pub receipt: Receipt,
 }
 
+/// Which kind of rule a [`RuleMatch`] names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RuleKind {
+    /// An IP access rule: `policy.firewall.access_rules[index]`.
+    AccessRule,
+    /// A custom firewall rule: `policy.firewall.rules.get(index)`.
+    CustomRule,
+    /// A rate limiting rule: `policy.rate_limits.get(index)`, or the API key's own limit when
+    /// the index is [`KEY_LIMIT`](crate::ratelimit::KEY_LIMIT).
+    RateLimit,
+}
+
+impl RuleKind {
+    /// The spelling in metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleKind::AccessRule => "access_rule",
+            RuleKind::CustomRule => "custom_rule",
+            RuleKind::RateLimit => "rate_limit",
+        }
+    }
+}
+
+/// What a matching rule did to the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MatchAction {
+    /// Denied it.
+    Block,
+    /// Asked for a challenge.
+    Challenge,
+    /// Would have asked for a challenge, but the client's clearance cookie was valid.
+    Cleared,
+    /// Let it pass, skipping the later security phases.
+    Allow,
+    /// Skipped the remaining custom rules (and the phases the rule names).
+    Skip,
+    /// Recorded it (`action = "log"`, or a rate limit in log mode that was exceeded).
+    Log,
+    /// Recorded what it would have done (shadow mode).
+    Shadow,
+    /// An access rule that matched while another one decided: an `allow` over blocks, a more
+    /// specific block over a less specific one, or the first of several allows.
+    Overridden,
+}
+
+impl MatchAction {
+    /// Every action, in the order of [`MatchAction::index`].
+    pub const ALL: [MatchAction; 8] = [
+        MatchAction::Block,
+        MatchAction::Challenge,
+        MatchAction::Cleared,
+        MatchAction::Allow,
+        MatchAction::Skip,
+        MatchAction::Log,
+        MatchAction::Shadow,
+        MatchAction::Overridden,
+    ];
+
+    /// The spelling in metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MatchAction::Block => "block",
+            MatchAction::Challenge => "challenge",
+            MatchAction::Cleared => "cleared",
+            MatchAction::Allow => "allow",
+            MatchAction::Skip => "skip",
+            MatchAction::Log => "log",
+            MatchAction::Shadow => "shadow",
+            MatchAction::Overridden => "overridden",
+        }
+    }
+
+    /// The position in [`MatchAction::ALL`], for tables indexed by action.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// One rule that matched a request, and what it did. Indices rather than ids, so that the
+/// server can count a match with a handle it prepared per configuration snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RuleMatch {
+    /// Access rule, custom rule or rate limit.
+    pub kind: RuleKind,
+    /// The rule's position in its list in the policy (see [`RuleKind`]).
+    pub index: usize,
+    /// What it did.
+    pub action: MatchAction,
+}
+
 /// The core's answer for one request.
 #[derive(Debug, Clone)]
 pub struct Decision {
@@ -129,6 +219,10 @@ pub struct Decision {
     pub trace: Vec<TraceStep>,
     /// Log and shadow matches, to be recorded whatever the verdict.
     pub logged: Vec<Logged>,
+    /// Every rule that matched, in the order they were evaluated, with what each did: access
+    /// and custom rules from `decide`, exceeded rate limits from
+    /// [`finish_limits`](crate::pipeline::finish_limits). Log and shadow matches included.
+    pub matched: Vec<RuleMatch>,
     /// Rate limit counters this request must be checked against before it may pass (only when
     /// allowed so far). The server asks its limiter and calls
     /// [`finish_limits`](crate::pipeline::finish_limits); until then the verdict is provisional.

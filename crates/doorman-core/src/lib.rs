@@ -32,7 +32,10 @@ pub mod timefmt;
 pub mod words;
 
 pub use code::Code;
-pub use decision::{Decision, LogMode, Logged, Permit, PhaseName, TraceStep, Verdict};
+pub use decision::{
+    Decision, LogMode, Logged, MatchAction, Permit, PhaseName, RuleKind, RuleMatch, TraceStep,
+    Verdict,
+};
 pub use facts::{RequestFacts, Scheme, TlsFacts};
 pub use pipeline::decide;
 pub use policy::Policy;

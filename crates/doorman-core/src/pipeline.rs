@@ -15,7 +15,10 @@ use crate::auth::{AuthFacts, AuthMethod, www_authenticate};
 use crate::canonical::{AmbiguousPaths, UpgradeRequest, upgrade_request};
 use crate::clearance::ClearanceFacts;
 use crate::code::Code;
-use crate::decision::{Decision, LogMode, Logged, Permit, PhaseName, TraceStep, Verdict};
+use crate::decision::{
+    Decision, LogMode, Logged, MatchAction, Permit, PhaseName, RuleKind, RuleMatch, TraceStep,
+    Verdict,
+};
 use crate::facts::RequestFacts;
 use crate::fields::{ClientIpFacts, RequestFields};
 use crate::firewall::{
@@ -40,11 +43,20 @@ enum Flow {
     Deny(Box<Receipt>),
 }
 
+/// What the firewall phases note besides their verdict.
+#[derive(Default)]
+struct Found {
+    /// Matches recorded without acting ([`Decision::logged`]).
+    logged: Vec<Logged>,
+    /// Every match with what it did ([`Decision::matched`]).
+    matched: Vec<RuleMatch>,
+}
+
 /// Decides what happens to one request. Pure: the same facts and policy always give the same
 /// decision.
 pub fn decide(facts: &RequestFacts<'_>, policy: &Policy) -> Decision {
     let mut trace = Vec::with_capacity(4);
-    let mut logged = Vec::new();
+    let mut found = Found::default();
 
     let Some(route_idx) = policy.route_for(&facts.host, facts.path()) else {
         trace.push(TraceStep {
@@ -59,7 +71,8 @@ pub fn decide(facts: &RequestFacts<'_>, policy: &Policy) -> Decision {
             verdict: Verdict::Deny(Box::new(no_route(facts, policy))),
             route: None,
             trace,
-            logged,
+            logged: Vec::new(),
+            matched: Vec::new(),
             limits: Vec::new(),
             response_headers: Vec::new(),
             identity: None,
@@ -71,11 +84,12 @@ pub fn decide(facts: &RequestFacts<'_>, policy: &Policy) -> Decision {
         phase: PhaseName::Routing,
         outcome: Cow::Owned(format!("matched route `{}`", route.name)),
     });
-    let deny = |receipt: Receipt, trace, logged| Decision {
+    let deny = |receipt: Receipt, trace, found: Found| Decision {
         verdict: Verdict::Deny(Box::new(receipt)),
         route: Some(route_idx),
         trace,
-        logged,
+        logged: found.logged,
+        matched: found.matched,
         limits: Vec::new(),
         response_headers: Vec::new(),
         identity: None,
@@ -83,14 +97,14 @@ pub fn decide(facts: &RequestFacts<'_>, policy: &Policy) -> Decision {
     };
 
     if let Some(receipt) = route_access(facts, policy, route, &mut trace) {
-        return deny(receipt, trace, logged);
+        return deny(receipt, trace, found);
     }
 
     let ip = ClientIpFacts::new(facts.client_ip, &policy.firewall);
     let fields = RequestFields::new(facts, &ip, Some(route.name.as_str()));
     let ctx = EvalContext::new(&fields);
     let mut skip_rate_limit = false;
-    let mut flow = access_rules(facts, policy, &ip, &mut trace, &mut logged);
+    let mut flow = access_rules(facts, policy, &ip, &mut trace, &mut found);
     if let Flow::Continue = flow {
         flow = custom_rules(
             facts,
@@ -98,12 +112,12 @@ pub fn decide(facts: &RequestFacts<'_>, policy: &Policy) -> Decision {
             &ip,
             &ctx,
             &mut trace,
-            &mut logged,
+            &mut found,
             &mut skip_rate_limit,
         );
     }
     if let Flow::Deny(receipt) = flow {
-        return deny(*receipt, trace, logged);
+        return deny(*receipt, trace, found);
     }
     let limits = if matches!(flow, Flow::Continue) && !skip_rate_limit {
         rate_limit_checks(policy, facts.auth, &ip, &ctx, &mut trace)
@@ -121,7 +135,8 @@ pub fn decide(facts: &RequestFacts<'_>, policy: &Policy) -> Decision {
         verdict: Verdict::Allow(Permit::new(route_idx, route.upstream)),
         route: Some(route_idx),
         trace,
-        logged,
+        logged: found.logged,
+        matched: found.matched,
         limits,
         response_headers: Vec::new(),
         identity: facts.auth.identity().cloned(),
@@ -432,6 +447,17 @@ pub fn finish_limits(
             )),
         });
         let receipt = limit_receipt(facts, policy, rule, check, wait_ms, blocked, reset_after_ms);
+        let cleared = rule.action == LimitAction::Challenge && facts.clearance.is_valid();
+        decision.matched.push(RuleMatch {
+            kind: RuleKind::RateLimit,
+            index: check.rule,
+            action: match rule.action {
+                LimitAction::Log => MatchAction::Log,
+                LimitAction::Challenge if cleared => MatchAction::Cleared,
+                LimitAction::Challenge => MatchAction::Challenge,
+                LimitAction::Block => MatchAction::Block,
+            },
+        });
         if rule.action == LimitAction::Log {
             decision.logged.push(Logged {
                 mode: LogMode::Log,
@@ -439,7 +465,7 @@ pub fn finish_limits(
             });
             continue;
         }
-        if rule.action == LimitAction::Challenge && facts.clearance.is_valid() {
+        if cleared {
             decision.trace.push(TraceStep {
                 phase: PhaseName::RateLimit,
                 outcome: Cow::Owned(format!(
@@ -785,18 +811,25 @@ fn access_rules(
     policy: &Policy,
     ip: &ClientIpFacts<'_>,
     trace: &mut Vec<TraceStep>,
-    logged: &mut Vec<Logged>,
+    found: &mut Found,
 ) -> Flow {
     let rules = &policy.firewall.access_rules;
     if rules.is_empty() {
         return Flow::Continue;
     }
-    let mut allow: Option<&AccessRule> = None;
-    let mut deny: Option<&AccessRule> = None;
-    for rule in rules {
+    let mut allow: Option<(usize, &AccessRule)> = None;
+    let mut deny: Option<(usize, &AccessRule)> = None;
+    // Matches of enforced rules are noted with their own action until the winner is known.
+    let first_match = found.matched.len();
+    for (index, rule) in rules.iter().enumerate() {
         if !access_target_matches(rule, ip, policy) {
             continue;
         }
+        let hit = |action| RuleMatch {
+            kind: RuleKind::AccessRule,
+            index,
+            action,
+        };
         if rule.shadow || rule.action == AccessAction::Log {
             let mode = if rule.shadow {
                 LogMode::Shadow
@@ -811,13 +844,18 @@ fn access_rules(
                     mode_word(mode)
                 )),
             });
-            logged.push(Logged {
+            found.matched.push(hit(match mode {
+                LogMode::Log => MatchAction::Log,
+                LogMode::Shadow => MatchAction::Shadow,
+            }));
+            found.logged.push(Logged {
                 mode,
                 receipt: access_receipt(facts, policy, ip, rule),
             });
             continue;
         }
         if rule.action == AccessAction::Challenge && facts.clearance.is_valid() {
+            found.matched.push(hit(MatchAction::Cleared));
             trace.push(TraceStep {
                 phase: PhaseName::AccessRules,
                 outcome: Cow::Owned(format!(
@@ -829,17 +867,35 @@ fn access_rules(
         }
         match rule.action {
             AccessAction::Allow => {
-                allow.get_or_insert(rule);
+                allow.get_or_insert((index, rule));
+                found.matched.push(hit(MatchAction::Allow));
             }
             AccessAction::Block | AccessAction::Challenge => {
-                if deny.is_none_or(|d| rule.target.specificity() < d.target.specificity()) {
-                    deny = Some(rule);
+                if deny.is_none_or(|(_, d)| rule.target.specificity() < d.target.specificity()) {
+                    deny = Some((index, rule));
                 }
+                found
+                    .matched
+                    .push(hit(if rule.action == AccessAction::Block {
+                        MatchAction::Block
+                    } else {
+                        MatchAction::Challenge
+                    }));
             }
             AccessAction::Log => {}
         }
     }
-    if let Some(rule) = allow {
+    let winner = allow.or(deny).map(|(index, _)| index);
+    for m in &mut found.matched[first_match..] {
+        let enforced = matches!(
+            m.action,
+            MatchAction::Allow | MatchAction::Block | MatchAction::Challenge
+        );
+        if enforced && Some(m.index) != winner {
+            m.action = MatchAction::Overridden;
+        }
+    }
+    if let Some((_, rule)) = allow {
         trace.push(TraceStep {
             phase: PhaseName::AccessRules,
             outcome: Cow::Owned(format!(
@@ -850,7 +906,7 @@ fn access_rules(
         });
         return Flow::AllowAll;
     }
-    if let Some(rule) = deny {
+    if let Some((_, rule)) = deny {
         trace.push(TraceStep {
             phase: PhaseName::AccessRules,
             outcome: Cow::Owned(format!(
@@ -1022,7 +1078,7 @@ fn custom_rules(
     ip: &ClientIpFacts<'_>,
     ctx: &EvalContext<'_>,
     trace: &mut Vec<TraceStep>,
-    logged: &mut Vec<Logged>,
+    found: &mut Found,
     skip_rate_limit: &mut bool,
 ) -> Flow {
     let rules = &policy.firewall.rules;
@@ -1030,10 +1086,17 @@ fn custom_rules(
         return Flow::Continue;
     }
     let mut evaluated = 0usize;
-    for (rule, expr) in rules.iter() {
+    for (index, (rule, expr)) in rules.iter().enumerate() {
         evaluated += 1;
         let Some(why) = rule_matches(expr, ctx) else {
             continue;
+        };
+        let mut hit = |action| {
+            found.matched.push(RuleMatch {
+                kind: RuleKind::CustomRule,
+                index,
+                action,
+            })
         };
         let conditions = why
             .iter()
@@ -1051,12 +1114,13 @@ fn custom_rules(
             )),
         });
         if !enforced {
-            let mode = if rule.shadow {
-                LogMode::Shadow
+            let (mode, action) = if rule.shadow {
+                (LogMode::Shadow, MatchAction::Shadow)
             } else {
-                LogMode::Log
+                (LogMode::Log, MatchAction::Log)
             };
-            logged.push(Logged {
+            hit(action);
+            found.logged.push(Logged {
                 mode,
                 receipt: custom_receipt(facts, policy, ip, rule, &why),
             });
@@ -1064,6 +1128,7 @@ fn custom_rules(
         }
         match &rule.action {
             RuleAction::Challenge if facts.clearance.is_valid() => {
+                hit(MatchAction::Cleared);
                 trace.push(TraceStep {
                     phase: PhaseName::CustomRules,
                     outcome: Cow::Owned(format!(
@@ -1073,10 +1138,19 @@ fn custom_rules(
                 });
             }
             RuleAction::Block | RuleAction::Challenge => {
+                hit(if rule.action == RuleAction::Block {
+                    MatchAction::Block
+                } else {
+                    MatchAction::Challenge
+                });
                 return Flow::Deny(Box::new(custom_receipt(facts, policy, ip, rule, &why)));
             }
-            RuleAction::Allow => return Flow::AllowAll,
+            RuleAction::Allow => {
+                hit(MatchAction::Allow);
+                return Flow::AllowAll;
+            }
             RuleAction::Skip { phases } => {
+                hit(MatchAction::Skip);
                 *skip_rate_limit = phases.iter().any(|p| p == "rate_limit");
                 trace.push(TraceStep {
                     phase: PhaseName::CustomRules,

@@ -12,7 +12,8 @@ use doorman_core::firewall::{
 use doorman_core::intel::{IpInfo, NetworkIntel};
 use doorman_core::policy::{ClientIpPolicy, Route, RouteAccess, SiteInfo};
 use doorman_core::{
-    Code, Decision, Disclosure, LogMode, PhaseName, Policy, RayId, RequestFacts, Scheme, Verdict,
+    Code, Decision, Disclosure, LogMode, MatchAction, PhaseName, Policy, RayId, RequestFacts,
+    RuleKind, RuleMatch, Scheme, Verdict,
 };
 use doorman_rules::{IpRangeSet, List, Lists, Ruleset, Scheme as RuleScheme, compile};
 use http::{HeaderMap, Method, Uri, Version};
@@ -414,5 +415,90 @@ fn skip_stops_the_remaining_custom_rules() {
     assert_eq!(
         decide(&p, "203.0.113.7", "/").receipt().unwrap().code,
         Code::FirewallRule
+    );
+}
+
+/// `(kind, index, action)` of each match, in order.
+fn matches(d: &Decision) -> Vec<(RuleKind, usize, MatchAction)> {
+    d.matched
+        .iter()
+        .map(
+            |&RuleMatch {
+                 kind,
+                 index,
+                 action,
+             }| (kind, index, action),
+        )
+        .collect()
+}
+
+#[test]
+fn every_match_is_reported_with_what_it_did() {
+    use MatchAction::*;
+    use RuleKind::{AccessRule as A, CustomRule as C};
+    let mut shadow_block = access(
+        "us",
+        AccessTarget::Country("US".into()),
+        AccessAction::Block,
+    );
+    shadow_block.shadow = true;
+    let mut shadow_rule = custom("would-block", "Would block", RuleAction::Block);
+    shadow_rule.shadow = true;
+    let partner = AccessTarget::Ips {
+        set: Arc::new(IpRangeSet::parse(["203.0.113.7"]).unwrap()),
+        written: "203.0.113.7".into(),
+    };
+    let p = policy(
+        vec![
+            access("transit", AccessTarget::Asn(64500), AccessAction::Block),
+            access("abuse", AccessTarget::List(0), AccessAction::Block),
+            shadow_block,
+            access("partner", partner, AccessAction::Allow),
+            access("watch", AccessTarget::List(0), AccessAction::Log),
+        ],
+        vec![
+            (
+                custom("note-api", "API traffic", RuleAction::Log),
+                r#"starts_with(http.request.uri.path, "/v1/")"#,
+            ),
+            (shadow_rule, r#"http.request.uri.path contains "chat""#),
+            (
+                custom("skip-rest", "Skip", RuleAction::Skip { phases: vec![] }),
+                r#"http.request.uri.path eq "/v1/skip""#,
+            ),
+            (custom("all", "Block all", RuleAction::Block), "true"),
+        ],
+    );
+    // The partner's allow decides; the blocks it beat are overridden, the log and shadow
+    // matches are reported as such, and the custom rules do not run.
+    assert_eq!(
+        matches(&decide(&p, "203.0.113.7", "/v1/chat")),
+        vec![
+            (A, 0, Overridden),
+            (A, 1, Overridden),
+            (A, 2, Shadow),
+            (A, 3, Allow),
+            (A, 4, Log),
+        ]
+    );
+    // Without the allow, the most specific block (the list) decides over the ASN.
+    let blocks = policy(
+        vec![
+            access("transit", AccessTarget::Asn(64500), AccessAction::Block),
+            access("abuse", AccessTarget::List(0), AccessAction::Block),
+        ],
+        vec![],
+    );
+    let d = decide(&blocks, "203.0.113.7", "/");
+    assert_eq!(d.receipt().unwrap().code, Code::IpBlocked);
+    assert_eq!(matches(&d), vec![(A, 0, Overridden), (A, 1, Block)]);
+    // Custom rules: log and shadow go on, a skip ends them, a block denies.
+    assert_eq!(
+        matches(&decide(&p, "192.0.2.10", "/v1/chat")),
+        vec![(C, 0, Log), (C, 1, Shadow), (C, 3, Block)]
+    );
+    assert_eq!(
+        matches(&decide(&p, "192.0.2.10", "/v1/skip")),
+        vec![(C, 0, Log), (C, 2, Skip)]
     );
 }

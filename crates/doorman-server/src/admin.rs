@@ -161,31 +161,17 @@ async fn route(gw: &Gateway, token: &str, req: Request<Incoming>) -> Response<Pr
     }
     match (req.method(), req.uri().path()) {
         (&Method::GET, "/metrics") => {
-            let c = gw.events.stats();
-            gw.metrics.event_log_dropped.set(c.dropped as i64);
-            gw.metrics.event_log_recorded.set(c.recorded as i64);
-            gw.metrics.event_log_write_errors.set(c.write_errors as i64);
-            let l = gw.limiter.stats();
-            let m = &gw.metrics;
-            m.rate_limit_tracked_keys.set(l.tracked_keys as i64);
-            m.rate_limit_evictions.set(l.evicted as i64);
-            m.rate_limit_redis_errors.set(l.redis_errors as i64);
-            m.rate_limit_fallbacks.set(l.fallbacks as i64);
-            m.rate_limit_redis_down.set(i64::from(l.redis_down));
-            m.rate_limit_bans_unlisted.set(
-                gw.limiter
-                    .bans_unlisted
-                    .load(std::sync::atomic::Ordering::Relaxed) as i64,
-            );
-            if let Some(s) = &gw.status {
-                m.status_checks_dropped.set(s.dropped() as i64);
-            }
-            let mut r = text(StatusCode::OK, gw.metrics.encode());
+            let accept: Vec<&str> = req
+                .headers()
+                .get_all(header::ACCEPT)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .collect();
+            let format = crate::metrics::Format::negotiate(&accept.join(","));
+            let mut r = text(StatusCode::OK, crate::metrics::scrape(gw, format));
             r.headers_mut().insert(
                 header::CONTENT_TYPE,
-                HeaderValue::from_static(
-                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                ),
+                HeaderValue::from_static(format.content_type()),
             );
             r
         }

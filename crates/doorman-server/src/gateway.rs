@@ -39,6 +39,8 @@ pub struct Runtime {
     pub wants_clearance: bool,
     /// The page of error codes (`/.well-known/doorman/errors`), rendered once per snapshot.
     pub errors_page: bytes::Bytes,
+    /// The metrics handles this snapshot's requests count with (by route, by rule).
+    pub metric_handles: crate::metrics::SnapshotHandles,
 }
 
 impl Runtime {
@@ -73,6 +75,7 @@ impl Runtime {
         let wants_bot = reads_bot_fields(&config.policy);
         let wants_clearance = can_challenge(&config.policy);
         let errors_page = doorman_core::render::errors_page(&config.policy.site.name).into();
+        let metric_handles = crate::metrics::SnapshotHandles::new(&config.policy);
         Runtime {
             config,
             watched_files,
@@ -84,6 +87,7 @@ impl Runtime {
             wants_bot,
             wants_clearance,
             errors_page,
+            metric_handles,
         }
     }
 }
@@ -169,16 +173,16 @@ impl Gateway {
         keyring: doorman_challenge::Keyring,
     ) -> Gateway {
         let metrics = Metrics::new();
-        let status = match crate::status::StatusService::start(&loaded.config.server.data_dir) {
+        let status = match crate::status::StatusService::start(
+            &loaded.config.server.data_dir,
+            loaded.config.server.status.as_ref(),
+        ) {
             Ok(s) => Some(s),
             Err(e) => {
                 tracing::error!(target: "doorman::status", "no status page and no health history: {e}");
                 None
             }
         };
-        if let Some(s) = &status {
-            s.configure(loaded.config.server.status.as_ref());
-        }
         let runtime = Runtime::build(loaded.config, loaded.watched_files, None);
         let feed = status.as_ref().map(|s| s.feed());
         for pool in &runtime.pools {

@@ -12,6 +12,7 @@ pub mod admin;
 pub mod auth;
 pub mod body;
 pub mod bot;
+pub mod build;
 mod canonical;
 pub mod challenge;
 mod client_body;
@@ -29,6 +30,8 @@ mod listener;
 pub mod logging;
 pub mod malformed;
 pub mod metrics;
+#[cfg(target_os = "linux")]
+mod process_metrics;
 pub mod proxy;
 mod proxy_protocol;
 mod reload;

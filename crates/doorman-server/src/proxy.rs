@@ -19,7 +19,7 @@
 use std::convert::Infallible;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use doorman_core::auth::AuthFacts;
 use doorman_core::clearance::ClearanceFacts;
@@ -45,7 +45,7 @@ use crate::forward::{
 };
 use crate::gateway::{Gateway, Runtime};
 use crate::head_timeout::HeadSignal;
-use crate::metrics::{CodeLabels, RequestLabels};
+use crate::metrics::CodeLabels;
 use crate::respond::receipt_response;
 
 /// What a connection knows about itself, shared by its requests.
@@ -65,6 +65,7 @@ pub async fn handle(
     conn: Arc<ConnInfo>,
     req: Request<Incoming>,
 ) -> Result<Response<ProxyBody>, Infallible> {
+    let started = Instant::now();
     // Held across the handler: if hyper cancels it (the client reset the stream), the request
     // still ends for the connection's idle clock.
     let open = conn.head_signal.as_ref().map(|s| s.head_received());
@@ -85,13 +86,8 @@ pub async fn handle(
     if let Ok(v) = HeaderValue::from_str(&ray.to_string()) {
         resp.headers_mut().insert(rt.ray_header.clone(), v);
     }
-    gw.metrics
-        .requests
-        .get_or_create(&RequestLabels {
-            route,
-            status: resp.status().as_u16(),
-        })
-        .inc();
+    // The response head is ready; a streamed body is not part of the duration.
+    gw.metrics.note_request(&rt, &route, resp.status(), started);
     Ok(resp)
 }
 
@@ -194,6 +190,7 @@ async fn process(
     let route_name = decision
         .route
         .map_or_else(|| "-".to_owned(), |i| policy.routes[i].name.clone());
+    gw.metrics.note_rule_matches(rt, &decision.matched);
     for entry in &decision.logged {
         let action = match entry.mode {
             LogMode::Log => Action::Log,

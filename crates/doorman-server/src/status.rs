@@ -94,6 +94,10 @@ pub struct StatusService {
     feed: StatusFeed,
     mitigations: Arc<ArcSwap<Vec<Mitigation>>>,
     cache: Mutex<Option<Arc<Cached>>>,
+    /// Configurations sent to the writer and not applied yet: while there is one, a snapshot is
+    /// served but not cached, so a reload's components show on the next request, not a second
+    /// later.
+    pending: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// A rendered answer: its content type and body.
@@ -125,12 +129,17 @@ impl Cached {
 }
 
 impl StatusService {
-    /// Opens `<data_dir>/status.sqlite` and starts the writer thread.
-    pub fn start(data_dir: &std::path::Path) -> Result<Arc<StatusService>, String> {
+    /// Opens `<data_dir>/status.sqlite`, applies the first configuration (so the first page
+    /// already shows its components), and starts the writer thread.
+    pub fn start(
+        data_dir: &std::path::Path,
+        settings: Option<&StatusSettings>,
+    ) -> Result<Arc<StatusService>, String> {
         let store = Arc::new(StatusStore::open(data_dir).map_err(|e| e.to_string())?);
         let (tx, rx) = std::sync::mpsc::sync_channel(QUEUE);
         let mitigations = Arc::new(ArcSwap::from_pointee(Vec::new()));
-        let writer = Writer {
+        let pending = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let mut writer = Writer {
             store: store.clone(),
             settings: None,
             targets: HashMap::new(),
@@ -138,7 +147,11 @@ impl StatusService {
             latencies: HashMap::new(),
             auto: HashMap::new(),
             mitigations: mitigations.clone(),
+            pending: pending.clone(),
         };
+        if let Some(s) = settings {
+            writer.configure(Arc::new(s.clone()));
+        }
         std::thread::Builder::new()
             .name("doorman-status".into())
             .spawn(move || writer.run(rx))
@@ -151,6 +164,7 @@ impl StatusService {
             },
             mitigations,
             cache: Mutex::new(None),
+            pending,
         }))
     }
 
@@ -173,11 +187,15 @@ impl StatusService {
     /// Waits for nothing: the writer applies it in order with the checks.
     pub fn configure(&self, settings: Option<&StatusSettings>) {
         if let Some(s) = settings {
+            self.pending.fetch_add(1, Ordering::AcqRel);
             // A configuration is rare and must not be lost to a full queue; waiting for room
             // must not stall the runtime thread a reload runs on, so a full queue is waited on
             // by a thread of its own.
             match self.feed.tx.try_send(Work::Configure(Arc::new(s.clone()))) {
-                Ok(()) | Err(TrySendError::Disconnected(_)) => {}
+                Ok(()) => {}
+                Err(TrySendError::Disconnected(_)) => {
+                    self.pending.fetch_sub(1, Ordering::AcqRel);
+                }
                 Err(TrySendError::Full(work)) => {
                     let tx = self.feed.tx.clone();
                     let _ = std::thread::Builder::new()
@@ -220,7 +238,9 @@ impl StatusService {
             snap: Arc::new(snap),
             rendered: Mutex::new(Vec::new()),
         });
-        *self.cache.lock().unwrap_or_else(PoisonError::into_inner) = Some(cached.clone());
+        if self.pending.load(Ordering::Acquire) == 0 {
+            *self.cache.lock().unwrap_or_else(PoisonError::into_inner) = Some(cached.clone());
+        }
         Ok(cached)
     }
 
@@ -363,6 +383,8 @@ struct Writer {
     /// Per component: the incident the gateway opened for it and has not resolved.
     auto: HashMap<String, i64>,
     mitigations: Arc<ArcSwap<Vec<Mitigation>>>,
+    /// [`StatusService::pending`], counted down as configurations are applied.
+    pending: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Writer {
@@ -371,7 +393,10 @@ impl Writer {
         loop {
             match rx.recv_timeout(TICK) {
                 Ok(Work::Check(c)) => self.check(c),
-                Ok(Work::Configure(s)) => self.configure(s),
+                Ok(Work::Configure(s)) => {
+                    self.configure(s);
+                    self.pending.fetch_sub(1, Ordering::AcqRel);
+                }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => return,
             }
