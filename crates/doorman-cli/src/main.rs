@@ -18,10 +18,20 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{CommandFactory, Parser, Subcommand};
 
+/// `0.1.0 (commit 7c6faf2, 2026-12-07)`: the version, and the commit the binary was built from
+/// with that commit's date (the build's own date would make two builds of one source differ).
+fn long_version() -> &'static str {
+    static TEXT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        use doorman_server::build::{COMMIT, COMMIT_DATE, VERSION};
+        format!("{VERSION} (commit {COMMIT}, {COMMIT_DATE})")
+    });
+    TEXT.as_str()
+}
+
 #[derive(Parser, Debug)]
 #[command(
     name = "doorman",
-    version,
+    version = long_version(),
     about = "A self-hosted edge gateway that explains every denial",
     long_about = None
 )]

@@ -394,3 +394,25 @@ fn completions_and_the_man_page_come_from_the_cli_definition() {
     assert!(page.contains(".TH doorman 1"), "{page}");
     assert!(page.contains("explains every denial"), "{page}");
 }
+
+#[test]
+fn version_names_the_commit_and_its_date() {
+    let out = Command::new(BIN).arg("--version").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    // `doorman 0.1.0 (commit 1a2b3c4, 2026-12-08)`; "unknown" only outside a git checkout.
+    let inside = text
+        .split_once("(commit ")
+        .and_then(|(_, rest)| rest.strip_suffix(")\n"))
+        .unwrap_or_else(|| panic!("{text}"));
+    let (commit, date) = inside.split_once(", ").unwrap();
+    assert!(
+        commit == "unknown" || commit.chars().all(|c| c.is_ascii_hexdigit()),
+        "{text}"
+    );
+    assert!(
+        date == "unknown" || (date.len() == 10 && date.as_bytes()[4] == b'-'),
+        "{text}"
+    );
+    assert!(text.starts_with(&format!("doorman {}", env!("CARGO_PKG_VERSION"))), "{text}");
+}
