@@ -414,5 +414,8 @@ fn version_names_the_commit_and_its_date() {
         date == "unknown" || (date.len() == 10 && date.as_bytes()[4] == b'-'),
         "{text}"
     );
-    assert!(text.starts_with(&format!("doorman {}", env!("CARGO_PKG_VERSION"))), "{text}");
+    assert!(
+        text.starts_with(&format!("doorman {}", env!("CARGO_PKG_VERSION"))),
+        "{text}"
+    );
 }

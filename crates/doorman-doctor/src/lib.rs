@@ -439,9 +439,10 @@ impl Options {
     /// Trusts the certificates of a PEM file (a private CA) beside Mozilla's roots; returns
     /// how many were added.
     pub fn add_ca_pem(&mut self, pem: &[u8]) -> Result<usize, DoctorError> {
-        let mut reader = pem;
+        use rustls::pki_types::CertificateDer;
+        use rustls::pki_types::pem::PemObject;
         let mut added = 0;
-        for cert in rustls_pemfile::certs(&mut reader) {
+        for cert in CertificateDer::pem_slice_iter(pem) {
             let cert = cert.map_err(|e| DoctorError::InvalidCa {
                 why: format!("not a PEM certificate file ({e})"),
             })?;

@@ -232,7 +232,9 @@ fn client_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig, BuildEr
         Some(path) => {
             let pem = std::fs::read(path).map_err(|e| BuildError::CaFile(e.to_string()))?;
             let mut added = 0usize;
-            for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+            use rustls::pki_types::CertificateDer;
+            use rustls::pki_types::pem::PemObject;
+            for cert in CertificateDer::pem_slice_iter(&pem) {
                 let cert = cert.map_err(|e| BuildError::CaFile(format!("bad PEM: {e}")))?;
                 roots
                     .add(cert)

@@ -1,8 +1,6 @@
 //! TLS termination: loads the certificate chain and key named in a listener's config and builds a
 //! rustls acceptor that offers HTTP/2 and HTTP/1.1 by ALPN.
 
-use std::fs::File;
-use std::io::BufReader;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -19,19 +17,23 @@ pub fn acceptor(cert_file: &Path, key_file: &Path) -> Result<TlsAcceptor, Server
         path: path.to_path_buf(),
         message,
     };
-    let certs = rustls_pemfile::certs(&mut BufReader::new(
-        File::open(cert_file).map_err(|e| tls_err(cert_file, e.to_string()))?,
-    ))
-    .collect::<Result<Vec<_>, _>>()
-    .map_err(|e| tls_err(cert_file, format!("not a PEM certificate chain: {e}")))?;
+    use rustls::pki_types::pem::{self, PemObject};
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let unreadable = |path: &Path, e: pem::Error| match e {
+        pem::Error::Io(io) => tls_err(path, io.to_string()),
+        other => tls_err(path, format!("not PEM: {other}")),
+    };
+    let certs = CertificateDer::pem_file_iter(cert_file)
+        .map_err(|e| unreadable(cert_file, e))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| tls_err(cert_file, format!("not a PEM certificate chain: {e}")))?;
     if certs.is_empty() {
         return Err(tls_err(cert_file, "no CERTIFICATE block found".into()));
     }
-    let key = rustls_pemfile::private_key(&mut BufReader::new(
-        File::open(key_file).map_err(|e| tls_err(key_file, e.to_string()))?,
-    ))
-    .map_err(|e| tls_err(key_file, format!("not a PEM private key: {e}")))?
-    .ok_or_else(|| tls_err(key_file, "no PRIVATE KEY block found".into()))?;
+    let key = PrivateKeyDer::from_pem_file(key_file).map_err(|e| match e {
+        pem::Error::NoItemsFound => tls_err(key_file, "no PRIVATE KEY block found".into()),
+        other => unreadable(key_file, other),
+    })?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
