@@ -21,7 +21,6 @@ use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use rand::RngCore;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -38,7 +37,7 @@ impl Key {
     /// A fresh key from the operating system's random source.
     pub fn generate() -> Self {
         let mut bytes = [0u8; KEY_LEN];
-        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        rand::fill(&mut bytes[..]);
         Key(bytes)
     }
 
@@ -359,7 +358,7 @@ impl Keyring {
 
 fn new_kid() -> String {
     let mut b = [0u8; 4];
-    rand::rngs::OsRng.fill_bytes(&mut b);
+    rand::fill(&mut b[..]);
     format!("k{}", hex::encode(b))
 }
 

@@ -18,7 +18,6 @@ use std::fmt::Write as _;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rand::RngCore;
 use serde_json::{Value, json};
 
 use crate::clearance::ClearanceRejection;
@@ -61,7 +60,7 @@ pub struct PageInput<'a> {
 /// A fresh CSP nonce: 16 random bytes, base64url.
 pub fn new_nonce() -> String {
     let mut b = [0u8; 16];
-    rand::rngs::OsRng.fill_bytes(&mut b);
+    rand::fill(&mut b[..]);
     URL_SAFE_NO_PAD.encode(b)
 }
 

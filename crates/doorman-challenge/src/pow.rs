@@ -21,7 +21,6 @@
 
 use std::fmt::Write as _;
 
-use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use crate::binding::{Binding, Mismatch, Prefix, Reader};
@@ -102,7 +101,7 @@ pub fn issue(
     settings: &Settings,
 ) -> ChallengeToken {
     let mut nonce = [0u8; 16];
-    rand::rngs::OsRng.fill_bytes(&mut nonce);
+    rand::fill(&mut nonce[..]);
     issue_with_nonce(keyring, ctx, difficulty, nonce, settings)
 }
 

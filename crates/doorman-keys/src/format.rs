@@ -18,8 +18,8 @@
 
 use std::fmt;
 
-use rand::RngCore;
-use rand::rngs::OsRng;
+use rand::TryRng;
+use rand::rngs::SysRng;
 use zeroize::Zeroizing;
 
 /// The prefix used when none is configured.
@@ -44,7 +44,7 @@ const QUOTES: &[char] = &[
 /// The OS random generator failed (it practically never does; there is no safe fallback).
 #[derive(Debug, thiserror::Error)]
 #[error("the operating system's random number generator failed: {0}")]
-pub struct RandomError(#[from] rand::Error);
+pub struct RandomError(#[from] rand::rngs::SysError);
 
 /// A whole key, as minted. It is shown to the operator once and then only its hash is kept.
 ///
@@ -90,7 +90,7 @@ pub(crate) fn random_base62(n: usize) -> Result<Zeroizing<Vec<u8>>, RandomError>
     let mut out = Zeroizing::new(Vec::with_capacity(n));
     let mut buf = Zeroizing::new([0u8; 64]);
     while out.len() < n {
-        OsRng.try_fill_bytes(&mut buf[..])?;
+        SysRng.try_fill_bytes(&mut buf[..])?;
         // Rejection sampling: 248 = 4 × 62, so bytes below it map onto the alphabet evenly.
         for &b in buf.iter().filter(|&&b| b < 248) {
             if out.len() == n {
