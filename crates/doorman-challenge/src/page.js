@@ -149,9 +149,13 @@ if (typeof document !== 'undefined') (function page() {
     if (m.found !== undefined) {
       done = true;
       stop();
+      $('status').removeAttribute('aria-busy');
       show('status', 'Solved after ' + num(total) + ' attempts in ' + secs + ' s. Sending the answer…');
       submit(m.found, total, Math.round(performance.now() - started));
     } else {
+      // The numbers change many times a second, and a screen reader would read each one out:
+      // while busy, the live region ("Working…" was read already) waits for the outcome.
+      $('status').setAttribute('aria-busy', 'true');
       show('status', 'Working: ' + num(total) + ' of about ' + num(expected) + ' attempts, ' + secs + ' s…');
     }
   }

@@ -26,6 +26,8 @@ use crate::pow::expected_attempts;
 use crate::time::span;
 
 const SCRIPT: &str = include_str!("page.js");
+/// The receipts' look (doorman-core's render.rs), plus the warning box. Its colour pairs meet
+/// WCAG AA light and dark (checked from this text by crates/doorman-server/tests/pages.rs).
 const STYLE: &str = include_str!("page.css");
 
 /// Everything the page (and [`api_answer`]) shows.
@@ -191,7 +193,7 @@ data-site=\"{site}\"{wait}>\n\
 in, it has to solve a small puzzle (a proof of work) that takes a few seconds of computing, and that needs \
 JavaScript. Turn JavaScript on for {site} and reload this page. Programs and text-mode browsers that cannot run \
 it: use the site's API with an API key, or send the Ray ID below to the site's support.</p></section></noscript>\n\
-<p id=\"status\" hidden></p>\n<p id=\"clock\" class=\"warn\" hidden></p>\n\
+<p id=\"status\" role=\"status\" aria-live=\"polite\"></p>\n<p id=\"clock\" class=\"warn\" hidden></p>\n\
 <p><button id=\"start\" type=\"button\" hidden>Check again</button> \
 <button id=\"reload\" type=\"button\" hidden>Reload and try again</button> \
 <a id=\"continue\" href=\"{return_to}\" hidden>Continue anyway</a></p>\n\
@@ -309,6 +311,45 @@ mod tests {
         assert_eq!(grouped(999), "999");
         assert_eq!(grouped(65_536), "65,536");
         assert_eq!(grouped(1_048_576), "1,048,576");
+    }
+
+    #[test]
+    fn a_screen_reader_hears_the_progress_and_no_deadline() {
+        let html = page(&PageInput {
+            nonce: "n",
+            token: "t",
+            difficulty: 16,
+            submit_path: "/s",
+            return_to: "/",
+            site_name: "chat.example",
+            ray_id: "r",
+            server_time_ms: 0,
+            clock_skew_allowed_s: 120,
+            marker_cookie_name: "m",
+            previous_attempt: None,
+            clearance_problem: None,
+        });
+        // The live region is in the page from the start (not `hidden`), so that assistive
+        // technology is already watching it when the script first writes to it.
+        assert!(
+            html.contains("<p id=\"status\" role=\"status\" aria-live=\"polite\"></p>"),
+            "{html}"
+        );
+        assert!(html.contains("<main") && html.contains("<h1>"));
+        assert!(html.contains("<noscript>"));
+        let words = format!("{html}{SCRIPT}").to_lowercase();
+        for pressure in [
+            "hurry",
+            "quickly",
+            "time limit",
+            "time left",
+            "seconds left",
+            "expires in",
+            "before it expires",
+            "countdown",
+        ] {
+            assert!(!words.contains(pressure), "time pressure: {pressure:?}");
+        }
     }
 
     #[test]

@@ -273,13 +273,22 @@ fn support_html(s: &str) -> String {
     }
 }
 
-const STYLE: &str = "body{font:16px/1.5 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0;background:#f6f7f9;color:#1b1f24}\
-main{max-width:40rem;margin:3rem auto;padding:2rem;background:#fff;border:1px solid #d8dde3;border-radius:8px}\
+// The page's look, shared by receipts and the errors page. Words wrap only between words:
+// `main` breaks a word only when it is wider than the whole card, and `overflow-wrap:anywhere`
+// is kept for the tokens that have no spaces (Ray IDs in <code>, URLs in links), so that they
+// can also shrink the grid column they sit in. The facts' label column takes at most 40% so a
+// long label wraps instead of squeezing the values to a few letters. Below 32rem (phones) the
+// card keeps a margin from the screen's edges. Every colour pair meets WCAG AA (4.5:1), light
+// and dark: crates/doorman-server/tests/pages.rs checks them from this text.
+const STYLE: &str = "body{font:16px/1.5 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0;padding:0 1rem;background:#f6f7f9;color:#1b1f24}\
+main{max-width:40rem;margin:3rem auto;padding:2rem;background:#fff;border:1px solid #d8dde3;border-radius:8px;overflow-wrap:break-word}\
 h1{font-size:1.5rem;margin:.2rem 0 1rem}.code{color:#5a6472;font-size:.9rem;margin:0}\
 h2{font-size:1.05rem;margin:1.5rem 0 .4rem}ol{padding-left:1.4rem}\
-dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem;font-size:.92rem;margin:0}dt{color:#5a6472}dd{margin:0;word-break:break-all}\
-code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.9em;background:#eef1f4;padding:0 .25em;border-radius:3px}\
+dl{display:grid;grid-template-columns:fit-content(40%) minmax(0,1fr);gap:.2rem 1rem;font-size:.92rem;margin:0}dt{color:#5a6472}dd{margin:0}\
+code,a{overflow-wrap:anywhere}a{color:#0550ae}\
+code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.9em;background:#eef1f4;padding:0 .25em;border-radius:3px;-webkit-box-decoration-break:clone;box-decoration-break:clone}\
 footer{margin-top:1.5rem;font-size:.9rem;color:#3d4550}\
+@media (max-width:32rem){body{padding:0 .75rem}main{margin:.75rem auto;padding:1.25rem}h1{font-size:1.35rem}}\
 @media (prefers-color-scheme:dark){body{background:#14171b;color:#e6e9ed}main{background:#1d2127;border-color:#333a43}dt,.code{color:#a3adb9}code{background:#2a3038}footer{color:#c2c9d1}a{color:#8ab4ff}}";
 
 /// The HTML page: what happened, what to do, the Ray ID, UTC time, the IP as seen, support.
@@ -480,8 +489,11 @@ pub fn errors_page(site_name: &str) -> String {
     for code in Code::ALL {
         let _ = write!(
             out,
-            "<h2 id=\"{id}\">{id} · HTTP {status}: {title}</h2><p>{reason}</p><ul>",
+            "<h2 id=\"{id}\">{shown} · HTTP&nbsp;{status}: {title}</h2><p>{reason}</p><ul>",
             id = escape(code.as_str()),
+            // A phone's line is narrower than TOKEN_ALGORITHM_NOT_ALLOWED: let it break after
+            // an underscore rather than inside a word (and "HTTP 401" stay on one line).
+            shown = escape(code.as_str()).replace('_', "_<wbr>"),
             status = code.default_status(),
             title = escape(code.title()),
             reason = escape(generic_reason(*code)),

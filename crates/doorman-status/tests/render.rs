@@ -385,9 +385,9 @@ fn atom_feed_is_well_formed() {
 #[test]
 fn badge_colours_follow_the_state() {
     let cases = [
-        (ComponentStatus::Operational, "operational", "#2da44e"),
-        (ComponentStatus::DegradedPerformance, "degraded", "#bf8700"),
-        (ComponentStatus::PartialOutage, "partial outage", "#e16f24"),
+        (ComponentStatus::Operational, "operational", "#1a7f37"),
+        (ComponentStatus::DegradedPerformance, "degraded", "#9a6700"),
+        (ComponentStatus::PartialOutage, "partial outage", "#bc4c00"),
         (ComponentStatus::MajorOutage, "major outage", "#cf222e"),
         (ComponentStatus::UnderMaintenance, "maintenance", "#0969da"),
     ];
@@ -404,7 +404,7 @@ fn badge_colours_follow_the_state() {
     let snap = snapshot(dir.path());
     let overall = badge::overall(&snap);
     assert!(overall.contains(">partial outage</text>"));
-    assert!(overall.contains("#e16f24"));
+    assert!(overall.contains("#bc4c00"));
     let r = Endpoint::Badge.render(&snap).unwrap();
     assert_eq!(r.content_type, "image/svg+xml");
 }
