@@ -343,14 +343,18 @@ impl StatusStore {
                  latency_max_ms = max(latency_max_ms, excluded.latency_max_ms)",
             params![component_id, utc_day(at_ms), failed, latency],
         )?;
-        tx.execute(
-            "INSERT INTO check_hours VALUES (?1, ?2, 1, ?3, ?3)
+        // The hourly series is the response time people see, so only checks that got an
+        // answer count: a refused connection's "1 ms" is not a response time.
+        if ok {
+            tx.execute(
+                "INSERT INTO check_hours VALUES (?1, ?2, 1, ?3, ?3)
              ON CONFLICT (component_id, hour) DO UPDATE SET
                  checks = checks + 1,
                  latency_sum_ms = latency_sum_ms + excluded.latency_sum_ms,
                  latency_max_ms = max(latency_max_ms, excluded.latency_max_ms)",
-            params![component_id, hour, latency],
-        )?;
+                params![component_id, hour, latency],
+            )?;
+        }
         tx.execute(
             "DELETE FROM check_hours WHERE component_id = ?1 AND hour < ?2",
             params![component_id, hour - HOURLY_RETENTION_HOURS],
@@ -408,8 +412,8 @@ impl StatusStore {
         Ok(out)
     }
 
-    /// Hourly latency over the last `hours` hours (including the current one), oldest first;
-    /// hours without checks are absent.
+    /// Hourly latency of answered checks over the last `hours` hours (including the current
+    /// one), oldest first; hours without an answered check are absent.
     pub fn latency_series(
         &self,
         component_id: &str,

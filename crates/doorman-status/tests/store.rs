@@ -99,6 +99,27 @@ fn checks_aggregate_per_utc_day_across_midnight() {
 }
 
 #[test]
+fn response_time_series_counts_only_answered_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = StatusStore::open(dir.path()).unwrap();
+    let now = DAY0 + 10 * HOUR_MS;
+    // A refused connection fails in a millisecond; that is not the component's response time.
+    store.record_check("api", now - HOUR_MS, true, 40).unwrap();
+    store.record_check("api", now - HOUR_MS, true, 60).unwrap();
+    store.record_check("api", now - HOUR_MS, false, 1).unwrap();
+    store.record_check("api", now, false, 1).unwrap();
+
+    let series = store.latency_series("api", now, 24).unwrap();
+    assert_eq!(series.len(), 1, "the hour with only a failed check has no point");
+    assert_eq!(series[0].checks, 2);
+    assert_eq!(series[0].avg_ms, 50.0);
+    assert_eq!(series[0].max_ms, 60);
+    // Uptime still counts the failures.
+    let days = store.uptime_days("api", now, 1).unwrap();
+    assert_eq!((days[0].checks, days[0].failures), (4, 2));
+}
+
+#[test]
 fn ninety_day_window_marks_days_without_data() {
     let dir = tempfile::tempdir().unwrap();
     let store = StatusStore::open(dir.path()).unwrap();
