@@ -110,7 +110,11 @@ fn response_time_series_counts_only_answered_checks() {
     store.record_check("api", now, false, 1).unwrap();
 
     let series = store.latency_series("api", now, 24).unwrap();
-    assert_eq!(series.len(), 1, "the hour with only a failed check has no point");
+    assert_eq!(
+        series.len(),
+        1,
+        "the hour with only a failed check has no point"
+    );
     assert_eq!(series[0].checks, 2);
     assert_eq!(series[0].avg_ms, 50.0);
     assert_eq!(series[0].max_ms, 60);
