@@ -2,7 +2,7 @@
 # Starts a throw-away redis-server on 127.0.0.1 and a free port, with no persistence (no RDB, no
 # AOF, working files in a temporary directory), and prints the port on stdout. How to stop it is
 # printed on stderr. For trying the shared rate limiter by hand and for benchmarks; the Rust tests
-# start their own servers (crates/doorman-limit-redis/tests/support).
+# start their own servers (crates/doorman-test-support/src/redis.rs).
 #
 #   port=$(scripts/redis-test-server.sh)
 #   ... redis://127.0.0.1:$port/ ...

@@ -3,25 +3,8 @@
 //! reproducible and needs no extra dependency.
 
 use doorman_botcheck::{Ja4Summary, RequestView, assess, claimed_browser, parse_client_hello};
+use doorman_test_support::rng::Rng;
 use http::Version;
-
-/// xorshift64*: deterministic, good enough to scatter bytes.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn byte(&mut self) -> u8 {
-        self.next() as u8
-    }
-}
 
 fn fixtures() -> Vec<Vec<u8>> {
     let dir = format!("{}/tests/fixtures", env!("CARGO_MANIFEST_DIR"));
@@ -63,12 +46,12 @@ fn mutated_hellos_never_panic() {
     for bytes in fixtures() {
         for _ in 0..3000 {
             let mut m = bytes.clone();
-            for _ in 0..1 + rng.below(4) {
-                let i = rng.below(m.len());
-                match rng.below(3) {
+            for _ in 0..1 + rng.index(4) {
+                let i = rng.index(m.len());
+                match rng.index(3) {
                     0 => m[i] = rng.byte(),
                     // Length fields are where parsers break: push bytes to extremes.
-                    1 => m[i] = if rng.below(2) == 0 { 0 } else { 0xff },
+                    1 => m[i] = if rng.index(2) == 0 { 0 } else { 0xff },
                     _ => m[i] = m[i].wrapping_add(1),
                 }
             }
@@ -81,7 +64,7 @@ fn mutated_hellos_never_panic() {
 fn random_bytes_behind_a_valid_record_header_never_panic() {
     let mut rng = Rng(42);
     for _ in 0..20_000 {
-        let len = rng.below(600);
+        let len = rng.index(600);
         let mut m = vec![
             22,
             3,
@@ -94,7 +77,7 @@ fn random_bytes_behind_a_valid_record_header_never_panic() {
         ];
         m.extend((0..len).map(|_| rng.byte()));
         exercise(&m);
-        let garbage: Vec<u8> = (0..rng.below(64)).map(|_| rng.byte()).collect();
+        let garbage: Vec<u8> = (0..rng.index(64)).map(|_| rng.byte()).collect();
         exercise(&garbage);
     }
 }
@@ -145,17 +128,17 @@ fn random_header_sets_and_fingerprints_never_panic() {
     ];
     for _ in 0..20_000 {
         let text = |rng: &mut Rng, n: usize| -> String {
-            (0..n).map(|_| pieces[rng.below(pieces.len())]).collect()
+            (0..n).map(|_| pieces[rng.index(pieces.len())]).collect()
         };
         let values: Vec<String> = (0..6).map(|i| text(&mut rng, i * 2)).collect();
         let mut headers: Vec<(&str, &str)> = Vec::new();
         for v in &values {
-            headers.push((names[rng.below(names.len())], v.as_str()));
+            headers.push((names[rng.index(names.len())], v.as_str()));
         }
         let ja4 = text(&mut rng, 3);
         let mut view = RequestView::new("GET", "/", Version::HTTP_11, &headers);
-        view.secure = rng.below(2) == 0;
-        view.order_preserved = rng.below(2) == 0;
+        view.secure = rng.index(2) == 0;
+        view.order_preserved = rng.index(2) == 0;
         view.ja4 = Some(&ja4);
         let a = assess(&view);
         assert!(a.score <= 100);

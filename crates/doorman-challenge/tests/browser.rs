@@ -9,8 +9,7 @@
 //! (`DOORMAN_CHALLENGE_DIFFICULTY` sets the difficulty, default 16).
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{IpAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::net::{IpAddr, TcpStream};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -19,6 +18,7 @@ use doorman_challenge::{
     Gate, Key, Keyring, Level, LoopHint, PageInput, RequestContext, Settings, Submission, accepted,
     assess, check_solution, csp, issue, issue_cookies, new_nonce, page, refused,
 };
+use doorman_test_support::browser::chromium;
 use http::HeaderMap;
 
 struct Request {
@@ -228,15 +228,9 @@ fn serve(site: Site) -> (u16, Receiver<Event>, Arc<Site>) {
     let (tx, rx) = channel();
     *site.events.lock().unwrap() = tx;
     let site = Arc::new(site);
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
     let s = site.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let s = s.clone();
-            std::thread::spawn(move || s.handle(stream));
-        }
-    });
+    let port =
+        doorman_test_support::origin::accept_each_blocking(move |stream| s.handle(stream)).port();
     (port, rx, site)
 }
 
@@ -252,28 +246,6 @@ fn site(difficulty: u8, worker_src: Option<&'static str>, skew_ms: i64, loop_hin
     }
 }
 
-fn chromium(args: &[&str]) -> Command {
-    let mut c = Command::new("chromium");
-    c.args([
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--no-default-browser-check",
-        "--disable-extensions",
-    ]);
-    c.args(args);
-    c
-}
-
-struct Kill(Child);
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn difficulty() -> u8 {
     std::env::var("DOORMAN_CHALLENGE_DIFFICULTY")
         .ok()
@@ -285,17 +257,7 @@ fn difficulty() -> u8 {
 fn solve_in_chromium(worker_src: Option<&'static str>) -> Duration {
     let d = difficulty();
     let (port, events, _site) = serve(site(d, worker_src, 0, false));
-    let profile = tempfile::tempdir().unwrap();
-    let _browser = Kill(
-        chromium(&[
-            &format!("--user-data-dir={}", profile.path().display()),
-            &format!("http://127.0.0.1:{port}/start"),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("chromium starts"),
-    );
+    let _browser = chromium().spawn(&format!("http://127.0.0.1:{port}/start"));
     let deadline = Instant::now() + Duration::from_secs(120);
     let (mut served, mut solved, mut work) = (None, None, (0, 0));
     loop {
@@ -352,16 +314,7 @@ fn chromium_shows_clock_and_loop_messages() {
     // The server's time as the page sees it is 7 minutes behind: the device looks 7 minutes fast.
     let (port, _events, _site) = serve(site(16, None, 7 * 60 * 1000, true));
     let url = format!("http://127.0.0.1:{port}/start");
-    let profile = tempfile::tempdir().unwrap();
-    let out = chromium(&[
-        &format!("--user-data-dir={}", profile.path().display()),
-        "--dump-dom",
-        &url,
-    ])
-    .stderr(Stdio::null())
-    .output()
-    .expect("chromium runs");
-    let dom = String::from_utf8_lossy(&out.stdout);
+    let dom = chromium().dump_dom(&url);
     assert!(
         dom.contains("Your device's clock is 7 minutes fast"),
         "{dom}"
@@ -374,17 +327,7 @@ fn chromium_shows_clock_and_loop_messages() {
     );
 
     let shot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("challenge-page.png");
-    let profile = tempfile::tempdir().unwrap();
-    let status = chromium(&[
-        &format!("--user-data-dir={}", profile.path().display()),
-        &format!("--screenshot={}", shot.display()),
-        "--window-size=900,1000",
-        &url,
-    ])
-    .stdout(Stdio::null())
-    .stderr(Stdio::null())
-    .status()
-    .expect("chromium runs");
-    assert!(status.success() && shot.exists());
-    println!("screenshot: {}", shot.display());
+    chromium()
+        .arg("--window-size=900,1000")
+        .screenshot(&url, &shot, 0);
 }

@@ -1,11 +1,11 @@
 //! `doorman bans list|lift` against a running gateway: a rate limit with a mitigation timeout
 //! bans this client, the command lists the ban and lifts it.
 
-mod common;
+use doorman_test_support::client::*;
+use doorman_test_support::gateway::process::*;
+use doorman_test_support::origin::BlockingDemo;
 
-use std::process::Command;
-
-use common::*;
+const DOORMAN: Doorman = Doorman(env!("CARGO_BIN_EXE_doorman"));
 
 fn status(answer: &str) -> u16 {
     answer
@@ -20,10 +20,8 @@ fn status(answer: &str) -> u16 {
 #[test]
 fn bans_are_listed_and_lifted_through_the_admin_api() {
     let dir = tempfile::tempdir().unwrap();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let (origin, _origin) = runtime
-        .block_on(doorman_demo::spawn("127.0.0.1:0".parse().unwrap()))
-        .unwrap();
+    let demo = BlockingDemo::start();
+    let origin = demo.addr;
     std::fs::write(
         dir.path().join("doorman.toml"),
         format!(
@@ -59,7 +57,7 @@ mitigation_timeout_secs = 600
     )
     .unwrap();
     let (_gateway, _log, addr) =
-        serve_from(Some(dir.path()), std::path::Path::new("doorman.toml"), &[]);
+        DOORMAN.serve_from(Some(dir.path()), std::path::Path::new("doorman.toml"), &[]);
     assert!(
         dir.path().join("data/admin.token").is_file(),
         "the token lives in the data directory, once"
@@ -68,7 +66,8 @@ mitigation_timeout_secs = 600
     std::fs::create_dir(&elsewhere).unwrap();
 
     let bans = |args: &[&str]| {
-        let out = Command::new(BIN)
+        let out = DOORMAN
+            .command()
             .current_dir(&elsewhere)
             .arg("bans")
             .args(args)
@@ -131,7 +130,8 @@ fn challenge_rotate_key_keeps_the_old_key_for_the_overlap() {
     )
     .unwrap();
     let rotate = |overlap: &str| {
-        let out = Command::new(BIN)
+        let out = DOORMAN
+            .command()
             .args(["challenge", "rotate-key", "--overlap", overlap, "--config"])
             .arg(&config)
             .output()

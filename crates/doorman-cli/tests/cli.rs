@@ -6,9 +6,12 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-mod common;
+use doorman_test_support::client::*;
+use doorman_test_support::config::LOOPBACK_LISTENERS;
+use doorman_test_support::gateway::process::*;
+use doorman_test_support::origin::BlockingDemo;
 
-use common::*;
+const DOORMAN: Doorman = Doorman(env!("CARGO_BIN_EXE_doorman"));
 
 #[test]
 fn check_prints_every_error_with_its_position() {
@@ -33,7 +36,8 @@ uptsream = "chat"
 "#,
     )
     .unwrap();
-    let out = Command::new(BIN)
+    let out = DOORMAN
+        .command()
         .args(["check", "--config"])
         .arg(&file)
         .output()
@@ -55,7 +59,8 @@ uptsream = "chat"
         "[[listeners]]\naddr = \"127.0.0.1:8080\"\n\n[[upstreams]]\nname = \"chat\"\ntargets = [\"127.0.0.1:3000\"]\n\n[[routes]]\nname = \"chat\"\npath_prefix = \"/\"\nupstream = \"chat\"\n",
     )
     .unwrap();
-    let out = Command::new(BIN)
+    let out = DOORMAN
+        .command()
         .args(["check", "--config"])
         .arg(&file)
         .output()
@@ -80,7 +85,8 @@ fn check_json_and_strict_for_ci() {
     )
     .unwrap();
     let check = |extra: &[&str]| {
-        let out = Command::new(BIN)
+        let out = DOORMAN
+            .command()
             .args(["check", "--config"])
             .arg(&file)
             .args(extra)
@@ -123,10 +129,8 @@ fn check_json_and_strict_for_ci() {
 
 #[test]
 fn sigterm_drains_a_streaming_response_then_exits() {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let (origin, _origin_handle) = runtime
-        .block_on(doorman_demo::spawn("127.0.0.1:0".parse().unwrap()))
-        .unwrap();
+    let demo = BlockingDemo::start();
+    let origin = demo.addr;
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("doorman.toml");
     std::fs::write(
@@ -137,11 +141,7 @@ node_name = "drain"
 data_dir = "data"
 shutdown_grace_secs = 10
 
-[[listeners]]
-addr = "127.0.0.1:0"
-
-[admin]
-addr = "127.0.0.1:0"
+{LOOPBACK_LISTENERS}
 
 [[upstreams]]
 name = "origin"
@@ -156,7 +156,7 @@ upstream = "origin"
     )
     .unwrap();
     // One worker: the single-threaded runtime drains too.
-    let (mut child, stderr, addr) = serve(&config, &["--workers", "1"]);
+    let (mut child, stderr, addr) = DOORMAN.serve(&config, &["--workers", "1"]);
     let pid = child.0.id();
     let mut seen = Vec::new();
 
@@ -230,7 +230,7 @@ upstream = "origin"
 fn the_demo_serves_the_chat_and_explains_a_denial() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let (_child, stdout, _) = demo(&data);
+    let (_child, stdout, _) = DOORMAN.demo(&data);
     let mut seen = Vec::new();
     let url = wait_for(&stdout, "Chat page (open in a browser):", &mut seen);
     let addr: SocketAddr = url
@@ -250,7 +250,8 @@ fn the_demo_serves_the_chat_and_explains_a_denial() {
 
     let mut explained = String::new();
     for _ in 0..50 {
-        let out = Command::new(BIN)
+        let out = DOORMAN
+            .command()
             .args(["explain", &ray, "--data-dir"])
             .arg(&data)
             .output()
@@ -268,10 +269,8 @@ fn the_demo_serves_the_chat_and_explains_a_denial() {
 
 #[test]
 fn trace_agrees_with_live_traffic() {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let (origin, _origin_handle) = runtime
-        .block_on(doorman_demo::spawn("127.0.0.1:0".parse().unwrap()))
-        .unwrap();
+    let demo = BlockingDemo::start();
+    let origin = demo.addr;
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("doorman.toml");
     std::fs::write(
@@ -281,11 +280,7 @@ fn trace_agrees_with_live_traffic() {
 node_name = "live"
 data_dir = "data"
 
-[[listeners]]
-addr = "127.0.0.1:0"
-
-[admin]
-addr = "127.0.0.1:0"
+{LOOPBACK_LISTENERS}
 
 [client_ip]
 trusted_proxies = ["127.0.0.1/32"]
@@ -318,7 +313,7 @@ action = "block"
         ),
     )
     .unwrap();
-    let (_child, _stderr, addr) = serve(&config, &[]);
+    let (_child, _stderr, addr) = DOORMAN.serve(&config, &[]);
 
     let cases = [
         ("/admin/users", "198.51.100.1"),
@@ -345,7 +340,8 @@ action = "block"
             .to_string(),
         )
         .unwrap();
-        let out = Command::new(BIN)
+        let out = DOORMAN
+            .command()
             .args(["trace", "--json", "--config"])
             .arg(&config)
             .arg("--request")
@@ -377,7 +373,8 @@ fn completions_and_the_man_page_come_from_the_cli_definition() {
         ("zsh", "#compdef doorman"),
         ("fish", "complete -c doorman"),
     ] {
-        let out = Command::new(BIN)
+        let out = DOORMAN
+            .command()
             .args(["completions", shell])
             .output()
             .unwrap();
@@ -388,7 +385,7 @@ fn completions_and_the_man_page_come_from_the_cli_definition() {
             assert!(script.contains(sub), "{shell} completes {sub}");
         }
     }
-    let out = Command::new(BIN).arg("man").output().unwrap();
+    let out = DOORMAN.command().arg("man").output().unwrap();
     assert!(out.status.success());
     let page = String::from_utf8_lossy(&out.stdout);
     assert!(page.contains(".TH doorman 1"), "{page}");
@@ -397,7 +394,7 @@ fn completions_and_the_man_page_come_from_the_cli_definition() {
 
 #[test]
 fn version_names_the_commit_and_its_date() {
-    let out = Command::new(BIN).arg("--version").output().unwrap();
+    let out = DOORMAN.command().arg("--version").output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     // `doorman 0.1.0 (commit 1a2b3c4, 2026-12-08)`; "unknown" only outside a git checkout.

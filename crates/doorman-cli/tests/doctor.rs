@@ -5,20 +5,20 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use doorman_doctor::fixtures::{
     Pki, Reply, closed_port, dns_server, http_date, http_server, https_server,
 };
 
-mod common;
+use doorman_test_support::gateway::process::*;
 
-use common::*;
+const DOORMAN: Doorman = Doorman(env!("CARGO_BIN_EXE_doorman"));
 
 /// Runs `doorman doctor ARGS` with no proxy variables but `env`.
 fn doctor(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
-    let mut cmd = Command::new(BIN);
+    let mut cmd = DOORMAN.command();
     cmd.arg("doctor").args(args);
     for var in doorman_doctor::PROXY_VARS {
         cmd.env_remove(var);
@@ -50,7 +50,8 @@ fn last_line(text: &str) -> &str {
 }
 
 fn keys(data: &Path, args: &[&str]) -> String {
-    let out = Command::new(BIN)
+    let out = DOORMAN
+        .command()
         .arg("keys")
         .args(args)
         .arg("--data-dir")
@@ -127,7 +128,7 @@ period_secs = 60
         ),
     )
     .unwrap();
-    let (child, _stderr, addr) = serve(&config, &["--workers", "1"]);
+    let (child, _stderr, addr) = DOORMAN.serve(&config, &["--workers", "1"]);
     (child, addr)
 }
 

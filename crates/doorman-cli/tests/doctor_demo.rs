@@ -9,13 +9,13 @@ use std::net::TcpStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-mod common;
+use doorman_test_support::gateway::process::*;
 
-use common::*;
+const DOORMAN: Doorman = Doorman(env!("CARGO_BIN_EXE_doorman"));
 
 /// Runs `doorman doctor ARGS` without proxy variables.
 fn doctor(args: &[&str]) -> (Option<i32>, String) {
-    let mut cmd = Command::new(BIN);
+    let mut cmd = DOORMAN.command();
     cmd.arg("doctor").args(args);
     for var in doorman_doctor::PROXY_VARS {
         cmd.env_remove(var);
@@ -57,7 +57,7 @@ fn doctor_until(args: &[&str], what: &str, done: impl Fn(Option<i32>, &str) -> b
 fn the_doctor_names_each_cause_against_the_demo() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let (_child, stdout, pid) = demo(&data);
+    let (_child, stdout, pid) = DOORMAN.demo(&data);
     let pid = pid.to_string();
     let mut seen = Vec::new();
     let url = wait_for(&stdout, "Chat page (open in a browser):", &mut seen);
@@ -184,7 +184,8 @@ fn the_doctor_names_each_cause_against_the_demo() {
     );
 
     // A revoked key: named with when, by the HTTP step and the credential step.
-    let out = Command::new(BIN)
+    let out = DOORMAN
+        .command()
         .args(["keys", "revoke", "demo-weather", "--data-dir"])
         .arg(&data)
         .output()
@@ -250,7 +251,7 @@ fn failed_login(addr: &str) -> u16 {
 fn the_doctor_sees_a_ban_that_failed_logins_started() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let (_child, stdout, _pid) = demo(&data);
+    let (_child, stdout, _pid) = DOORMAN.demo(&data);
     let mut seen = Vec::new();
     let url = wait_for(&stdout, "Chat page (open in a browser):", &mut seen);
     // `http://ADDR/metrics  (token: DATA/admin.token)`

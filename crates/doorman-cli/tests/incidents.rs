@@ -2,15 +2,18 @@
 //! directory of a running `doorman serve`, whose status page shows each change within seconds.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-mod common;
+use doorman_test_support::client::*;
+use doorman_test_support::config::LOOPBACK_LISTENERS;
+use doorman_test_support::gateway::process::*;
+use doorman_test_support::origin::BlockingDemo;
 
-use common::*;
+const DOORMAN: Doorman = Doorman(env!("CARGO_BIN_EXE_doorman"));
 
 fn run(args: &[&str], data: &Path) -> (bool, String) {
-    let out = Command::new(BIN)
+    let out = DOORMAN
+        .command()
         .args(args)
         .arg("--data-dir")
         .arg(data)
@@ -59,10 +62,8 @@ fn incidents_posted_from_the_command_line_show_on_the_running_page() {
     assert!(words.contains("there is no status database at"), "{words}");
     assert!(!data.join("status.sqlite").exists());
 
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let (origin, handle) = runtime
-        .block_on(doorman_demo::spawn("127.0.0.1:0".parse().unwrap()))
-        .unwrap();
+    let demo = BlockingDemo::start();
+    let origin = demo.addr;
     let config = dir.path().join("doorman.toml");
     std::fs::write(
         &config,
@@ -70,11 +71,7 @@ fn incidents_posted_from_the_command_line_show_on_the_running_page() {
             r#"[server]
 data_dir = "data"
 
-[[listeners]]
-addr = "127.0.0.1:0"
-
-[admin]
-addr = "127.0.0.1:0"
+{LOOPBACK_LISTENERS}
 
 [[upstreams]]
 name = "chat"
@@ -90,7 +87,7 @@ path = "/status"
         ),
     )
     .unwrap();
-    let (_child, _stderr, addr) = serve(&config, &["--workers", "1"]);
+    let (_child, _stderr, addr) = DOORMAN.serve(&config, &["--workers", "1"]);
     until(addr, "the chat component", |s| {
         s["components"][0]["id"] == "chat"
     });
@@ -228,5 +225,5 @@ path = "/status"
     );
     assert!(!ok);
     assert!(words.contains("RFC 3339"), "{words}");
-    drop(handle);
+    drop(demo);
 }

@@ -1,12 +1,15 @@
 //! `doorman keys` as an operator runs it: the real binary on a temporary data directory.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-const BIN: &str = env!("CARGO_BIN_EXE_doorman");
+use doorman_test_support::gateway::process::Doorman;
+
+const DOORMAN: Doorman = Doorman(env!("CARGO_BIN_EXE_doorman"));
 
 fn doorman(data_dir: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
+    DOORMAN
+        .command()
         .arg("keys")
         .args(args)
         .arg("--data-dir")
@@ -252,7 +255,8 @@ upstream = "app"
 "#,
     )
     .unwrap();
-    let out = Command::new(BIN)
+    let out = DOORMAN
+        .command()
         .args(["keys", "create", "--name", "c", "--config"])
         .arg(&config)
         .output()

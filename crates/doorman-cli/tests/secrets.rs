@@ -1,21 +1,21 @@
 //! No API key or token appears in what a running gateway logs, at debug level, whatever it is
 //! sent: valid, mistyped, revoked, in the header, a bearer JWT.
 
-mod common;
-
-use std::process::Command;
 use std::time::Duration;
 
-use common::*;
+use doorman_test_support::client::*;
+use doorman_test_support::config::LOOPBACK_LISTENERS;
+use doorman_test_support::gateway::process::*;
+use doorman_test_support::origin::BlockingDemo;
+
+const DOORMAN: Doorman = Doorman(env!("CARGO_BIN_EXE_doorman"));
 
 #[test]
 fn keys_and_tokens_never_reach_the_logs() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let (origin, _origin) = runtime
-        .block_on(doorman_demo::spawn("127.0.0.1:0".parse().unwrap()))
-        .unwrap();
+    let demo = BlockingDemo::start();
+    let origin = demo.addr;
     let config = dir.path().join("doorman.toml");
     std::fs::write(
         &config,
@@ -28,11 +28,7 @@ shutdown_grace_secs = 1
 [logging]
 level = "debug"
 
-[[listeners]]
-addr = "127.0.0.1:0"
-
-[admin]
-addr = "127.0.0.1:0"
+{LOOPBACK_LISTENERS}
 
 [auth]
 key_header = "x-api-key"
@@ -51,7 +47,8 @@ auth = {{ methods = ["api_key"], scopes = ["plugins:weather"] }}
         ),
     )
     .unwrap();
-    let create = Command::new(BIN)
+    let create = DOORMAN
+        .command()
         .args([
             "keys",
             "create",
@@ -69,7 +66,7 @@ auth = {{ methods = ["api_key"], scopes = ["plugins:weather"] }}
     let created: serde_json::Value = serde_json::from_slice(&create.stdout).unwrap();
     let key = created["key"].as_str().unwrap().to_owned();
 
-    let (mut gateway, log, addr) = serve(&config, &[]);
+    let (mut gateway, log, addr) = DOORMAN.serve(&config, &[]);
     let mut typo = key.clone();
     typo.pop();
     typo.push('x');
@@ -84,7 +81,8 @@ auth = {{ methods = ["api_key"], scopes = ["plugins:weather"] }}
         let answer = http_get(addr, "/debug/echo", &[(name, value.as_str())]);
         assert!(answer.starts_with("HTTP/1.1 "), "{answer}");
     }
-    let revoke = Command::new(BIN)
+    let revoke = DOORMAN
+        .command()
         .args(["keys", "revoke", "bot", "--data-dir"])
         .arg(&data)
         .output()

@@ -2,40 +2,19 @@
 //! dies the configured fail mode applies without a panic, and when it comes back shared
 //! limiting resumes. Needs `redis-server` on PATH (scripts/test.sh installs it).
 
-mod common;
-
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
+use doorman_test_support::client::*;
+use doorman_test_support::gateway::process::*;
+use doorman_test_support::origin::BlockingDemo;
+use doorman_test_support::redis::RedisServer;
+
+const DOORMAN: Doorman = Doorman(env!("CARGO_BIN_EXE_doorman"));
 
 const LIMIT: usize = 20;
 const PERIOD_SECS: u64 = 4;
-
-/// A throw-away redis-server on `port`, no persistence; killed on drop.
-fn redis(port: u16, dir: &Path) -> Reaper {
-    let child = Command::new("redis-server")
-        .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-        .args(["--save", "", "--appendonly", "no", "--dir"])
-        .arg(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("cannot start redis-server ({e}); install it (apt-get install redis-server) or run scripts/test.sh")
-        });
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "redis-server did not start on port {port}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Reaper(child)
-}
 
 fn config(
     dir: &Path,
@@ -142,17 +121,13 @@ fn wait_until_shared(first: SocketAddr, then: SocketAddr) {
 #[test]
 fn two_gateways_share_one_limit_through_redis_and_survive_its_outage() {
     let dir = tempfile::tempdir().unwrap();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let (origin, _origin) = runtime
-        .block_on(doorman_demo::spawn("127.0.0.1:0".parse().unwrap()))
-        .unwrap();
-    let redis_port = free_port();
-    let redis_dir = dir.path().join("redis");
-    std::fs::create_dir_all(&redis_dir).unwrap();
-    let mut server = redis(redis_port, &redis_dir);
+    let demo = BlockingDemo::start();
+    let origin = demo.addr;
+    let mut server = RedisServer::start();
+    let redis_port = server.port();
 
-    let (_a, _a_log, a) = serve(&config(dir.path(), "a", redis_port, "open", origin), &[]);
-    let (_b, _b_log, b) = serve(&config(dir.path(), "b", redis_port, "open", origin), &[]);
+    let (_a, _a_log, a) = DOORMAN.serve(&config(dir.path(), "a", redis_port, "open", origin), &[]);
+    let (_b, _b_log, b) = DOORMAN.serve(&config(dir.path(), "b", redis_port, "open", origin), &[]);
 
     // One limit across both: over a period, at most the limit (+1 for a window edge).
     let allowed = flood(&[a, b], "phase-1");
@@ -162,8 +137,7 @@ fn two_gateways_share_one_limit_through_redis_and_survive_its_outage() {
     );
 
     // Redis dies: fail mode open counts in each process instead; nothing panics or errors.
-    let _ = server.0.kill();
-    let _ = server.0.wait();
+    server.kill();
     let allowed = flood(&[a, b], "phase-2");
     assert!(
         (LIMIT..=2 * LIMIT + 2).contains(&allowed),
@@ -171,7 +145,8 @@ fn two_gateways_share_one_limit_through_redis_and_survive_its_outage() {
     );
 
     // A gateway in fail mode closed refuses, saying the limiter is unavailable.
-    let (_c, _c_log, c) = serve(&config(dir.path(), "c", redis_port, "closed", origin), &[]);
+    let (_c, _c_log, c) =
+        DOORMAN.serve(&config(dir.path(), "c", redis_port, "closed", origin), &[]);
     let (code, answer) = status(c, "phase-2");
     assert_eq!(code, 503, "{answer}");
     assert!(answer.contains("RATE_LIMITER_UNAVAILABLE"), "{answer}");
@@ -181,7 +156,7 @@ fn two_gateways_share_one_limit_through_redis_and_survive_its_outage() {
     );
 
     // Redis comes back on the same port: shared limiting resumes by itself.
-    server = redis(redis_port, &redis_dir);
+    server.restart();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let (code, _) = status(c, "probe");

@@ -458,15 +458,7 @@ async fn a_404_with_the_gateways_suggestion_says_did_you_mean() {
 
 #[tokio::test]
 async fn a_silent_server_times_out_instead_of_hanging() {
-    // Accepts, then never answers.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((s, _)) = listener.accept().await {
-            held.push(s);
-        }
-    });
+    let addr = doorman_test_support::origin::silent().await;
     let mut o = opts(&format!("https://{addr}/"));
     o.timeouts.tls = Duration::from_millis(500);
     let started = std::time::Instant::now();

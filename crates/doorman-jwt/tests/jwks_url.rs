@@ -256,7 +256,7 @@ async fn stale_keys_keep_working_while_the_server_is_down() {
 
 #[tokio::test]
 async fn nothing_cached_and_unreachable_is_keys_unavailable() {
-    let addr = closed_port().await;
+    let addr = doorman_test_support::client::closed_addr();
     let provider = url_provider(&format!("http://{addr}/jwks"), |_| {});
     let key = TestKey::es256("k1");
     let r = expect_rejection(provider.verify(&key.sign(&claims(NOW)), NOW).await);
@@ -327,17 +327,7 @@ async fn redirects_are_not_followed() {
 
 #[tokio::test]
 async fn a_server_that_never_answers_times_out() {
-    // Accepts connections and says nothing.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let hold = tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((s, _)) = listener.accept().await {
-            held.push(s);
-        }
-    });
+    let addr = doorman_test_support::origin::silent().await;
     let provider = url_provider(&format!("http://{addr}/jwks"), |u| {
         u.fetch_timeout = Duration::from_millis(300);
     });
@@ -347,7 +337,6 @@ async fn a_server_that_never_answers_times_out() {
             .await,
     );
     assert_rejection(&r, "TOKEN_KEYS_UNAVAILABLE", &["within 300 ms"]);
-    hold.abort();
 }
 
 #[tokio::test]

@@ -5,9 +5,6 @@
 //!
 //! `cargo bench -p doorman-limit-redis`; criterion prints `thrpt` in decisions per second.
 
-#[path = "../tests/support/mod.rs"]
-mod support;
-
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -18,7 +15,7 @@ use doorman_limit_redis::{Quota, RedisLimiter, RedisOptions};
 const KEYS: u64 = 10_000;
 
 fn decisions(c: &mut Criterion) {
-    let server = support::RedisServer::start();
+    let server = doorman_test_support::redis::RedisServer::start();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -4,13 +4,11 @@
 //! gives for the same sequence. The PRNG is a fixed-seed SplitMix64 written here, so a failure names a seed and a
 //! step that reproduce it.
 
-mod support;
-
 use std::time::Duration;
 
 use doorman_limit::{KeyState, Quota, Verdict, check_state};
 use doorman_limit_redis::{RedisLimiter, RedisOptions};
-use support::RedisServer;
+use doorman_test_support::redis::RedisServer;
 
 /// A wall-clock-like start (2027), where Unix milliseconds really are.
 const T0: u64 = 1_800_000_000_000;

@@ -2,8 +2,6 @@
 //! port, killed at the end): sharing between instances, key expiry, the fail modes when Redis is
 //! killed or stalls, and recovery when it comes back on the same port.
 
-mod support;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -13,7 +11,7 @@ use doorman_limit_redis::{
     FailMode, Outcome, Quota, RedisLimitError, RedisLimiter, RedisOptions, SharedLimiter,
     SharedOptions, Verdict,
 };
-use support::RedisServer;
+use doorman_test_support::redis::RedisServer;
 
 /// A failure deadline for things that happen "soon" (reconnection), generous for a loaded
 /// machine. Tests never assert that anything is fast.
@@ -495,11 +493,7 @@ async fn while_redis_is_down_most_calls_do_not_wait_for_it() {
 
 #[tokio::test]
 async fn connecting_to_nothing_fails_with_the_address_and_lazy_connection_does_not() {
-    // Take a free port and keep nothing listening on it.
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.local_addr().expect("addr").port()
-    };
+    let port = doorman_test_support::client::free_port();
     let url = format!("redis://:secret@127.0.0.1:{port}/");
     let error = RedisLimiter::connect(&url, options())
         .await

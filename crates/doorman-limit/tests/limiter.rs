@@ -7,25 +7,10 @@
 use std::collections::HashMap;
 
 use doorman_limit::{KeyState, LocalLimiter, Quota, Verdict, check_state};
+use doorman_test_support::rng::Rng;
 
 fn q(limit: u32, period_ms: u64) -> Quota {
     Quota::new(limit, period_ms).expect("valid quota")
-}
-
-/// Small fixed-seed PRNG (xorshift64*).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
 }
 
 /// Random traffic over a few hundred keys, three rules (one with a mitigation timeout), costs

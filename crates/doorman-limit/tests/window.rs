@@ -11,6 +11,7 @@ use std::collections::VecDeque;
 use doorman_limit::{
     KeyState, MAX_LIMIT, MAX_PERIOD_MS, Quota, QuotaError, Verdict, Window, check_state,
 };
+use doorman_test_support::rng::Rng;
 
 fn q(limit: u32, period_ms: u64) -> Quota {
     Quota::new(limit, period_ms).expect("valid quota")
@@ -29,22 +30,6 @@ impl Key {
         let (verdict, next) = check_state(self.0, now, quota, cost, mitigation);
         self.0 = next;
         verdict
-    }
-}
-
-/// Small fixed-seed PRNG (xorshift64*), so random tests are reproducible.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
     }
 }
 

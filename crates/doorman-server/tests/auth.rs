@@ -3,14 +3,13 @@
 //! rotation reaching a running server within a second; whoami; and no secret in the key store,
 //! the event log or the logs.
 
-mod common;
-
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::{get, header};
 use doorman_keys::{KeyStore, NewKey};
+use doorman_test_support::client::{get, header};
+use doorman_test_support::gateway;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
@@ -56,7 +55,7 @@ fn claims(scope: &str) -> Value {
 }
 
 struct Fixture {
-    env: common::Env,
+    env: gateway::Env,
     key: SigningKey,
     store: KeyStore,
 }
@@ -94,7 +93,7 @@ algorithms = ["ES256"]
 "#,
         jwks_file.display()
     );
-    let env = common::start(&extra).await;
+    let env = gateway::start(&extra).await;
     let store = KeyStore::open(doorman_keys::keys_path(&env.data_dir())).unwrap();
     Fixture { env, key, store }
 }
@@ -117,7 +116,7 @@ fn new_key(store: &KeyStore, name: &str, scopes: &[&str]) -> String {
 
 /// A GET with a JSON Accept; status, WWW-Authenticate (if any) and the body.
 async fn call(
-    env: &common::Env,
+    env: &gateway::Env,
     path: &str,
     headers: &[(&str, &str)],
 ) -> (u16, Option<String>, Value) {
@@ -134,7 +133,7 @@ async fn call(
 
 /// Waits (up to 2 s) until the server has seen a change to the key store.
 async fn until(
-    env: &common::Env,
+    env: &gateway::Env,
     path: &str,
     headers: &[(&str, &str)],
     status: u16,
@@ -325,7 +324,7 @@ async fn api_keys_missing_malformed_unknown_scoped_and_passed_with_identity_head
     }
     let path = env.data_dir().join("doorman.db");
     // Stop the gateway (flushing the event log) but keep its directory to read.
-    let common::Env { dir, gateway, .. } = f.env;
+    let gateway::Env { dir, gateway, .. } = f.env;
     gateway.shutdown();
     gateway.wait().await;
     let mut events = std::fs::read(&path).unwrap();
@@ -439,7 +438,7 @@ expression = 'http.request.uri.path eq "/healthz"'
 requests_per_period = 2
 period_secs = 60
 "#;
-    let env = common::start(extra).await;
+    let env = gateway::start(extra).await;
     let store = KeyStore::open(doorman_keys::keys_path(&env.data_dir())).unwrap();
     let a = new_key(&store, "a", &[]);
     let b = new_key(&store, "b", &[]);
@@ -481,7 +480,7 @@ period_secs = 60
 
 #[tokio::test]
 async fn a_key_with_its_own_rate_limit_is_held_to_it() {
-    let env = common::start("").await;
+    let env = gateway::start("").await;
     let store = KeyStore::open(doorman_keys::keys_path(&env.data_dir())).unwrap();
     let (secret, _) = store
         .create(

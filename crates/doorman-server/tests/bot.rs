@@ -2,9 +2,8 @@
 //! each kind of header inconsistency with its own plain-words reason and fix; a real browser's
 //! headers pass.
 
-mod common;
-
-use common::{get, start};
+use doorman_test_support::client::get;
+use doorman_test_support::gateway::start;
 use serde_json::Value;
 
 const RULE: &str = r#"

@@ -3,16 +3,14 @@
 //! a refused or lost cookie is named on the next challenge. And once end to end in a real
 //! headless Chromium, which must solve the page and come back through the gateway.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
-use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use common::{get, header, send, start_with};
+use doorman_test_support::client::{get, header, send};
+use doorman_test_support::gateway::start_with;
+use doorman_test_support::{browser, gateway};
 use http_body_util::Full;
 use serde_json::Value;
 
@@ -49,7 +47,7 @@ fn cookie_pairs(resp: &http::Response<()>) -> String {
 
 #[tokio::test]
 async fn api_clients_get_json_browsers_the_page_and_a_solved_answer_passes() {
-    let env = start_with(|data, origin| common::base_config(data, origin, "", RULES)).await;
+    let env = start_with(|data, origin| gateway::base_config(data, origin, "", RULES)).await;
     let url = env.url("/debug/echo");
 
     // An API client: JSON, never HTML.
@@ -272,35 +270,32 @@ async fn api_clients_get_json_browsers_the_page_and_a_solved_answer_passes() {
 
 /// A tiny origin that answers 200 and reports each path it is asked for.
 fn origin() -> (std::net::SocketAddr, mpsc::Receiver<String>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
     let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let mut reader = BufReader::new(&stream);
-            let mut line = String::new();
-            if reader.read_line(&mut line).is_err() {
-                continue;
-            }
-            loop {
-                let mut h = String::new();
-                if reader.read_line(&mut h).is_err() || h.trim().is_empty() {
-                    break;
-                }
-            }
-            let path = line.split_whitespace().nth(1).unwrap_or("").to_owned();
-            let _ = tx.send(path);
-            // The cleared page loads an image from the guarded area: the browser's next request,
-            // which must pass without another challenge.
-            let body = "<html><body>cleared<img src=\"/guarded/next.png\"></body></html>";
-            let _ = (&stream).write_all(
-                format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                )
-                .as_bytes(),
-            );
+    let tx = std::sync::Mutex::new(tx);
+    let addr = doorman_test_support::origin::accept_each_blocking(move |stream| {
+        let mut reader = BufReader::new(&stream);
+        let mut line = String::new();
+        if reader.read_line(&mut line).is_err() {
+            return;
         }
+        loop {
+            let mut h = String::new();
+            if reader.read_line(&mut h).is_err() || h.trim().is_empty() {
+                break;
+            }
+        }
+        let path = line.split_whitespace().nth(1).unwrap_or("").to_owned();
+        let _ = tx.lock().unwrap().send(path);
+        // The cleared page loads an image from the guarded area: the browser's next request,
+        // which must pass without another challenge.
+        let body = "<html><body>cleared<img src=\"/guarded/next.png\"></body></html>";
+        let _ = (&stream).write_all(
+            format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
+        );
     });
     (addr, rx)
 }
@@ -310,7 +305,7 @@ fn origin() -> (std::net::SocketAddr, mpsc::Receiver<String>) {
 async fn headless_chromium_solves_the_page_and_comes_back_through_the_gateway() {
     let (origin_addr, paths) = origin();
     let env = start_with(move |data, _demo| {
-        common::base_config(
+        gateway::base_config(
             data,
             origin_addr,
             "",
@@ -318,22 +313,7 @@ async fn headless_chromium_solves_the_page_and_comes_back_through_the_gateway() 
         )
     })
     .await;
-    let profile = tempfile::tempdir().unwrap();
-    let mut browser = Command::new("chromium")
-        .args([
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--no-default-browser-check",
-            "--disable-extensions",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg(env.url("/guarded/page?x=1"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start chromium ({e}); install it (apt-get install chromium) or run scripts/test.sh"));
+    let solver = browser::chromium().spawn(&env.url("/guarded/page?x=1"));
     // The origin is reached only through the gateway, and the gateway lets the page through
     // only with a clearance: the browser must solve, keep the cookie and come back.
     let deadline = Instant::now() + Duration::from_secs(90);
@@ -343,8 +323,7 @@ async fn headless_chromium_solves_the_page_and_comes_back_through_the_gateway() 
             reached.push(path);
         }
     }
-    let _ = browser.kill();
-    let _ = browser.wait();
+    drop(solver);
     assert_eq!(
         reached,
         ["/guarded/page?x=1", "/guarded/next.png"],
@@ -352,20 +331,7 @@ async fn headless_chromium_solves_the_page_and_comes_back_through_the_gateway() 
     );
 
     // A client clock 7 minutes fast (simulated): the page says so, and waits to be read.
-    let profile = tempfile::tempdir().unwrap();
-    let out = Command::new("chromium")
-        .args([
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--dump-dom",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg(env.url("/guarded/clock?doorman_clock_skew_s=420"))
-        .stderr(Stdio::null())
-        .output()
-        .unwrap();
-    let dom = String::from_utf8_lossy(&out.stdout);
+    let dom = browser::chromium().dump_dom(&env.url("/guarded/clock?doorman_clock_skew_s=420"));
     assert!(
         dom.contains("Your device's clock is 7 minutes fast"),
         "{dom}"
@@ -373,30 +339,10 @@ async fn headless_chromium_solves_the_page_and_comes_back_through_the_gateway() 
 
     // A screenshot of the page as a browser renders it, for review.
     let shot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("challenge-page.png");
-    let _ = std::fs::remove_file(&shot);
-    let profile = tempfile::tempdir().unwrap();
-    let status = Command::new("chromium")
-        .args([
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--window-size=900,700",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg(format!("--screenshot={}", shot.display()))
-        .arg(env.url("/guarded/shot?doorman_clock_skew_s=420"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    assert!(
-        std::fs::metadata(&shot)
-            .map(|m| m.len() > 1000)
-            .unwrap_or(false),
-        "no screenshot at {}",
-        shot.display()
+    browser::chromium().arg("--window-size=900,700").screenshot(
+        &env.url("/guarded/shot?doorman_clock_skew_s=420"),
+        &shot,
+        1000,
     );
-    eprintln!("challenge page screenshot: {}", shot.display());
     env.stop().await;
 }

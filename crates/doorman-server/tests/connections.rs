@@ -2,13 +2,13 @@
 //! request heads hyper refuses, HTTP/2 preface, stalled header blocks and idle connections,
 //! connection lifetimes, and idle connections making room when `max_connections` is reached.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::{Env, base_config, get, start_with};
+use doorman_test_support::client::get;
+use doorman_test_support::gateway::{Env, base_config, start_with};
+use doorman_test_support::{client, gateway};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
@@ -159,18 +159,6 @@ async fn send_raw(addr: SocketAddr, head: &[u8]) -> RawResponse {
     }
 }
 
-async fn event(env: &Env, ray: &str) -> doorman_store::EventRecord {
-    for _ in 0..50 {
-        if let Ok(q) = doorman_store::EventQuery::open(&env.data_dir())
-            && let Ok(Some(rec)) = q.get(ray)
-        {
-            return rec;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("no event for {ray}");
-}
-
 /// The table of refused heads is in tests/edge.rs; here, what the receipt and event of one of
 /// them carry beyond the words.
 #[tokio::test]
@@ -193,7 +181,7 @@ async fn a_refused_head_is_answered_by_accept_and_recorded_with_what_could_be_re
             .contains("`Content-Length` header is not a number"),
         "{problem}"
     );
-    let rec = event(&env, r.header("doorman-ray")).await;
+    let rec = env.event(r.header("doorman-ray")).await;
     assert_eq!(
         (rec.method.as_str(), rec.host.as_str(), rec.path.as_str()),
         ("POST", "files.example", "/upload?x=1")
@@ -228,7 +216,7 @@ async fn a_keep_alive_connection_gets_the_receipt_for_its_second_head() {
     s.write_all(b"GET / HTTP/1.1\r\nhost: t\r\ncontent-length: 1x\r\n\r\n")
         .await
         .unwrap();
-    let rest = common::read_all(&mut s, Duration::from_secs(5)).await;
+    let rest = client::read_all(&mut s, Duration::from_secs(5)).await;
     let second = &rest[rest.find("HTTP/1.1 400").expect(&rest)..];
     assert!(second.contains("doorman-code: BAD_REQUEST"), "{second}");
     assert!(
@@ -299,7 +287,7 @@ async fn an_http2_connection_without_streams_gets_goaway_after_the_idle_timeout(
     );
 
     // A stream that lasts longer than the idle timeout is not cut: only open requests count.
-    let (resp, body) = common::h2c_get(env.addr, "/debug/sleep?ms=1200").await;
+    let (resp, body) = client::h2c_get(env.addr, "/debug/sleep?ms=1200").await;
     assert_eq!(resp.status(), 200, "{}", String::from_utf8_lossy(&body));
     env.stop().await;
 }
@@ -458,7 +446,7 @@ async fn idle_http2_connections_make_room_for_a_new_client() {
     // Every slot is taken by a connection that answers PINGs and sends nothing else.
     let (resp, body) = timeout(
         Duration::from_secs(10),
-        get(&common::Env::url(&env, "/debug/status?code=200"), &[]),
+        get(&gateway::Env::url(&env, "/debug/status?code=200"), &[]),
     )
     .await
     .expect("the new client was served");

@@ -6,18 +6,17 @@
 //! meant to see, or a broken frame, and every answer the gateway makes itself must carry the Ray
 //! ID header and a `doorman-code`, and be recorded as an event.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::Env;
+use doorman_test_support::gateway::Env;
+use doorman_test_support::{gateway, origin};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 /// One request as the origin received it.
 #[derive(Debug, Clone)]
@@ -54,18 +53,9 @@ type Recording = Arc<Mutex<Recorded>>;
 /// An origin that records exactly what it receives. It answers `200 ok`, except on `/switch`,
 /// where it answers `101` whatever was asked (a misbehaving origin) and records what follows.
 async fn recording_origin() -> (SocketAddr, Recording) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let recording: Recording = Arc::default();
     let rec = recording.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                return;
-            };
-            tokio::spawn(origin_connection(stream, rec.clone()));
-        }
-    });
+    let addr = origin::accept_each(move |stream| origin_connection(stream, rec.clone())).await;
     (addr, recording)
 }
 
@@ -409,7 +399,7 @@ fn long_line() -> &'static str {
 
 async fn start_edge() -> (Env, Recording) {
     let (origin, recording) = recording_origin().await;
-    let env = common::start_with(move |data, _demo| {
+    let env = gateway::start_with(move |data, _demo| {
         format!(
             r#"
 [server]
@@ -473,18 +463,6 @@ action = "block"
     })
     .await;
     (env, recording)
-}
-
-async fn event_code(env: &Env, ray: &str) -> String {
-    for _ in 0..50 {
-        if let Ok(q) = doorman_store::EventQuery::open(&env.data_dir())
-            && let Ok(Some(rec)) = q.get(ray)
-        {
-            return rec.code;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("no event for {ray}");
 }
 
 /// Checks what the origin saw of one case, given how many requests it had seen before.
@@ -576,7 +554,7 @@ async fn every_way_around_a_closed_route_is_closed() {
             continue;
         }
         if let (Some(code), Some(ray)) = (case.code, &ray) {
-            assert_eq!(event_code(&env, ray).await, code, "{}: recorded", case.name);
+            assert_eq!(env.event(ray).await.code, code, "{}: recorded", case.name);
         }
         // The gateway answered, so whatever it forwarded has arrived.
         tokio::time::sleep(Duration::from_millis(50)).await;

@@ -2,13 +2,12 @@
 //! allow-over-block, shadow rules, list files edited under a running server, and the events that
 //! `doorman explain` reads.
 
-mod common;
-
 use std::path::Path;
 use std::time::Duration;
 
-use common::*;
 use doorman_intel::mmdb_writer::{MmdbWriter, ipinfo_lite};
+use doorman_test_support::client::*;
+use doorman_test_support::gateway::*;
 use serde_json::Value;
 
 /// A tiny IPinfo-Lite-style database covering the documentation ranges the tests use.
@@ -130,18 +129,6 @@ async fn json_from(env: &Env, path: &str, client: &str) -> (u16, Value, String) 
     let ray = header(&resp, "doorman-ray").to_string();
     let v = serde_json::from_slice(&body).unwrap_or(Value::Null);
     (resp.status().as_u16(), v, ray)
-}
-
-async fn event(env: &Env, ray: &str) -> doorman_store::EventRecord {
-    for _ in 0..50 {
-        if let Ok(q) = doorman_store::EventQuery::open(&env.data_dir())
-            && let Ok(Some(rec)) = q.get(ray)
-        {
-            return rec;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("no event for {ray}");
 }
 
 #[tokio::test]
@@ -288,7 +275,7 @@ async fn shadow_rules_change_nothing_but_are_logged_and_explainable() {
     .await;
     assert_eq!(resp.status(), 200, "a shadow rule must not block");
     let ray = header(&resp, "doorman-ray").to_string();
-    let rec = event(&env, &ray).await;
+    let rec = env.event(&ray).await;
     assert_eq!(rec.action, doorman_store::Action::Shadow);
     assert_eq!(rec.rule.as_deref(), Some("rule:trial-block-weather"));
     assert_eq!(rec.code, "1020");
@@ -301,7 +288,7 @@ async fn shadow_rules_change_nothing_but_are_logged_and_explainable() {
 async fn a_1020_event_names_the_rule_and_the_matching_conditions() {
     let env = start_firewall().await;
     let (_, _, ray) = json_from(&env, "/admin/x", "198.51.100.20").await;
-    let rec = event(&env, &ray).await;
+    let rec = env.event(&ray).await;
     assert_eq!(rec.rule.as_deref(), Some("rule:admin-outside"));
     let trace: Vec<String> = rec
         .trace

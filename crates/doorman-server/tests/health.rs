@@ -2,24 +2,13 @@
 //! failed checks (no request is sent to it), every target down gives a 503 UPSTREAM_DOWN receipt
 //! linking the status page, and a target that comes back takes traffic again after `rise` checks.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{get, header};
+use doorman_test_support::client::{get, header};
+use doorman_test_support::config::LOOPBACK_LISTENERS;
+use doorman_test_support::origin::demo;
+use doorman_test_support::{client, gateway};
 use serde_json::Value;
-
-async fn origin(name: &str, addr: &str) -> (std::net::SocketAddr, doorman_demo::DemoHandle) {
-    doorman_demo::spawn_with(
-        addr.parse().unwrap(),
-        doorman_demo::DemoOptions {
-            name: name.into(),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap()
-}
 
 /// Which origin answered, by its `x-demo-origin` header; the status for receipts.
 async fn who(url: &str) -> (u16, String, Value) {
@@ -42,20 +31,16 @@ async fn until(what: &str, mut done: impl AsyncFnMut() -> bool) {
 
 #[tokio::test]
 async fn dead_targets_leave_the_rotation_and_all_down_is_a_503_naming_the_service() {
-    let (a_addr, a) = origin("a", "127.0.0.1:0").await;
-    let (b_addr, b) = origin("b", "127.0.0.1:0").await;
-    let env = common::start_with(move |data, _| {
+    let (a_addr, a) = demo("a", "127.0.0.1:0").await;
+    let (b_addr, b) = demo("b", "127.0.0.1:0").await;
+    let env = gateway::start_with(move |data, _| {
         format!(
             r#"
 [server]
 data_dir = "{data}"
 shutdown_grace_secs = 1
 
-[[listeners]]
-addr = "127.0.0.1:0"
-
-[admin]
-addr = "127.0.0.1:0"
+{LOOPBACK_LISTENERS}
 
 [site]
 status_page_url = "https://status.example.com"
@@ -118,7 +103,7 @@ upstream = "chat"
     );
 
     // a comes back on its address: after two good checks it takes traffic again.
-    let (_, a2) = origin("a", &a_addr.to_string()).await;
+    let (_, a2) = demo("a", &a_addr.to_string()).await;
     until("a is back", async || who(&url).await.1 == "a").await;
     env.stop().await;
     a2.stop().await.unwrap();
@@ -126,21 +111,17 @@ upstream = "chat"
 
 #[tokio::test]
 async fn a_refused_connection_is_retried_on_the_next_target_when_there_is_no_body() {
-    let (b_addr, b) = origin("b", "127.0.0.1:0").await;
-    let dead = common::closed_addr();
+    let (b_addr, b) = demo("b", "127.0.0.1:0").await;
+    let dead = client::closed_addr();
     // No health checks: only the retry keeps requests from failing.
-    let env = common::start_with(move |data, _| {
+    let env = gateway::start_with(move |data, _| {
         format!(
             r#"
 [server]
 data_dir = "{data}"
 shutdown_grace_secs = 1
 
-[[listeners]]
-addr = "127.0.0.1:0"
-
-[admin]
-addr = "127.0.0.1:0"
+{LOOPBACK_LISTENERS}
 
 [[upstreams]]
 name = "chat"
@@ -169,7 +150,7 @@ upstream = "chat"
                 b"hello",
             )))
             .unwrap();
-        let (resp, _) = common::send(req).await;
+        let (resp, _) = client::send(req).await;
         if resp.status() == 502 {
             assert_eq!(header(&resp, "doorman-code"), "UPSTREAM_REFUSED");
             refused += 1;

@@ -4,15 +4,14 @@
 //! and computes them with `doorman_botcheck`, so the assertion is that the gateway fingerprints
 //! the bytes the client really sent, whatever rustls version builds them.
 
-mod common;
-
 use std::future::Future as _;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use common::*;
+use doorman_test_support::client::*;
+use doorman_test_support::gateway::*;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
 use rustls::ClientConfig;
@@ -22,7 +21,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 /// The client every TLS connection of these tests uses. A fresh config per connection, like
-/// `common::tls_connect`: a shared one would resume sessions, and the PSK extension of a
+/// `client::tls_connect`: a shared one would resume sessions, and the PSK extension of a
 /// resumed hello is another JA4.
 fn client_config(ca: &CertificateDer<'static>) -> Arc<ClientConfig> {
     let mut roots = rustls::RootCertStore::empty();
@@ -158,18 +157,6 @@ async fn get_json(
     )
 }
 
-async fn event(env: &Env, ray: &str) -> doorman_store::EventRecord {
-    for _ in 0..50 {
-        if let Ok(q) = doorman_store::EventQuery::open(&env.data_dir())
-            && let Ok(Some(rec)) = q.get(ray)
-        {
-            return rec;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("no event for {ray}");
-}
-
 #[tokio::test]
 async fn a_rule_on_the_ja4_blocks_the_client_that_made_that_handshake() {
     let certs = tempfile::tempdir().unwrap();
@@ -200,7 +187,7 @@ async fn a_rule_on_the_ja4_blocks_the_client_that_made_that_handshake() {
     // The receipt shows the value the rule compared, so the person blocked (and the operator
     // reading the event) can see which handshake it was.
     assert_eq!(v["facts"]["TLS fingerprint"], ja4, "{v}");
-    let rec = event(&env, &ray).await;
+    let rec = env.event(&ray).await;
     assert_eq!(rec.rule.as_deref(), Some("rule:ja4-block"));
     let line = rec
         .trace

@@ -3,14 +3,13 @@
 //! and every metric present documented, build and process metrics, request durations by route,
 //! and each rule's matches by what it did.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::*;
+use doorman_test_support::client::*;
+use doorman_test_support::gateway::*;
 use http_body_util::Full;
 
 const RULES: &str = r#"

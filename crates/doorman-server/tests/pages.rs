@@ -12,15 +12,14 @@
 //!   the screen, the challenge's live region, and the contrast of every visible text as the
 //!   browser computed its colours (each status banner and state colour in turn).
 
-mod common;
-
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use base64::Engine;
+use doorman_test_support::browser::{self, Browser};
+use doorman_test_support::config::LOOPBACK_LISTENERS;
+use doorman_test_support::{client, gateway};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
@@ -29,10 +28,10 @@ const SITE: &str = "Example Chat";
 
 /// A gateway set up to refuse in every way a browser can be refused here. No catch-all route,
 /// so that `/nowhere` has none; `/app` is the demo origin behind the firewall and limits.
-async fn gateway() -> common::Env {
-    let refused = common::closed_addr();
-    let down = common::closed_addr();
-    common::start_with(move |data, origin| {
+async fn gateway() -> gateway::Env {
+    let refused = client::closed_addr();
+    let down = client::closed_addr();
+    gateway::start_with(move |data, origin| {
         history(data);
         format!(
             r#"
@@ -41,11 +40,7 @@ node_name = "test"
 data_dir = "{data}"
 shutdown_grace_secs = 1
 
-[[listeners]]
-addr = "127.0.0.1:0"
-
-[admin]
-addr = "127.0.0.1:0"
+{LOOPBACK_LISTENERS}
 
 [site]
 name = "{SITE}"
@@ -221,9 +216,9 @@ fn history(data: &std::path::Path) {
 }
 
 /// Waits until the status page shows the billing outage and its automatic incident.
-async fn billing_incident(env: &common::Env) -> String {
+async fn billing_incident(env: &gateway::Env) -> String {
     for _ in 0..100 {
-        let (_, body) = common::get(&env.url("/status/api/v2/summary.json"), &[]).await;
+        let (_, body) = client::get(&env.url("/status/api/v2/summary.json"), &[]).await;
         let summary: Value = serde_json::from_slice(&body).unwrap();
         if let Some(id) = summary["incidents"][0]["id"].as_str() {
             return id.to_owned();
@@ -335,18 +330,18 @@ fn cases(incident_id: &str) -> Vec<PageCase> {
 }
 
 /// GETs a page as a browser asks for it and checks that it is the page meant.
-async fn fetch(env: &common::Env, c: &PageCase) -> String {
+async fn fetch(env: &gateway::Env, c: &PageCase) -> String {
     let mut headers = vec![("accept", "text/html,application/xhtml+xml,*/*;q=0.8")];
     headers.extend_from_slice(c.headers);
     if c.status == 429 {
         // The limit's one request; the next is refused.
-        common::get(&env.url(&c.path), &headers).await;
+        client::get(&env.url(&c.path), &headers).await;
     }
-    let (resp, body) = common::get(&env.url(&c.path), &headers).await;
+    let (resp, body) = client::get(&env.url(&c.path), &headers).await;
     let body = String::from_utf8_lossy(&body).into_owned();
     assert_eq!(resp.status(), c.status, "{}: {body}", c.name);
     if let Some(code) = c.code {
-        assert_eq!(common::header(&resp, "doorman-code"), code, "{}", c.name);
+        assert_eq!(client::header(&resp, "doorman-code"), code, "{}", c.name);
     }
     body
 }
@@ -640,19 +635,6 @@ fn contrast_is_computed_as_wcag_says() {
 
 // ---- Chromium through the DevTools protocol --------------------------------------------------
 
-/// A headless chromium of our own, ended when dropped.
-struct Browser {
-    child: Child,
-    _profile: tempfile::TempDir,
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
@@ -735,47 +717,10 @@ impl Tab {
 /// Starts chromium as the other browser tests do, with a DevTools port of the system's choosing,
 /// and opens one tab.
 async fn chromium() -> (Browser, Tab) {
-    let profile = tempfile::tempdir().unwrap();
-    let mut child = Command::new("chromium")
-        .args([
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--no-default-browser-check",
-            "--disable-extensions",
-            "--disable-background-networking",
-            "--hide-scrollbars",
-            "--remote-debugging-port=0",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg("about:blank")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("cannot start chromium ({e}); install it (apt-get install chromium) or run scripts/test.sh")
-        });
-    // Chromium names its DevTools address on stderr; the rest of stderr is drained so that a
-    // full pipe never stalls it.
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(url) = line.strip_prefix("DevTools listening on ") {
-                let _ = tx.send(url.trim().to_owned());
-            }
-        }
-    });
-    let browser = Browser {
-        child,
-        _profile: profile,
-    };
-    let url = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(30)))
-        .await
-        .unwrap()
-        .expect("chromium did not say where its DevTools listen");
+    let (browser, url) =
+        tokio::task::spawn_blocking(|| browser::chromium().arg("--hide-scrollbars").devtools())
+            .await
+            .unwrap();
     let (ws, _) = tokio_tungstenite::connect_async(url.as_str())
         .await
         .unwrap();

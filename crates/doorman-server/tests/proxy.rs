@@ -1,16 +1,19 @@
 //! The proxy through real sockets: protocols, streaming, upgrades, header rules, limits, origin
-//! failures and receipts. Every test starts its own origin and gateway on ephemeral ports.
-
-mod common;
+//! failures and receipts. Tests that only send requests to the plain configuration share one
+//! gateway; every other test starts its own origin and gateway on ephemeral ports.
 
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use common::*;
+use doorman_test_support::client::*;
+use doorman_test_support::gateway::*;
 use http::Request;
 use http_body_util::{BodyExt, Full};
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
+
+/// The base configuration with nothing added, shared by the tests that only read answers.
+static PLAIN: Shared = Shared::new("");
 
 fn echo_headers(body: &Bytes) -> Value {
     let v: Value = serde_json::from_slice(body)
@@ -20,7 +23,7 @@ fn echo_headers(body: &Bytes) -> Value {
 
 #[tokio::test]
 async fn http1_request_passes_with_a_ray_id() {
-    let env = start("").await;
+    let env = PLAIN.get();
     let (resp, body) = get(&env.url("/plugins/weather?city=Lisbon"), &[]).await;
     assert_eq!(resp.status(), 200);
     let v: Value = serde_json::from_slice(&body).unwrap();
@@ -28,21 +31,19 @@ async fn http1_request_passes_with_a_ray_id() {
     let ray = header(&resp, "doorman-ray");
     assert!(doorman_core::RayId::parse(ray).is_some(), "bad ray {ray}");
     assert!(ray.ends_with("-test"));
-    env.stop().await;
 }
 
 #[tokio::test]
 async fn upstream_receives_the_ray_id_and_not_a_client_sent_one() {
-    let env = start("").await;
+    let env = PLAIN.get();
     let (resp, body) = get(&env.url("/debug/echo"), &[("doorman-ray", "forged")]).await;
     let seen = echo_headers(&body);
     assert_eq!(seen["doorman-ray"][0], header(&resp, "doorman-ray"));
-    env.stop().await;
 }
 
 #[tokio::test]
 async fn h2c_prior_knowledge_is_served() {
-    let env = start("").await;
+    let env = PLAIN.get();
     let (resp, body) = h2c_get(env.addr, "/plugins/weather?city=Oslo").await;
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.version(), http::Version::HTTP_2);
@@ -52,7 +53,6 @@ async fn h2c_prior_knowledge_is_served() {
     let (_, body) = h2c_get(env.addr, "/debug/echo").await;
     let v: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(v["headers"]["host"][0], env.addr.to_string());
-    env.stop().await;
 }
 
 #[tokio::test]
@@ -118,7 +118,7 @@ async fn tls_with_h2_and_http11_by_alpn() {
 
 #[tokio::test]
 async fn sse_events_arrive_as_the_origin_sends_them() {
-    let env = start("").await;
+    let env = PLAIN.get();
     let req = Request::post(env.url("/v1/chat/completions"))
         .header("content-type", "application/json")
         .body(Full::new(Bytes::from(
@@ -157,14 +157,13 @@ async fn sse_events_arrive_as_the_origin_sends_them() {
         spread >= expected / 2,
         "events arrived within {spread:?}; expected them spread over ~{expected:?}"
     );
-    env.stop().await;
 }
 
 #[tokio::test]
 async fn websocket_upgrade_passes_through() {
     use futures_util::{SinkExt, StreamExt};
     use tokio_tungstenite::tungstenite::Message;
-    let env = start("").await;
+    let env = PLAIN.get();
     let (mut ws, resp) = tokio_tungstenite::connect_async(format!("ws://{}/ws/echo", env.addr))
         .await
         .expect("websocket handshake through the gateway");
@@ -178,12 +177,11 @@ async fn websocket_upgrade_passes_through() {
     let reply = ws.next().await.unwrap().unwrap();
     assert_eq!(reply.into_data().as_ref(), &[1u8, 2, 3]);
     ws.close(None).await.unwrap();
-    env.stop().await;
 }
 
 #[tokio::test]
 async fn hop_by_hop_headers_are_removed() {
-    let env = start("").await;
+    let env = PLAIN.get();
     let (_, body) = get(
         &env.url("/debug/echo"),
         &[
@@ -204,13 +202,12 @@ async fn hop_by_hop_headers_are_removed() {
         );
     }
     assert_eq!(seen["x-end-to-end"][0], "kept");
-    env.stop().await;
 }
 
 #[tokio::test]
 async fn forwarding_headers_from_untrusted_peers_are_replaced() {
     // No trusted proxies: our 127.0.0.1 peer is a plain client.
-    let env = start("").await;
+    let env = PLAIN.get();
     let (_, body) = get(
         &env.url("/debug/echo"),
         &[
@@ -225,7 +222,6 @@ async fn forwarding_headers_from_untrusted_peers_are_replaced() {
     assert_eq!(seen["x-forwarded-proto"][0], "http");
     assert_eq!(seen["x-forwarded-host"][0], "chat.example");
     assert_eq!(seen["host"][0], "chat.example");
-    env.stop().await;
 }
 
 #[tokio::test]

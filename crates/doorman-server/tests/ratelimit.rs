@@ -2,21 +2,21 @@
 //! characteristic, counting expressions and their feedback-loop guard, bans listed and lifted
 //! through the admin API.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{get, header, start};
+use doorman_test_support::client::{get, header};
+use doorman_test_support::gateway::start;
+use doorman_test_support::{client, gateway};
 use serde_json::Value;
 
-fn admin_token(env: &common::Env) -> String {
+fn admin_token(env: &gateway::Env) -> String {
     std::fs::read_to_string(env.data_dir().join("admin.token"))
         .unwrap()
         .trim()
         .to_owned()
 }
 
-async fn admin(env: &common::Env, method: &str, path: &str) -> (u16, Value) {
+async fn admin(env: &gateway::Env, method: &str, path: &str) -> (u16, Value) {
     let addr = env.gateway.admin_addr.unwrap();
     let req = http::Request::builder()
         .method(method)
@@ -24,7 +24,7 @@ async fn admin(env: &common::Env, method: &str, path: &str) -> (u16, Value) {
         .header("authorization", format!("Bearer {}", admin_token(env)))
         .body(http_body_util::Full::new(bytes::Bytes::new()))
         .unwrap();
-    let (resp, body) = common::send(req).await;
+    let (resp, body) = client::send(req).await;
     let json = serde_json::from_slice(&body).unwrap_or(Value::Null);
     (resp.status().as_u16(), json)
 }

@@ -3,9 +3,9 @@
 //! mistyped path, facts in words instead of rule fields (and plain JSON values), the site named,
 //! a rate limit's time said once, and an RFC 9457 `type` that leads to a page explaining it.
 
-mod common;
-
-use common::*;
+use doorman_test_support::client::*;
+use doorman_test_support::config::LOOPBACK_LISTENERS;
+use doorman_test_support::gateway::*;
 use serde_json::Value;
 
 async fn start_receipts() -> Env {
@@ -23,11 +23,7 @@ async fn start_receipts() -> Env {
 node_name = "test"
 data_dir = "{data}"
 
-[[listeners]]
-addr = "127.0.0.1:0"
-
-[admin]
-addr = "127.0.0.1:0"
+{LOOPBACK_LISTENERS}
 
 [[upstreams]]
 name = "chat"

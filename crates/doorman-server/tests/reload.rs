@@ -1,11 +1,10 @@
 //! Reloads: a broken file never replaces a working one; a good one takes effect without a restart,
 //! through the admin API and through the file watcher.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use doorman_test_support::client::*;
+use doorman_test_support::gateway::*;
 
 async fn admin_post(env: &Env, path: &str, token: Option<&str>) -> (u16, String) {
     let mut b = http::Request::post(format!(

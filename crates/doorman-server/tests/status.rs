@@ -4,19 +4,13 @@
 //! against Statuspage's v2 names and enums; incidents and maintenance through the admin API;
 //! the page and an incident page rendered by headless Chromium (screenshots kept for review).
 
-mod common;
-
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{get, header};
+use doorman_test_support::client::{get, header};
+use doorman_test_support::config::LOOPBACK_LISTENERS;
+use doorman_test_support::origin::demo;
+use doorman_test_support::{browser, client, gateway};
 use serde_json::{Value, json};
-
-async fn origin(addr: &str) -> (std::net::SocketAddr, doorman_demo::DemoHandle) {
-    doorman_demo::spawn_with(addr.parse().unwrap(), doorman_demo::DemoOptions::default())
-        .await
-        .unwrap()
-}
 
 async fn json_at(url: &str) -> Value {
     let (resp, body) = get(url, &[]).await;
@@ -50,14 +44,14 @@ fn component<'a>(summary: &'a Value, id: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no component {id} in {summary}"))
 }
 
-fn admin_token(env: &common::Env) -> String {
+fn admin_token(env: &gateway::Env) -> String {
     std::fs::read_to_string(env.data_dir().join("admin.token"))
         .unwrap()
         .trim()
         .to_owned()
 }
 
-async fn admin(env: &common::Env, method: &str, path: &str, body: Option<Value>) -> (u16, String) {
+async fn admin(env: &gateway::Env, method: &str, path: &str, body: Option<Value>) -> (u16, String) {
     let addr = env.gateway.admin_addr.unwrap();
     let req = http::Request::builder()
         .method(method)
@@ -68,7 +62,7 @@ async fn admin(env: &common::Env, method: &str, path: &str, body: Option<Value>)
             body.map(|b| b.to_string()).unwrap_or_default(),
         )))
         .unwrap();
-    let (resp, body) = common::send(req).await;
+    let (resp, body) = client::send(req).await;
     (
         resp.status().as_u16(),
         String::from_utf8_lossy(&body).into_owned(),
@@ -279,38 +273,13 @@ async fn statuspage_schema_holds(base: &str) -> Value {
     summary
 }
 
-fn chromium(args: &[&str], url: &str) -> std::process::Output {
-    let profile = tempfile::tempdir().unwrap();
-    Command::new("chromium")
-        .args(["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run"])
-        .args(args)
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg(url)
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot start chromium ({e}); install it (apt-get install chromium) or run scripts/test.sh"))
-}
-
-fn screenshot(url: &str, name: &str) -> std::path::PathBuf {
+/// A screenshot of `url` kept under the test target's tmp directory, for review.
+fn screenshot(url: &str, name: &str) {
     let shot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_file(&shot);
-    let out = chromium(
-        &[
-            "--window-size=1000,1300",
-            "--hide-scrollbars",
-            &format!("--screenshot={}", shot.display()),
-        ],
-        url,
-    );
-    assert!(out.status.success(), "chromium failed on {url}");
-    assert!(
-        std::fs::metadata(&shot).is_ok_and(|m| m.len() > 5000),
-        "no screenshot at {}",
-        shot.display()
-    );
-    eprintln!("screenshot: {}", shot.display());
-    shot
+    browser::chromium()
+        .arg("--window-size=1000,1300")
+        .arg("--hide-scrollbars")
+        .screenshot(url, &shot, 5000);
 }
 
 const CHECK: &str = "health_check = { path = \"/healthz\", interval_ms = 100, timeout_ms = 500, fall = 2, rise = 2 }";
@@ -318,21 +287,17 @@ const CHECK: &str = "health_check = { path = \"/healthz\", interval_ms = 100, ti
 /// Needs `chromium` (scripts/test.sh installs it).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_outage_is_detected_shown_linked_and_resolved_when_the_origin_is_back() {
-    let (a_addr, a) = origin("127.0.0.1:0").await;
-    let (b_addr, b) = origin("127.0.0.1:0").await;
-    let (pay_addr, pay) = origin("127.0.0.1:0").await;
-    let env = common::start_with(move |data, _| {
+    let (a_addr, a) = demo("a", "127.0.0.1:0").await;
+    let (b_addr, b) = demo("b", "127.0.0.1:0").await;
+    let (pay_addr, pay) = demo("billing", "127.0.0.1:0").await;
+    let env = gateway::start_with(move |data, _| {
         format!(
             r#"
 [server]
 data_dir = "{data}"
 shutdown_grace_secs = 1
 
-[[listeners]]
-addr = "127.0.0.1:0"
-
-[admin]
-addr = "127.0.0.1:0"
+{LOOPBACK_LISTENERS}
 
 [site]
 name = "Example Chat"
@@ -483,18 +448,16 @@ upstream = "chat"
     assert_eq!(resp.status(), 404);
 
     // Headless Chromium renders both pages; the DOM carries the outage.
-    let dom = chromium(&["--dump-dom"], &base);
-    let dom = String::from_utf8_lossy(&dom.stdout);
+    let dom = browser::chromium().dump_dom(&base);
     assert!(dom.contains("Billing is down"), "{dom}");
     screenshot(&base, "status-page.png");
     let incident_url = format!("{base}/incidents/{incident_id}");
-    let dom = chromium(&["--dump-dom"], &incident_url);
-    let dom = String::from_utf8_lossy(&dom.stdout);
+    let dom = browser::chromium().dump_dom(&incident_url);
     assert!(dom.contains("fails its health checks"), "{dom}");
     screenshot(&incident_url, "status-incident-page.png");
 
     // Billing is back on its address: operational again, and the incident resolves by itself.
-    let (_, pay2) = origin(&pay_addr.to_string()).await;
+    let (_, pay2) = demo("billing", &pay_addr.to_string()).await;
     until("the incident resolves", 15, async || {
         let s = json_at(&format!("{base}/api/v2/incidents.json")).await;
         s["incidents"][0]["status"] == "resolved"
@@ -536,8 +499,8 @@ upstream = "chat"
 
 #[tokio::test]
 async fn incidents_and_maintenance_through_the_admin_api() {
-    let env = common::start_with(|data, origin| {
-        common::base_config(data, origin, "", "[status]\npath = \"/status\"\n")
+    let env = gateway::start_with(|data, origin| {
+        gateway::base_config(data, origin, "", "[status]\npath = \"/status\"\n")
     })
     .await;
     let base = env.url("/status");
@@ -664,8 +627,8 @@ async fn incidents_and_maintenance_through_the_admin_api() {
 
 #[tokio::test]
 async fn a_blocked_visitor_can_still_read_the_status_page() {
-    let env = common::start_with(|data, origin| {
-        common::base_config(
+    let env = gateway::start_with(|data, origin| {
+        gateway::base_config(
             data,
             origin,
             "",
@@ -692,26 +655,22 @@ action = "block"
     let req = http::Request::post(env.url("/status"))
         .body(http_body_util::Full::new(bytes::Bytes::new()))
         .unwrap();
-    let (resp, _) = common::send(req).await;
+    let (resp, _) = client::send(req).await;
     assert_eq!(resp.status(), 405);
     env.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_during_an_outage_keeps_one_incident_and_resolves_it_on_recovery() {
-    let dead = common::closed_addr();
-    let env = common::start_with(move |data, _| {
+    let dead = client::closed_addr();
+    let env = gateway::start_with(move |data, _| {
         format!(
             r#"
 [server]
 data_dir = "{data}"
 shutdown_grace_secs = 1
 
-[[listeners]]
-addr = "127.0.0.1:0"
-
-[admin]
-addr = "127.0.0.1:0"
+{LOOPBACK_LISTENERS}
 
 [status]
 path = "/status"
@@ -738,7 +697,7 @@ upstream = "billing"
     .await;
 
     // The gateway restarts while billing is still down.
-    let common::Env {
+    let gateway::Env {
         dir,
         config_path,
         gateway,
@@ -763,7 +722,7 @@ upstream = "billing"
     );
 
     // Billing comes up on its address: the incident opened before the restart resolves.
-    let (_, billing) = origin(&dead.to_string()).await;
+    let (_, billing) = demo("billing", &dead.to_string()).await;
     until("the adopted incident resolves", 15, async || {
         let s = json_at(&format!("{base}/api/v2/incidents.json")).await;
         s["incidents"][0]["status"] == "resolved"
@@ -779,20 +738,16 @@ upstream = "billing"
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_health_checks_show_as_degraded_performance() {
-    let (slow_addr, slow) = origin("127.0.0.1:0").await;
-    let (fast_addr, fast) = origin("127.0.0.1:0").await;
-    let env = common::start_with(move |data, _| {
+    let (slow_addr, slow) = demo("slow", "127.0.0.1:0").await;
+    let (fast_addr, fast) = demo("fast", "127.0.0.1:0").await;
+    let env = gateway::start_with(move |data, _| {
         format!(
             r#"
 [server]
 data_dir = "{data}"
 shutdown_grace_secs = 1
 
-[[listeners]]
-addr = "127.0.0.1:0"
-
-[admin]
-addr = "127.0.0.1:0"
+{LOOPBACK_LISTENERS}
 
 [status]
 path = "/status"

@@ -1,11 +1,11 @@
 //! The trace endpoint: what the gateway sees of the client, as lines or JSON, and the verdict a
 //! request to another path would get.
 
-mod common;
-
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use common::{get, header, start};
+use doorman_test_support::client::{get, header};
+use doorman_test_support::gateway;
+use doorman_test_support::gateway::start;
 use serde_json::Value;
 
 #[tokio::test]
@@ -92,8 +92,8 @@ period_secs = 60
 
 #[tokio::test]
 async fn trace_names_the_lists_a_client_is_on_only_when_the_operator_discloses_them() {
-    let env = common::start_with(|data, origin| {
-        common::base_config(
+    let env = gateway::start_with(|data, origin| {
+        gateway::base_config(
             data,
             origin,
             "",

@@ -312,9 +312,3 @@ impl JwksServer {
         let _ = self.task.await;
     }
 }
-
-/// A port on 127.0.0.1 where nothing listens (bound, then released).
-pub async fn closed_port() -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    l.local_addr().expect("addr")
-}

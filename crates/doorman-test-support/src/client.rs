@@ -1,9 +1,10 @@
-//! Test harness: a real demo origin and a real gateway on ephemeral loopback ports, configured
-//! from TOML text exactly as an operator would, and small clients for HTTP/1.1, h2c and TLS.
-#![allow(dead_code)]
+//! Clients for tests: a hyper HTTP/1.1 client that collects the body, h2c and TLS connections,
+//! raw-socket reads and writes (no client library between the test and the bytes on the wire),
+//! and loopback addresses where nothing listens.
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,119 +14,16 @@ use http_body_util::{BodyExt, Empty, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use tempfile::TempDir;
 
-pub struct Env {
-    pub dir: TempDir,
-    pub config_path: PathBuf,
-    pub gateway: doorman_server::Started,
-    pub addr: SocketAddr,
-    pub origin_addr: SocketAddr,
-    pub origin: Option<doorman_demo::DemoHandle>,
-}
-
-impl Env {
-    pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
-    }
-
-    pub fn data_dir(&self) -> PathBuf {
-        self.dir.path().join("data")
-    }
-
-    pub async fn stop(self) {
-        self.gateway.shutdown();
-        self.gateway.wait().await;
-        if let Some(o) = self.origin {
-            let _ = o.stop().await;
-        }
-    }
-}
-
-/// A free loopback port with nothing listening on it.
+/// A loopback address nothing listens on right now (bound, then released).
 pub fn closed_addr() -> SocketAddr {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap()
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+    l.local_addr().expect("local address")
 }
 
-/// The base config: one listener on an ephemeral port, admin on another, the demo origin as
-/// upstream `chat` with a catch-all route. `extra` is appended (more upstreams/routes/sections).
-pub fn base_config(
-    data_dir: &std::path::Path,
-    origin: SocketAddr,
-    server_extra: &str,
-    extra: &str,
-) -> String {
-    format!(
-        r#"
-[server]
-node_name = "test"
-data_dir = "{data}"
-shutdown_grace_secs = 5
-{server_extra}
-
-[[listeners]]
-addr = "127.0.0.1:0"
-
-[admin]
-addr = "127.0.0.1:0"
-
-[[upstreams]]
-name = "chat"
-targets = ["{origin}"]
-connect_timeout_ms = 1000
-response_timeout_ms = 5000
-
-[[routes]]
-name = "chat"
-path_prefix = "/"
-upstream = "chat"
-
-{extra}
-"#,
-        data = data_dir.display(),
-    )
-}
-
-/// Starts an origin and a gateway. `make_config(data_dir, origin)` returns the whole TOML.
-pub async fn start_with(make_config: impl FnOnce(&std::path::Path, SocketAddr) -> String) -> Env {
-    // Server logs appear with a failing test's output.
-    let _ = tracing_subscriber::fmt()
-        .with_test_writer()
-        .with_env_filter("doorman_server=debug,doorman=debug")
-        .try_init();
-    let (origin_addr, origin) = doorman_demo::spawn_with(
-        "127.0.0.1:0".parse().unwrap(),
-        doorman_demo::DemoOptions {
-            token_interval: Duration::from_millis(100),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let text = make_config(&data, origin_addr);
-    let config_path = dir.path().join("doorman.toml");
-    std::fs::write(&config_path, &text).unwrap();
-    let loaded = doorman_config::load(&config_path)
-        .unwrap_or_else(|d| panic!("test config does not compile:\n{d}\n{text}"));
-    let gateway = doorman_server::start(loaded, Some(config_path.clone()))
-        .await
-        .unwrap();
-    let addr = gateway.listen_addrs[0];
-    Env {
-        dir,
-        config_path,
-        gateway,
-        addr,
-        origin_addr,
-        origin: Some(origin),
-    }
-}
-
-pub async fn start(extra: &str) -> Env {
-    start_with(|data, origin| base_config(data, origin, "", extra)).await
+/// The port of [`closed_addr`].
+pub fn free_port() -> u16 {
+    closed_addr().port()
 }
 
 pub fn http1_client() -> Client<HttpConnector, Full<Bytes>> {
@@ -141,6 +39,7 @@ pub async fn get(url: &str, headers: &[(&str, &str)]) -> (Response<()>, Bytes) {
     send(b.body(Full::new(Bytes::new())).unwrap()).await
 }
 
+/// Sends `req` on a fresh client and collects the body.
 pub async fn send(req: Request<Full<Bytes>>) -> (Response<()>, Bytes) {
     let resp = http1_client().request(req).await.expect("request failed");
     let (parts, body) = resp.into_parts();
@@ -148,6 +47,7 @@ pub async fn send(req: Request<Full<Bytes>>) -> (Response<()>, Bytes) {
     (Response::from_parts(parts, ()), bytes)
 }
 
+/// A header that must be there, as text.
 pub fn header<'a>(resp: &'a Response<()>, name: &str) -> &'a str {
     resp.headers()
         .get(name)
@@ -175,10 +75,9 @@ pub async fn h2c_get(addr: SocketAddr, path: &str) -> (Response<()>, Bytes) {
     )
 }
 
-/// A self-signed certificate for `localhost`, written as PEM files into `dir`.
-pub fn self_signed(
-    dir: &std::path::Path,
-) -> (PathBuf, PathBuf, rustls::pki_types::CertificateDer<'static>) {
+/// A self-signed certificate for `localhost`, written as PEM files (`cert.pem`, `key.pem`) into
+/// `dir`; returns their paths and the certificate for a client to trust.
+pub fn self_signed(dir: &Path) -> (PathBuf, PathBuf, rustls::pki_types::CertificateDer<'static>) {
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
     let cert_path = dir.join("cert.pem");
     let key_path = dir.join("key.pem");
@@ -187,7 +86,7 @@ pub fn self_signed(
     (cert_path, key_path, cert.cert.der().clone())
 }
 
-/// A TLS connection to `addr` trusting `ca`, offering `alpn`.
+/// A TLS connection to `addr` for `localhost`, trusting only `ca`, offering `alpn`.
 pub async fn tls_connect(
     addr: SocketAddr,
     ca: rustls::pki_types::CertificateDer<'static>,
@@ -219,4 +118,31 @@ pub async fn read_all(stream: &mut tokio::net::TcpStream, limit: Duration) -> St
     let mut buf = Vec::new();
     let _ = tokio::time::timeout(limit, stream.read_to_end(&mut buf)).await;
     String::from_utf8_lossy(&buf).into_owned()
+}
+
+/// A raw, blocking HTTP/1.1 GET with `connection: close`; returns the whole answer (status line,
+/// headers, body).
+pub fn http_get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut req = format!("GET {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
+/// A header of a raw answer (from [`http_get`]) that must be there, case-insensitive name.
+pub fn header_value(answer: &str, name: &str) -> String {
+    answer
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+        })
+        .unwrap_or_else(|| panic!("no {name} in {answer}"))
 }

@@ -5,14 +5,15 @@
 //! script, the connection manager and the fail mode behave against the real thing. When
 //! `redis-server` is not on PATH the tests fail (not skip) with a message saying how to get it:
 //! a silently skipped suite would report green while checking nothing.
-#![allow(dead_code)] // Each test binary (and the bench) uses a different part of this helper.
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
+
+use crate::client::free_port;
 
 /// How long a freshly started server gets to answer PING. Generous: the machine is shared with
 /// other builders, and this is a failure deadline, not a speed expectation.
@@ -34,8 +35,8 @@ impl RedisServer {
         let mut last_error = String::new();
         for _ in 0..5 {
             let port = free_port();
-            let dir = std::env::temp_dir()
-                .join(format!("doorman-limit-redis-{}-{port}", std::process::id()));
+            let dir =
+                std::env::temp_dir().join(format!("doorman-redis-{}-{port}", std::process::id()));
             std::fs::create_dir_all(&dir).expect("create a working directory for redis-server");
             let mut server = RedisServer {
                 port,
@@ -206,11 +207,6 @@ fn find_redis_server() -> String {
              install redis-server (apt-get install redis-server) or run scripts/test.sh"
         ),
     }
-}
-
-fn free_port() -> u16 {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind a loopback port");
-    listener.local_addr().expect("local address").port()
 }
 
 fn ping(port: u16) -> bool {
