@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use doorman_test_support::client::{get, header, send};
-use doorman_test_support::gateway::start_with;
+use doorman_test_support::gateway::{start, start_with};
 use doorman_test_support::{browser, gateway};
 use http_body_util::Full;
 use serde_json::Value;
@@ -47,7 +47,7 @@ fn cookie_pairs(resp: &http::Response<()>) -> String {
 
 #[tokio::test]
 async fn api_clients_get_json_browsers_the_page_and_a_solved_answer_passes() {
-    let env = start_with(|data, origin| gateway::base_config(data, origin, "", RULES)).await;
+    let env = start(RULES).await;
     let url = env.url("/debug/echo");
 
     // An API client: JSON, never HTML.

@@ -226,12 +226,8 @@ async fn forwarding_headers_from_untrusted_peers_are_replaced() {
 
 #[tokio::test]
 async fn xff_from_a_trusted_proxy_names_the_client_for_policy() {
-    let env = start_with(|data, origin| {
-        base_config(
-            data,
-            origin,
-            "",
-            r#"
+    let env = start(
+        r#"
 [client_ip]
 trusted_proxies = ["127.0.0.1/32"]
 source = "x-forwarded-for"
@@ -243,8 +239,7 @@ upstream = "chat"
 allow_networks = ["10.0.0.0/8"]
 reason = "Office network only."
 "#,
-        )
-    })
+    )
     .await;
     // The client is 10.1.2.3 according to our trusted proxy (127.0.0.1): admitted.
     let (resp, _) = get(&env.url("/office/x"), &[("x-forwarded-for", "10.1.2.3")]).await;
@@ -277,15 +272,7 @@ reason = "Office network only."
 
 #[tokio::test]
 async fn too_many_or_too_large_headers_get_431_receipts() {
-    let env = start_with(|data, origin| {
-        base_config(
-            data,
-            origin,
-            "",
-            "[limits]\nmax_headers = 20\nmax_header_bytes = 4096\n",
-        )
-    })
-    .await;
+    let env = start("[limits]\nmax_headers = 20\nmax_header_bytes = 4096\n").await;
     let many: Vec<(String, String)> = (0..30)
         .map(|i| (format!("x-h{i}"), "v".to_string()))
         .collect();

@@ -499,10 +499,7 @@ upstream = "chat"
 
 #[tokio::test]
 async fn incidents_and_maintenance_through_the_admin_api() {
-    let env = gateway::start_with(|data, origin| {
-        gateway::base_config(data, origin, "", "[status]\npath = \"/status\"\n")
-    })
-    .await;
+    let env = gateway::start("[status]\npath = \"/status\"\n").await;
     let base = env.url("/status");
 
     // No token: refused.
@@ -627,12 +624,8 @@ async fn incidents_and_maintenance_through_the_admin_api() {
 
 #[tokio::test]
 async fn a_blocked_visitor_can_still_read_the_status_page() {
-    let env = gateway::start_with(|data, origin| {
-        gateway::base_config(
-            data,
-            origin,
-            "",
-            r#"
+    let env = gateway::start(
+        r#"
 [status]
 path = "/status"
 
@@ -641,8 +634,7 @@ id = "everyone-local"
 ip = "127.0.0.1"
 action = "block"
 "#,
-        )
-    })
+    )
     .await;
     let (resp, _) = get(&env.url("/"), &[]).await;
     assert_eq!(resp.status(), 403);

@@ -92,12 +92,8 @@ period_secs = 60
 
 #[tokio::test]
 async fn trace_names_the_lists_a_client_is_on_only_when_the_operator_discloses_them() {
-    let env = gateway::start_with(|data, origin| {
-        gateway::base_config(
-            data,
-            origin,
-            "",
-            r#"
+    let env = gateway::start(
+        r#"
 [client_ip]
 trusted_proxies = ["127.0.0.1/32"]
 source = "x-forwarded-for"
@@ -114,8 +110,7 @@ name = "watchlist"
 kind = "ip"
 items = ["203.0.113.0/24"]
 "#,
-        )
-    })
+    )
     .await;
     let trace = env.url("/.well-known/doorman/trace");
     let (_, body) = get(
