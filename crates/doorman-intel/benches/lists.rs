@@ -12,19 +12,8 @@ use doorman_core::intel::NetworkIntel;
 use doorman_intel::mmdb_writer::{MmdbWriter, geolite2_asn, geolite2_country};
 use doorman_intel::{ListFormat, ListKind, MmdbIntel, load_list_file, parse_list};
 use doorman_rules::{IpRange, IpRangeSet};
-
-/// A deterministic generator, so every run measures the same list.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        // xorshift64*
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-}
+// Fixed seeds, so every run measures the same lists.
+use doorman_test_support::rng::Rng;
 
 const ENTRIES: usize = 1_000_000;
 

@@ -2,10 +2,9 @@
 //! failed checks (no request is sent to it), every target down gives a 503 UPSTREAM_DOWN receipt
 //! linking the status page, and a target that comes back takes traffic again after `rise` checks.
 
-use std::time::{Duration, Instant};
-
 use doorman_test_support::client::{get, header};
 use doorman_test_support::config::LOOPBACK_LISTENERS;
+use doorman_test_support::gateway::until;
 use doorman_test_support::origin::demo;
 use doorman_test_support::{client, gateway};
 use serde_json::Value;
@@ -19,14 +18,6 @@ async fn who(url: &str) -> (u16, String, Value) {
         .map_or(String::new(), |v| v.to_str().unwrap().to_owned());
     let json = serde_json::from_slice(&body).unwrap_or(Value::Null);
     (resp.status().as_u16(), name, json)
-}
-
-async fn until(what: &str, mut done: impl AsyncFnMut() -> bool) {
-    let start = Instant::now();
-    while !done().await {
-        assert!(start.elapsed() < Duration::from_secs(10), "never: {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 #[tokio::test]
@@ -69,7 +60,7 @@ upstream = "chat"
 
     // Stop a: after two failed checks every request goes to b, none fails.
     a.stop().await.unwrap();
-    until("a leaves the rotation", async || {
+    until("a leaves the rotation", 10, async || {
         let mut all_b = true;
         for _ in 0..4 {
             all_b &= who(&url).await.1 == "b";
@@ -84,7 +75,7 @@ upstream = "chat"
 
     // Stop b too: a 503 that says the service is down and links the status page.
     b.stop().await.unwrap();
-    until("b is down too", async || who(&url).await.0 == 503).await;
+    until("b is down too", 10, async || who(&url).await.0 == 503).await;
     let (resp, body) = get(&url, &[("accept", "application/json")]).await;
     assert_eq!(resp.status(), 503);
     assert_eq!(header(&resp, "doorman-code"), "UPSTREAM_DOWN");
@@ -104,7 +95,7 @@ upstream = "chat"
 
     // a comes back on its address: after two good checks it takes traffic again.
     let (_, a2) = demo("a", &a_addr.to_string()).await;
-    until("a is back", async || who(&url).await.1 == "a").await;
+    until("a is back", 10, async || who(&url).await.1 == "a").await;
     env.stop().await;
     a2.stop().await.unwrap();
 }

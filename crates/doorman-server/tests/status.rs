@@ -4,10 +4,11 @@
 //! against Statuspage's v2 names and enums; incidents and maintenance through the admin API;
 //! the page and an incident page rendered by headless Chromium (screenshots kept for review).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use doorman_test_support::client::{get, header};
 use doorman_test_support::config::LOOPBACK_LISTENERS;
+use doorman_test_support::gateway::until;
 use doorman_test_support::origin::demo;
 use doorman_test_support::{browser, client, gateway};
 use serde_json::{Value, json};
@@ -22,17 +23,6 @@ async fn json_at(url: &str) -> Value {
     );
     assert_eq!(header(&resp, "content-type"), "application/json");
     serde_json::from_slice(&body).unwrap()
-}
-
-async fn until(what: &str, secs: u64, mut done: impl AsyncFnMut() -> bool) {
-    let start = Instant::now();
-    while !done().await {
-        assert!(
-            start.elapsed() < Duration::from_secs(secs),
-            "never happened: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 fn component<'a>(summary: &'a Value, id: &str) -> &'a Value {
