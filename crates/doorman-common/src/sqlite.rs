@@ -208,7 +208,10 @@ fn connect(path: &Path, schema: Schema<'_>) -> Result<Connection, SqliteError> {
     Ok(conn)
 }
 
-fn create_dir(dir: &Path) -> Result<(), SqliteError> {
+/// Creates `dir` and its missing parents owner-only (0700 on Unix), for the data directory that
+/// holds the databases: the gateway creates it at start, before any store opens a file in it.
+/// An existing directory is left as the operator set it.
+pub fn create_private_dir(dir: &Path) -> io::Result<()> {
     if dir.is_dir() {
         return Ok(());
     }
@@ -219,12 +222,14 @@ fn create_dir(dir: &Path) -> Result<(), SqliteError> {
         use std::os::unix::fs::DirBuilderExt;
         builder.mode(0o700);
     }
-    builder
-        .create(dir)
-        .map_err(|source| SqliteError::CreateDir {
-            path: dir.to_owned(),
-            source,
-        })
+    builder.create(dir)
+}
+
+fn create_dir(dir: &Path) -> Result<(), SqliteError> {
+    create_private_dir(dir).map_err(|source| SqliteError::CreateDir {
+        path: dir.to_owned(),
+        source,
+    })
 }
 
 /// Creates the file 0600 before SQLite opens it, since SQLite would create it with the umask's

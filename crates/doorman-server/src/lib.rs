@@ -117,7 +117,8 @@ impl Started {
 /// `config_path` enables reloads.
 pub async fn start(loaded: Loaded, config_path: Option<PathBuf>) -> Result<Started, ServerError> {
     let s = &loaded.config.server;
-    std::fs::create_dir_all(&s.data_dir).map_err(|e| {
+    // Owner-only when created here: it will hold client IPs, key hashes and the admin token.
+    doorman_common::sqlite::create_private_dir(&s.data_dir).map_err(|e| {
         ServerError::EventLog(format!(
             "cannot create data_dir {}: {e}",
             s.data_dir.display()
