@@ -36,6 +36,7 @@ pub mod proxy;
 mod proxy_protocol;
 mod reload;
 pub mod respond;
+mod service_notify;
 pub mod status;
 mod status_admin;
 mod tls;
@@ -304,6 +305,7 @@ pub async fn serve(loaded: Loaded, config_path: Option<PathBuf>) -> Result<(), S
     if let Some(admin) = started.admin_addr {
         tracing::info!("admin API on {admin}");
     }
+    service_notify::ready(started.listen_addrs.len());
     reload::run_signals(started.gateway.clone(), started.shutdown.clone()).await;
     started.wait().await;
     tracing::info!("stopped");
