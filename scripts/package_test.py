@@ -31,7 +31,7 @@ import time
 import urllib.error
 import urllib.request
 
-UNIT = "/lib/systemd/system/doorman.service"
+UNIT = "/usr/lib/systemd/system/doorman.service"
 CONFIG = "/etc/doorman/doorman.toml"
 # What the unit's DynamicUser gives: an unprivileged uid/gid. nobody stands in for it.
 SERVICE_UID = 65534
@@ -151,7 +151,7 @@ def installed_files(deb):
     for path in [
         "./usr/bin/doorman",
         "./etc/doorman/doorman.toml",
-        "./lib/systemd/system/doorman.service",
+        "./usr/lib/systemd/system/doorman.service",
         "./usr/share/man/man1/doorman.1.gz",
         "./usr/share/bash-completion/completions/doorman",
         "./usr/share/zsh/vendor-completions/_doorman",
