@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Generates what the Debian package and the tarball ship beside the binary, from the binary
+# Generates what the Debian package ships beside the binary, from the binary
 # itself (so they always match its CLI): the man page and the shell completions, into
 # target/release/package-assets/ (where cargo-deb takes build outputs from). Usage: scripts/package-assets.sh [path/to/doorman]
 set -euo pipefail
