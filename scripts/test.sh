@@ -39,7 +39,8 @@ cargo_tool() {
   local bin=$1 crate=$2 version=$3
   if ! "$bin" --version 2>/dev/null | grep -qF "$version"; then
     echo "test.sh: installing $crate $version (once; a few minutes)"
-    cargo install -q --locked "$crate@$version"
+    # One target dir for all three: the dependencies they share are built once.
+    cargo install -q --locked --target-dir target/cargo-tools "$crate@$version"
   fi
 }
 cargo_tool cargo-deny cargo-deny 0.20.2
