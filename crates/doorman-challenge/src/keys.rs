@@ -1,8 +1,8 @@
 //! The signing keys: a current key that signs, and retired keys that still verify until a
 //! given time, so that a rotation never logs everyone out at once.
 //!
-//! A key is 32 random bytes used for HMAC-SHA256 (written here over `sha2`: ten lines, and
-//! one dependency less; checked against RFC 4231's vectors). Every key has a short public id,
+//! A key is 32 random bytes used for HMAC-SHA256 (the `hmac` crate; the tests keep RFC 4231's
+//! vectors). Every key has a short public id,
 //! the `kid`, which each signed value names so that verification picks the right key and can
 //! say "signed by a key this site retired" instead of "tampered".
 //!
@@ -21,8 +21,8 @@ use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
 
 /// Length of a key in bytes.
 pub const KEY_LEN: usize = 32;
@@ -48,30 +48,24 @@ impl Key {
 
     /// HMAC-SHA256 of `parts` concatenated (RFC 2104). Parts rather than one slice so that
     /// callers can prefix a purpose label without allocating.
-    pub(crate) fn mac(&self, parts: &[&[u8]]) -> [u8; 32] {
-        // The key is 32 bytes, shorter than SHA-256's 64-byte block: pad it with zeros.
-        let mut ipad = [0x36u8; 64];
-        let mut opad = [0x5cu8; 64];
-        for (i, b) in self.0.iter().enumerate() {
-            ipad[i] ^= b;
-            opad[i] ^= b;
-        }
-        let mut inner = Sha256::new();
-        inner.update(ipad);
+    fn hmac(&self, parts: &[&[u8]]) -> Hmac<Sha256> {
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.0)
+            .expect("HMAC accepts keys of any length");
         for part in parts {
-            inner.update(part);
+            mac.update(part);
         }
-        let mut outer = Sha256::new();
-        outer.update(opad);
-        outer.update(inner.finalize());
-        outer.finalize().into()
+        mac
+    }
+
+    /// The MAC of `parts`, to sign with.
+    pub(crate) fn mac(&self, parts: &[&[u8]]) -> [u8; 32] {
+        self.hmac(parts).finalize().into_bytes().into()
     }
 
     /// Whether `tag` is the MAC of `parts`, compared in constant time so that timing does not
     /// reveal how many leading bytes of a forged tag were right.
     pub(crate) fn verify(&self, parts: &[&[u8]], tag: &[u8]) -> bool {
-        let expected = self.mac(parts);
-        tag.len() == expected.len() && bool::from(expected.ct_eq(tag))
+        self.hmac(parts).verify_slice(tag).is_ok()
     }
 }
 
@@ -452,6 +446,18 @@ mod tests {
         let whole = hex::encode(Key([0xaa; 32]).mac(&[&data]));
         let split = hex::encode(Key([0xaa; 32]).mac(&[&data[..7], &data[7..]]));
         assert_eq!(whole, split);
+    }
+
+    #[test]
+    fn verify_wants_the_whole_tag() {
+        let key = Key([7; 32]);
+        let tag = key.mac(&[b"label", b"value"]);
+        assert!(key.verify(&[b"labelvalue"], &tag));
+        assert!(!key.verify(&[b"labelvalue"], &tag[..31]));
+        let mut forged = tag;
+        forged[31] ^= 1;
+        assert!(!key.verify(&[b"labelvalue"], &forged));
+        assert!(!Key([8; 32]).verify(&[b"labelvalue"], &tag));
     }
 
     #[test]

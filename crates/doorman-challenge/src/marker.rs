@@ -20,6 +20,7 @@
 //! instead of starting another round (it waits for a click). A browser that blocks every cookie
 //! sends neither back; case 1 catches it before it can loop.
 
+use doorman_common::cookie;
 use http::HeaderMap;
 use http::header::COOKIE;
 
@@ -120,20 +121,12 @@ pub fn assess(
 /// Every value of cookie `name` in the request's `Cookie` headers (HTTP/2 may send several
 /// headers). Surrounding double quotes are removed, as RFC 6265 allows them.
 pub fn cookie_values<'h>(headers: &'h HeaderMap, name: &str) -> Vec<&'h str> {
-    headers
+    let header_values = headers
         .get_all(COOKIE)
         .iter()
-        .filter_map(|h| h.to_str().ok())
-        .flat_map(|h| h.split(';'))
-        .filter_map(|pair| {
-            let (n, v) = pair.split_once('=')?;
-            (n.trim() == name).then(|| {
-                let v = v.trim();
-                v.strip_prefix('"')
-                    .and_then(|v| v.strip_suffix('"'))
-                    .unwrap_or(v)
-            })
-        })
+        .filter_map(|h| h.to_str().ok());
+    cookie::values(header_values, name)
+        .map(cookie::unquote)
         .collect()
 }
 

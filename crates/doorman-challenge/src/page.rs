@@ -18,6 +18,7 @@ use std::fmt::Write as _;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use doorman_common::html::escape;
 use serde_json::{Value, json};
 
 use crate::clearance::ClearanceRejection;
@@ -98,22 +99,6 @@ pub fn safe_path(p: &str) -> &str {
     if ok { p } else { "/" }
 }
 
-/// HTML-escapes text and attribute values.
-fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// 65536 → `65,536`.
 fn grouped(n: u64) -> String {
     let digits = n.to_string();
@@ -148,9 +133,10 @@ fn loop_message(input: &PageInput<'_>) -> Option<String> {
 
 /// The challenge page (module docs). Every interpolated value is escaped.
 pub fn page(input: &PageInput<'_>) -> String {
-    let nonce = esc(&nonce_chars(input.nonce));
-    let site = esc(input.site_name);
-    let return_to = esc(safe_path(input.return_to));
+    let nonce = nonce_chars(input.nonce);
+    let nonce = escape(&nonce);
+    let site = escape(input.site_name);
+    let return_to = escape(safe_path(input.return_to));
     let mut out = String::with_capacity(16 * 1024);
     let _ = write!(
         out,
@@ -162,12 +148,12 @@ pub fn page(input: &PageInput<'_>) -> String {
 data-return-to=\"{return_to}\" data-server-ms=\"{server_ms}\" data-skew-s=\"{skew}\" data-marker=\"{marker}\" \
 data-site=\"{site}\"{wait}>\n\
 <p class=\"code\">Challenge · {site}</p><h1>One moment: checking that you are a person</h1>\n",
-        token = esc(input.token),
+        token = escape(input.token),
         difficulty = input.difficulty,
-        submit = esc(safe_path(input.submit_path)),
+        submit = escape(safe_path(input.submit_path)),
         server_ms = input.server_time_ms,
         skew = input.clock_skew_allowed_s,
-        marker = esc(input.marker_cookie_name),
+        marker = escape(input.marker_cookie_name),
         wait = if input.previous_attempt.is_some() {
             " data-wait=\"1\""
         } else {
@@ -178,13 +164,13 @@ data-site=\"{site}\"{wait}>\n\
         let _ = writeln!(
             out,
             "<section class=\"warn\" id=\"loop\"><h2>You already passed this check</h2><p>{}</p></section>",
-            esc(&msg)
+            escape(&msg)
         );
     } else if let Some(p) = input.clearance_problem {
         let _ = writeln!(
             out,
             "<p id=\"why\">Checking again: {}.</p>",
-            esc(&p.reason())
+            escape(&p.reason())
         );
     }
     let _ = write!(
@@ -203,7 +189,7 @@ no third party is involved. Once it is solved, your browser keeps a cookie so th
 while.</p>\n\
 <footer><dl><dt>Ray ID</dt><dd><code>{ray}</code></dd><dt>Puzzle</dt><dd>{bits} zero bits, about {attempts} \
 attempts</dd></dl></footer>\n</main>\n<script nonce=\"{nonce}\">\n{SCRIPT}</script>\n</body></html>\n",
-        ray = esc(input.ray_id),
+        ray = escape(input.ray_id),
         bits = input.difficulty,
         attempts = grouped(expected_attempts(input.difficulty)),
     );

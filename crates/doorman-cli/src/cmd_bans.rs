@@ -5,14 +5,12 @@
 //! this command asks the server. It reads the same config file the server runs with to find the
 //! admin address and token, and talks plain HTTP/1.1 over loopback: no client library needed.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
-use anyhow::{Context, Result, anyhow, bail};
-use serde_json::Value;
+use anyhow::{Result, bail};
+
+use crate::admin_client::Admin;
 
 /// See and lift temporary bans.
 #[derive(Debug, Clone, clap::Args)]
@@ -43,7 +41,7 @@ pub enum BansCommand {
 }
 
 pub fn run(args: &BansArgs) -> Result<ExitCode> {
-    let admin = Admin::from_config(&args.config)?;
+    let admin = Admin::from_config(&args.config, "bans can only be listed through it")?;
     match &args.command {
         BansCommand::List { json } => {
             let body = admin.call("GET", "/admin/bans")?.1;
@@ -94,70 +92,6 @@ pub fn run(args: &BansArgs) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-    }
-}
-
-struct Admin {
-    addr: SocketAddr,
-    token: String,
-}
-
-impl Admin {
-    fn from_config(path: &PathBuf) -> Result<Admin> {
-        let loaded = doorman_config::load(path).map_err(|d| {
-            anyhow!(
-                "cannot read {}: {d}\nhint: pass the config the server runs with: --config PATH",
-                path.display()
-            )
-        })?;
-        let server = &loaded.config.server;
-        let Some(admin) = &server.admin else {
-            bail!(
-                "the admin API is disabled in {} ([admin] enabled = false); bans can only be listed through it",
-                path.display()
-            );
-        };
-        let token =
-            doorman_server::admin::load_token(&admin.token).context("reading the admin token")?;
-        Ok(Admin {
-            addr: admin.addr,
-            token,
-        })
-    }
-
-    /// One request; the status and the JSON body.
-    fn call(&self, method: &str, path: &str) -> Result<(u16, Value)> {
-        let mut stream = TcpStream::connect_timeout(&self.addr, Duration::from_secs(3))
-            .with_context(|| {
-                format!(
-                    "cannot reach the admin API at {}: is the gateway running with this config?",
-                    self.addr
-                )
-            })?;
-        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-        write!(
-            stream,
-            "{method} {path} HTTP/1.1\r\nhost: {}\r\nauthorization: Bearer {}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
-            self.addr, self.token
-        )?;
-        let mut raw = Vec::new();
-        stream.read_to_end(&mut raw)?;
-        let text = String::from_utf8_lossy(&raw);
-        let (head, body) = text
-            .split_once("\r\n\r\n")
-            .ok_or_else(|| anyhow!("the admin API sent a malformed answer"))?;
-        let status: u16 = head
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| anyhow!("the admin API sent a malformed status line"))?;
-        if status == 401 {
-            bail!("the admin API refused the token: is the config's [admin] token the server's?");
-        }
-        if status != 200 && status != 404 {
-            bail!("the admin API answered {status}: {}", body.trim());
-        }
-        Ok((status, serde_json::from_str(body).unwrap_or(Value::Null)))
     }
 }
 

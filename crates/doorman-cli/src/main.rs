@@ -3,10 +3,12 @@
 //! place.
 #![forbid(unsafe_code)]
 
+mod admin_client;
 mod cmd_bans;
 mod cmd_challenge;
 mod cmd_doctor;
 mod cmd_events;
+mod cmd_health;
 mod cmd_keys;
 mod cmd_status;
 mod cmd_trace;
@@ -83,6 +85,8 @@ enum Command {
     Keys(cmd_keys::KeysArgs),
     /// List and lift temporary bans (rate limits with a mitigation timeout) on a running gateway.
     Bans(cmd_bans::BansArgs),
+    /// Exit 0 if the gateway running with a config answers its liveness probe (for HEALTHCHECK).
+    Health(cmd_health::HealthArgs),
     /// Manage the challenge's signing keys (rotate with overlap).
     Challenge(cmd_challenge::ChallengeArgs),
     /// Post and follow incidents on the status page: open, update, resolve, list.
@@ -183,6 +187,7 @@ fn run(command: Command) -> Result<ExitCode> {
         Command::Trace(args) => cmd_trace::run(&args),
         Command::Keys(args) => cmd_keys::run(&args),
         Command::Bans(args) => cmd_bans::run(&args),
+        Command::Health(args) => cmd_health::run(&args),
         Command::Challenge(args) => cmd_challenge::run(&args),
         Command::Incident(args) => cmd_status::run_incident(&args),
         Command::Maintenance(args) => cmd_status::run_maintenance(&args),

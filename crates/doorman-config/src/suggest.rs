@@ -1,8 +1,8 @@
 //! "Did you mean …?": the nearest known word to a misspelt one.
 //!
-//! Uses the optimal-string-alignment distance (Levenshtein plus adjacent transpositions), because
-//! the commonest typo in a config key is two swapped letters (`uptsream`), which plain Levenshtein
-//! counts as two edits.
+//! Uses the optimal-string-alignment distance (`strsim::osa_distance`: Levenshtein plus adjacent
+//! transpositions), because the commonest typo in a config key is two swapped letters
+//! (`uptsream`), which plain Levenshtein counts as two edits.
 
 /// The candidate closest to `word`, if any is close enough to be a likely typo.
 pub fn nearest<'a, I>(word: &str, candidates: I) -> Option<&'a str>
@@ -23,7 +23,7 @@ where
         let d = if c == folded {
             0
         } else {
-            distance(&folded, &c)
+            strsim::osa_distance(&folded, &c)
         };
         if d <= budget && best.is_none_or(|(bd, _)| d < bd) {
             best = Some((d, candidate));
@@ -45,42 +45,15 @@ fn fold(word: &str) -> String {
         .collect()
 }
 
-/// Optimal string alignment distance between `a` and `b`.
-pub fn distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let (n, m) = (a.len(), b.len());
-    let mut d = vec![vec![0usize; m + 1]; n + 1];
-    for (i, row) in d.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in d[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=n {
-        for j in 1..=m {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut v = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                v = v.min(d[i - 2][j - 2] + 1);
-            }
-            d[i][j] = v;
-        }
-    }
-    d[n][m]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn transpositions_are_one_edit() {
-        assert_eq!(distance("uptsream", "upstream"), 1);
-        assert_eq!(distance("abc", "abc"), 0);
-        assert_eq!(distance("", "abc"), 3);
+        assert_eq!(strsim::osa_distance("uptsream", "upstream"), 1);
+        assert_eq!(strsim::osa_distance("abc", "abc"), 0);
+        assert_eq!(strsim::osa_distance("", "abc"), 3);
     }
 
     #[test]

@@ -137,10 +137,7 @@ impl<'a, 'p> RequestFields<'a, 'p> {
             .get_all(http::header::COOKIE)
             .iter()
             .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-            .map(|p| p.split_once('=').unwrap_or((p, "")))
+            .flat_map(doorman_common::cookie::pairs)
     }
 }
 

@@ -8,6 +8,7 @@
 
 use std::fmt::Write as _;
 
+use doorman_common::html::escape;
 use serde_json::{Map, Value, json};
 
 use crate::code::Code;
@@ -227,28 +228,13 @@ fn generic_remedies(code: Code) -> &'static [&'static str] {
     }
 }
 
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
 /// Renders `code` spans written with backticks in operator text as <code>; text with an odd
 /// number of backticks is left as written.
 fn inline(s: &str) -> String {
     let escaped = escape(s);
     let parts: Vec<&str> = escaped.split('`').collect();
     if parts.len().is_multiple_of(2) {
-        return escaped;
+        return escaped.into_owned();
     }
     let mut out = String::with_capacity(escaped.len() + 16);
     for (i, part) in parts.iter().enumerate() {

@@ -1,28 +1,40 @@
 //! Name resolution three ways: the system resolver (what a browser gets, hosts file and caches
-//! included), the hosts file itself, and direct questions to resolvers over UDP. When they give
-//! disjoint answers, something is stale — a cache, a hosts entry, a resolver — and that explains
-//! "works for my colleague, not for me".
+//! included), the hosts file itself, and direct questions to resolvers. When they give disjoint
+//! answers, something is stale — a cache, a hosts entry, a resolver — and that explains "works
+//! for my colleague, not for me".
 //!
-//! The direct queries are a minimal hand-written DNS client (RFC 1035): one A and one AAAA
-//! question per resolver on a connected UDP socket, answers accepted only with the right ID and
-//! question, every length checked, 2 s at most. No DNS library is needed for that much.
+//! The direct queries use `hickory-proto` for the wire format and a small transport of our own
+//! on tokio: one A and one AAAA question per resolver, each on its own connected UDP socket
+//! with EDNS0 (1232-byte payload); a truncated (TC) answer is asked again over TCP. Answers
+//! count only with the right ID and question; CNAME chains are followed within the answer; the
+//! whole exchange, TCP retry included, has one deadline (2 s by default).
 
 use std::collections::BTreeSet;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use tokio::net::UdpSocket;
+use hickory_proto::op::{Edns, Header, Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
 
 use crate::{Options, Step, clock};
 
-const TYPE_A: u16 = 1;
+/// What a resolver said: its addresses and how long it took, or what went wrong in words.
+type Answer = Result<Found, String>;
 
-/// A resolver's addresses and how long it took, or what went wrong in words.
-type Answer = Result<(Vec<IpAddr>, Duration), String>;
-const TYPE_AAAA: u16 = 28;
+/// A resolver's addresses (A first, then AAAA).
+#[derive(Debug, Clone)]
+pub(crate) struct Found {
+    ips: Vec<IpAddr>,
+    took: Duration,
+    /// A truncated UDP answer sent at least one question to TCP: that explains a slow answer.
+    over_tcp: bool,
+}
 
 /// The DNS step; also the addresses to connect to, in the system resolver's order.
 pub(crate) async fn step(opts: &Options) -> (Step, Vec<IpAddr>) {
@@ -119,13 +131,22 @@ pub(crate) async fn step(opts: &Options) -> (Step, Vec<IpAddr>) {
     for (server, answer) in resolvers.iter().zip(&answers) {
         let who = show(*server);
         match answer {
-            Some(Ok((ips, took))) => {
+            Some(Ok(Found {
+                ips,
+                took,
+                over_tcp,
+            })) => {
+                let when = if *over_tcp {
+                    format!("{}, over TCP", clock::elapsed(*took))
+                } else {
+                    clock::elapsed(*took)
+                };
                 step.fact(
                     format!("resolver {who}"),
                     if ips.is_empty() {
-                        format!("no addresses ({})", clock::elapsed(*took))
+                        format!("no addresses ({when})")
                     } else {
-                        format!("{} ({})", list(ips), clock::elapsed(*took))
+                        format!("{} ({when})", list(ips))
                     },
                 );
                 said.push((who.clone(), ips.iter().copied().collect()));
@@ -272,6 +293,13 @@ fn parse_hosts(text: &str, host: &str) -> Vec<(IpAddr, usize)> {
     out
 }
 
+/// The UDP payload size offered in EDNS0: the DNS Flag Day 2020 value, which fits one
+/// unfragmented packet on practically every path (fragments are what middleboxes drop).
+const EDNS_PAYLOAD: u16 = 1232;
+
+/// CNAMEs followed at most: real chains are a few links; longer is a loop.
+const MAX_CNAMES: usize = 16;
+
 fn random_id() -> u16 {
     // RandomState is seeded from the OS: enough to make IDs unguessable for a diagnosis.
     let mut h = RandomState::new().build_hasher();
@@ -283,186 +311,142 @@ fn random_id() -> u16 {
     (h.finish() & 0xffff) as u16
 }
 
-/// A query for `name` of type `qtype` with recursion desired; `None` when the name cannot be
-/// written in DNS (empty or over-long labels).
-pub(crate) fn encode_query(id: u16, name: &str, qtype: u16) -> Option<Vec<u8>> {
-    let name = name.trim_end_matches('.');
-    if name.is_empty() || name.len() > 253 {
+/// The host as a DNS name; `None` when it cannot be written in DNS (empty or over-long labels).
+pub(crate) fn dns_name(host: &str) -> Option<Name> {
+    let host = host.trim_end_matches('.');
+    if host.is_empty() {
         return None;
     }
-    let mut q = Vec::with_capacity(18 + name.len());
-    q.extend_from_slice(&id.to_be_bytes());
-    q.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
-    for label in name.split('.') {
-        if label.is_empty() || label.len() > 63 {
-            return None;
-        }
-        q.push(label.len() as u8);
-        q.extend_from_slice(label.as_bytes());
-    }
-    q.push(0);
-    q.extend_from_slice(&qtype.to_be_bytes());
-    q.extend_from_slice(&[0, 1]);
-    Some(q)
-}
-
-fn u16_at(buf: &[u8], pos: usize) -> Option<u16> {
-    Some(u16::from_be_bytes([*buf.get(pos)?, *buf.get(pos + 1)?]))
-}
-
-/// Reads a possibly compressed name at `pos`: the name (lower case, dotted) and the position
-/// after it in the original buffer.
-fn read_name(buf: &[u8], mut pos: usize) -> Option<(String, usize)> {
-    let mut name = String::new();
-    let mut end = None;
-    for _ in 0..64 {
-        let len = *buf.get(pos)?;
-        match len {
-            0 => {
-                return Some((name, end.unwrap_or(pos + 1)));
-            }
-            l if l & 0xc0 == 0xc0 => {
-                let target = usize::from(u16_at(buf, pos)? & 0x3fff);
-                end.get_or_insert(pos + 2);
-                // Pointers must go backwards: no loops.
-                if target >= pos {
-                    return None;
-                }
-                pos = target;
-            }
-            l if l < 64 => {
-                let label = buf.get(pos + 1..pos + 1 + usize::from(l))?;
-                if !name.is_empty() {
-                    name.push('.');
-                }
-                name.push_str(&String::from_utf8_lossy(label).to_ascii_lowercase());
-                pos += 1 + usize::from(l);
-            }
-            _ => return None,
-        }
-    }
-    None
-}
-
-/// Parses an answer to our question. `None`: not an answer to it (wrong ID, question or shape),
-/// to be ignored; `Some(Err)`: the resolver's refusal in words.
-pub(crate) fn parse_response(
-    buf: &[u8],
-    id: u16,
-    name: &str,
-    qtype: u16,
-) -> Option<Result<Vec<IpAddr>, String>> {
-    if u16_at(buf, 0)? != id {
-        return None;
-    }
-    let flags = u16_at(buf, 2)?;
-    if flags & 0x8000 == 0 {
-        return None;
-    }
-    let (qd, an) = (u16_at(buf, 4)?, u16_at(buf, 6)?);
-    if qd != 1 {
-        return None;
-    }
-    let (qname, mut pos) = read_name(buf, 12)?;
-    if qname != name.trim_end_matches('.').to_ascii_lowercase() || u16_at(buf, pos)? != qtype {
-        return None;
-    }
-    pos += 4;
-    match flags & 0x000f {
-        0 => {}
-        3 => return Some(Err("no such name (NXDOMAIN)".to_owned())),
-        2 => return Some(Err("the resolver failed (SERVFAIL)".to_owned())),
-        5 => return Some(Err("the resolver refused to answer (REFUSED)".to_owned())),
-        code => return Some(Err(format!("the resolver answered error code {code}"))),
-    }
-    let mut ips = Vec::new();
-    for _ in 0..an {
-        let Some((_, after)) = read_name(buf, pos) else {
-            return Some(Err("a malformed answer".to_owned()));
-        };
-        let (Some(rtype), Some(rdlen)) = (u16_at(buf, after), u16_at(buf, after + 8)) else {
-            return Some(Err("a truncated answer".to_owned()));
-        };
-        let start = after + 10;
-        let Some(rdata) = buf.get(start..start + usize::from(rdlen)) else {
-            return Some(Err("a truncated answer".to_owned()));
-        };
-        match (rtype, rdata.len()) {
-            (TYPE_A, 4) => ips.push(IpAddr::V4(Ipv4Addr::new(
-                rdata[0], rdata[1], rdata[2], rdata[3],
-            ))),
-            (TYPE_AAAA, 16) => {
-                let mut b = [0u8; 16];
-                b.copy_from_slice(rdata);
-                ips.push(IpAddr::V6(Ipv6Addr::from(b)));
-            }
-            // CNAMEs and others: their A/AAAA records follow in the same section.
-            _ => {}
-        }
-        pos = start + usize::from(rdlen);
-    }
-    Some(Ok(ips))
-}
-
-/// Asks `server` for A and AAAA records of `name`; the addresses (A first) and the time taken.
-pub(crate) async fn query(server: SocketAddr, name: &str, timeout: Duration) -> Answer {
-    let start = Instant::now();
-    let bind: SocketAddr = if server.is_ipv4() {
-        SocketAddr::from(([0, 0, 0, 0], 0))
+    // from_ascii keeps names like `_service.example` that IDNA rules would refuse.
+    let mut name = if host.is_ascii() {
+        Name::from_ascii(host)
     } else {
-        SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0))
+        Name::from_utf8(host)
+    }
+    .ok()?;
+    if name.iter().any(<[u8]>::is_empty) {
+        return None;
+    }
+    name.set_fqdn(true);
+    Some(name)
+}
+
+/// A query for `name` of type `qtype` with recursion desired and an EDNS0 OPT record.
+pub(crate) fn encode_query(id: u16, name: &Name, qtype: RecordType) -> Option<Vec<u8>> {
+    let mut m = Message::new(id, MessageType::Query, OpCode::Query);
+    m.metadata.recursion_desired = true;
+    m.add_query(Query::query(name.clone(), qtype));
+    let mut edns = Edns::new();
+    edns.set_max_payload(EDNS_PAYLOAD);
+    m.set_edns(edns);
+    m.to_vec().ok()
+}
+
+/// A reply to our question.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Reply {
+    /// TC: the answer did not fit; the same question goes again over TCP.
+    Truncated,
+    /// The addresses at the end of the CNAME chain, or the resolver's refusal in words.
+    Done(Result<Vec<IpAddr>, String>),
+}
+
+/// Reads a reply to our question. `None`: not a reply to it (wrong ID, question or shape), to be
+/// ignored, as a late or spoofed datagram must not end the wait.
+pub(crate) fn read_reply(buf: &[u8], id: u16, name: &Name, qtype: RecordType) -> Option<Reply> {
+    // Header and question first: a truncated datagram may be cut anywhere after them, and TC
+    // alone is enough to go to TCP.
+    let mut d = BinDecoder::new(buf);
+    let Header { metadata, counts } = Header::read(&mut d).ok()?;
+    if metadata.id != id || metadata.message_type != MessageType::Response || counts.queries != 1 {
+        return None;
+    }
+    let q = Query::read(&mut d).ok()?;
+    // Name equality is case-insensitive, as DNS is (and 0x20-randomising resolvers rely on).
+    if q.name() != name || q.query_type() != qtype || q.query_class() != DNSClass::IN {
+        return None;
+    }
+    if metadata.truncation {
+        return Some(Reply::Truncated);
+    }
+    let Ok(msg) = Message::from_vec(buf) else {
+        return Some(Reply::Done(Err("a malformed answer".to_owned())));
     };
-    let sock = UdpSocket::bind(bind)
-        .await
-        .map_err(|e| format!("could not open a UDP socket: {e}"))?;
-    // Connected: the kernel drops datagrams from anyone else.
-    sock.connect(server)
-        .await
-        .map_err(|e| format!("cannot reach it: {e}"))?;
-    let id_a = random_id();
-    let id_aaaa = id_a ^ 0x5a5a;
-    let (Some(qa), Some(qaaaa)) = (
-        encode_query(id_a, name, TYPE_A),
-        encode_query(id_aaaa, name, TYPE_AAAA),
-    ) else {
+    let words = match msg.metadata.response_code {
+        ResponseCode::NoError => {
+            return Some(Reply::Done(Ok(addresses(&msg.answers, name, qtype))));
+        }
+        ResponseCode::NXDomain => "no such name (NXDOMAIN)".to_owned(),
+        ResponseCode::ServFail => "the resolver failed (SERVFAIL)".to_owned(),
+        ResponseCode::Refused => "the resolver refused to answer (REFUSED)".to_owned(),
+        code => format!("the resolver answered error code {}", u16::from(code)),
+    };
+    Some(Reply::Done(Err(words)))
+}
+
+/// The addresses for `name`, following CNAMEs through the answer section. Records for names
+/// off the chain are ignored: a resolver has no business answering what was not asked, and
+/// showing them would blame the wrong name.
+fn addresses(answers: &[Record], name: &Name, qtype: RecordType) -> Vec<IpAddr> {
+    let mut owner = name;
+    let mut ips: Vec<IpAddr> = Vec::new();
+    for _ in 0..=MAX_CNAMES {
+        for r in answers.iter().filter(|r| &r.name == owner) {
+            let ip = match (&r.data, qtype) {
+                (RData::A(a), RecordType::A) => IpAddr::V4(a.0),
+                (RData::AAAA(a), RecordType::AAAA) => IpAddr::V6(a.0),
+                _ => continue,
+            };
+            if !ips.contains(&ip) {
+                ips.push(ip);
+            }
+        }
+        if !ips.is_empty() {
+            break;
+        }
+        let next = answers.iter().find_map(|r| match &r.data {
+            RData::CNAME(target) if &r.name == owner => Some(&target.0),
+            _ => None,
+        });
+        match next {
+            Some(next) => owner = next,
+            None => break,
+        }
+    }
+    ips
+}
+
+/// What became of one question.
+enum Outcome {
+    /// The resolver's reply (over TCP too when UDP was truncated), or the TCP retry's failure.
+    Replied(Result<Vec<IpAddr>, String>),
+    /// ICMP port unreachable: nothing listens on UDP there.
+    Refused,
+    /// Nothing by the deadline.
+    Silent,
+    /// The question could not be sent.
+    Unsent(String),
+}
+
+/// Asks `server` for A and AAAA records of `host`; the addresses (A first) and the time taken.
+pub(crate) async fn query(server: SocketAddr, host: &str, timeout: Duration) -> Answer {
+    let start = Instant::now();
+    let Some(name) = dns_name(host) else {
         return Err("the name cannot be written as a DNS question".to_owned());
     };
-    for q in [&qa, &qaaaa] {
-        sock.send(q)
-            .await
-            .map_err(|e| format!("could not send the question: {e}"))?;
-    }
     let deadline = tokio::time::Instant::now() + timeout;
-    let mut a = None;
-    let mut aaaa = None;
-    let mut buf = vec![0u8; 4096];
-    let mut refused = false;
-    while a.is_none() || aaaa.is_none() {
-        match tokio::time::timeout_at(deadline, sock.recv(&mut buf)).await {
-            Err(_) => break,
-            Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-                refused = true;
-                break;
-            }
-            Ok(Err(_)) => break,
-            Ok(Ok(n)) => {
-                let packet = &buf[..n];
-                if a.is_none()
-                    && let Some(r) = parse_response(packet, id_a, name, TYPE_A)
-                {
-                    a = Some(r);
-                    continue;
-                }
-                if aaaa.is_none()
-                    && let Some(r) = parse_response(packet, id_aaaa, name, TYPE_AAAA)
-                {
-                    aaaa = Some(r);
-                }
-            }
-        }
-    }
+    let ((a, a_tcp), (aaaa, aaaa_tcp)) = tokio::join!(
+        ask(server, &name, RecordType::A, deadline, timeout),
+        ask(server, &name, RecordType::AAAA, deadline, timeout),
+    );
     let took = start.elapsed();
-    match (a, aaaa) {
+    let refused = matches!(a, Outcome::Refused) || matches!(aaaa, Outcome::Refused);
+    let replied = |o: Outcome| match o {
+        Outcome::Replied(r) => Ok(Some(r)),
+        Outcome::Unsent(e) => Err(e),
+        Outcome::Refused | Outcome::Silent => Ok(None),
+    };
+    match (replied(a)?, replied(aaaa)?) {
         (None, None) if refused => Err("refused: no DNS server answers at that address".to_owned()),
         (None, None) => Err(format!("no answer within {:.0} s", timeout.as_secs_f64())),
         (Some(Err(e)), _) | (None, Some(Err(e))) => Err(e),
@@ -471,76 +455,319 @@ pub(crate) async fn query(server: SocketAddr, name: &str, timeout: Duration) -> 
             for found in [a, aaaa].into_iter().flatten().flatten() {
                 ips.extend(found);
             }
-            Ok((ips, took))
+            Ok(Found {
+                ips,
+                took,
+                over_tcp: a_tcp || aaaa_tcp,
+            })
         }
+    }
+}
+
+/// One question over UDP, and over TCP if the answer comes back truncated; also whether TCP
+/// was used.
+async fn ask(
+    server: SocketAddr,
+    name: &Name,
+    qtype: RecordType,
+    deadline: tokio::time::Instant,
+    timeout: Duration,
+) -> (Outcome, bool) {
+    let id = random_id();
+    let Some(question) = encode_query(id, name, qtype) else {
+        return (
+            Outcome::Unsent("the name cannot be written as a DNS question".to_owned()),
+            false,
+        );
+    };
+    let bind: SocketAddr = if server.is_ipv4() {
+        SocketAddr::from(([0, 0, 0, 0], 0))
+    } else {
+        SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0))
+    };
+    let sock = match UdpSocket::bind(bind).await {
+        Ok(s) => s,
+        Err(e) => {
+            return (
+                Outcome::Unsent(format!("could not open a UDP socket: {e}")),
+                false,
+            );
+        }
+    };
+    // Connected: the kernel drops datagrams from anyone else and reports port unreachable.
+    if let Err(e) = sock.connect(server).await {
+        return (Outcome::Unsent(format!("cannot reach it: {e}")), false);
+    }
+    if let Err(e) = sock.send(&question).await {
+        return (
+            Outcome::Unsent(format!("could not send the question: {e}")),
+            false,
+        );
+    }
+    // Room for any datagram, not just the size offered: a resolver that ignores EDNS0 and sends
+    // more should still be read whole, not cut into "malformed".
+    let mut buf = vec![0u8; 65_535];
+    loop {
+        match tokio::time::timeout_at(deadline, sock.recv(&mut buf)).await {
+            Err(_) => return (Outcome::Silent, false),
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                return (Outcome::Refused, false);
+            }
+            Ok(Err(_)) => return (Outcome::Silent, false),
+            Ok(Ok(n)) => match read_reply(&buf[..n], id, name, qtype) {
+                None => {}
+                Some(Reply::Done(r)) => return (Outcome::Replied(r), false),
+                Some(Reply::Truncated) => {
+                    let r = ask_tcp(server, &question, id, name, qtype, deadline, timeout).await;
+                    return (Outcome::Replied(r), true);
+                }
+            },
+        }
+    }
+}
+
+/// The same question over TCP (RFC 7766: each message behind a 2-byte length), within what is
+/// left of the deadline.
+async fn ask_tcp(
+    server: SocketAddr,
+    question: &[u8],
+    id: u16,
+    name: &Name,
+    qtype: RecordType,
+    deadline: tokio::time::Instant,
+    timeout: Duration,
+) -> Result<Vec<IpAddr>, String> {
+    let too_late = || {
+        format!(
+            "truncated over UDP, and no answer over TCP within {:.0} s",
+            timeout.as_secs_f64()
+        )
+    };
+    let failed =
+        |e: std::io::Error| format!("truncated over UDP, and the retry over TCP failed: {e}");
+    let mut s = match tokio::time::timeout_at(deadline, TcpStream::connect(server)).await {
+        Err(_) => return Err(too_late()),
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+            return Err(
+                "truncated over UDP, and the retry over TCP was refused: a resolver must answer over TCP too (RFC 7766)"
+                    .to_owned(),
+            );
+        }
+        Ok(Err(e)) => return Err(failed(e)),
+        Ok(Ok(s)) => s,
+    };
+    let Ok(len) = u16::try_from(question.len()) else {
+        return Err("the question is too long for TCP".to_owned());
+    };
+    let mut framed = Vec::with_capacity(2 + question.len());
+    framed.extend_from_slice(&len.to_be_bytes());
+    framed.extend_from_slice(question);
+    let exchange = async {
+        s.write_all(&framed).await?;
+        loop {
+            let len = s.read_u16().await?;
+            let mut msg = vec![0u8; usize::from(len)];
+            s.read_exact(&mut msg).await?;
+            // Another ID or question on our own connection: skip it, as over UDP.
+            if let Some(reply) = read_reply(&msg, id, name, qtype) {
+                return Ok::<Reply, std::io::Error>(reply);
+            }
+        }
+    };
+    match tokio::time::timeout_at(deadline, exchange).await {
+        Err(_) => Err(too_late()),
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            Err("truncated over UDP, and the TCP connection closed without an answer".to_owned())
+        }
+        Ok(Err(e)) => Err(failed(e)),
+        Ok(Ok(Reply::Done(r))) => r,
+        Ok(Ok(Reply::Truncated)) => Err("truncated over UDP, and again over TCP".to_owned()),
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use hickory_proto::rr::rdata::{A, AAAA, CNAME};
+
     use super::*;
 
-    /// An answer to `query` with the given records, like a resolver would send (compressed
-    /// owner names pointing at the question).
-    fn answer(query: &[u8], rcode: u8, records: &[(u16, &[u8])]) -> Vec<u8> {
-        let mut r = query.to_vec();
-        r[2] = 0x81;
-        r[3] = 0x80 | rcode;
-        r[6..8].copy_from_slice(&(records.len() as u16).to_be_bytes());
-        for (rtype, data) in records {
-            r.extend_from_slice(&[0xc0, 12]);
-            r.extend_from_slice(&rtype.to_be_bytes());
-            r.extend_from_slice(&[0, 1, 0, 0, 0, 60]);
-            r.extend_from_slice(&(data.len() as u16).to_be_bytes());
-            r.extend_from_slice(data);
-        }
-        r
+    fn name(s: &str) -> Name {
+        dns_name(s).unwrap()
+    }
+
+    /// A reply to `query` as a resolver would build it.
+    fn reply(query: &[u8], rcode: ResponseCode, tc: bool, answers: Vec<Record>) -> Vec<u8> {
+        let q = Message::from_vec(query).unwrap();
+        let mut r = Message::response(q.metadata.id, OpCode::Query);
+        r.metadata.recursion_desired = true;
+        r.metadata.recursion_available = true;
+        r.metadata.truncation = tc;
+        r.metadata.response_code = rcode;
+        r.add_queries(q.queries.clone());
+        r.add_answers(answers);
+        r.to_vec().unwrap()
+    }
+
+    fn a(owner: &str, ip: [u8; 4]) -> Record {
+        Record::from_rdata(name(owner), 60, RData::A(A(ip.into())))
+    }
+
+    fn cname(owner: &str, target: &str) -> Record {
+        Record::from_rdata(name(owner), 60, RData::CNAME(CNAME(name(target))))
     }
 
     #[test]
-    fn round_trip() {
-        let q = encode_query(0x1234, "Example.com.", TYPE_A).unwrap();
-        assert_eq!(
-            &q[12..],
-            b"\x07Example\x03com\x00\x00\x01\x00\x01".as_slice()
+    fn the_query_asks_once_with_edns() {
+        let q = encode_query(0x1234, &name("Example.com."), RecordType::A).unwrap();
+        let m = Message::from_vec(&q).unwrap();
+        assert_eq!(m.metadata.id, 0x1234);
+        assert!(m.metadata.recursion_desired);
+        assert_eq!(m.queries.len(), 1);
+        assert_eq!(m.queries[0].name().to_ascii(), "Example.com.");
+        assert_eq!(m.queries[0].query_type(), RecordType::A);
+        assert_eq!(m.edns.as_ref().map(Edns::max_payload), Some(1232));
+        assert!(dns_name("a..b").is_none());
+        assert!(dns_name(&"a".repeat(64)).is_none());
+        assert!(dns_name("").is_none());
+        assert!(dns_name(".").is_none());
+    }
+
+    #[test]
+    fn replies_are_matched_by_id_and_question() {
+        let n = name("example.com");
+        let q = encode_query(0x1234, &n, RecordType::A).unwrap();
+        let r = reply(
+            &q,
+            ResponseCode::NoError,
+            false,
+            vec![a("EXAMPLE.com", [192, 0, 2, 1])],
         );
-        let r = answer(&q, 0, &[(5, b"\x03foo\xc0\x0c"), (TYPE_A, &[192, 0, 2, 1])]);
         assert_eq!(
-            parse_response(&r, 0x1234, "example.com", TYPE_A),
-            Some(Ok(vec!["192.0.2.1".parse().unwrap()]))
+            read_reply(&r, 0x1234, &n, RecordType::A),
+            Some(Reply::Done(Ok(vec!["192.0.2.1".parse().unwrap()])))
         );
-        // Another ID, another question, or a query (not an answer) are ignored.
-        assert_eq!(parse_response(&r, 0x1235, "example.com", TYPE_A), None);
-        assert_eq!(parse_response(&r, 0x1234, "example.org", TYPE_A), None);
-        assert_eq!(parse_response(&q, 0x1234, "example.com", TYPE_A), None);
-        let nx = answer(&q, 3, &[]);
-        assert!(matches!(
-            parse_response(&nx, 0x1234, "example.com", TYPE_A),
-            Some(Err(e)) if e.contains("NXDOMAIN")
-        ));
-        assert!(encode_query(1, "a..b", TYPE_A).is_none());
-        assert!(encode_query(1, &"a".repeat(64), TYPE_A).is_none());
+        // Another ID, another question, or a query (not a reply) are ignored.
+        assert_eq!(read_reply(&r, 0x1235, &n, RecordType::A), None);
+        assert_eq!(
+            read_reply(&r, 0x1234, &name("example.org"), RecordType::A),
+            None
+        );
+        assert_eq!(read_reply(&r, 0x1234, &n, RecordType::AAAA), None);
+        assert_eq!(read_reply(&q, 0x1234, &n, RecordType::A), None);
+    }
+
+    #[test]
+    fn rcodes_and_truncation_in_words() {
+        let n = name("example.com");
+        let q = encode_query(7, &n, RecordType::AAAA).unwrap();
+        for (code, words) in [
+            (ResponseCode::NXDomain, "no such name (NXDOMAIN)"),
+            (ResponseCode::ServFail, "the resolver failed (SERVFAIL)"),
+            (
+                ResponseCode::Refused,
+                "the resolver refused to answer (REFUSED)",
+            ),
+            (ResponseCode::NotImp, "the resolver answered error code 4"),
+        ] {
+            let r = reply(&q, code, false, vec![]);
+            assert_eq!(
+                read_reply(&r, 7, &n, RecordType::AAAA),
+                Some(Reply::Done(Err(words.to_owned())))
+            );
+        }
+        let tc = reply(&q, ResponseCode::NoError, true, vec![]);
+        assert_eq!(
+            read_reply(&tc, 7, &n, RecordType::AAAA),
+            Some(Reply::Truncated)
+        );
+        // TC counts even when the datagram is cut inside a record.
+        let full = reply(
+            &q,
+            ResponseCode::NoError,
+            true,
+            vec![Record::from_rdata(
+                n.clone(),
+                60,
+                RData::AAAA(AAAA(Ipv6Addr::LOCALHOST)),
+            )],
+        );
+        assert_eq!(
+            read_reply(&full[..full.len() - 5], 7, &n, RecordType::AAAA),
+            Some(Reply::Truncated)
+        );
+    }
+
+    #[test]
+    fn cname_chains_are_followed_and_strangers_ignored() {
+        let n = name("www.example.com");
+        let q = encode_query(9, &n, RecordType::A).unwrap();
+        let r = reply(
+            &q,
+            ResponseCode::NoError,
+            false,
+            vec![
+                cname("www.example.com", "edge.example.net"),
+                a("elsewhere.example", [10, 0, 0, 66]),
+                cname("edge.example.net", "a1.cdn.example"),
+                a("a1.cdn.example", [192, 0, 2, 7]),
+                a("a1.cdn.example", [192, 0, 2, 8]),
+            ],
+        );
+        assert_eq!(
+            read_reply(&r, 9, &n, RecordType::A),
+            Some(Reply::Done(Ok(vec![
+                "192.0.2.7".parse().unwrap(),
+                "192.0.2.8".parse().unwrap()
+            ])))
+        );
+        // A loop ends with no addresses rather than spinning.
+        let looped = reply(
+            &q,
+            ResponseCode::NoError,
+            false,
+            vec![
+                cname("www.example.com", "b.example.com"),
+                cname("b.example.com", "www.example.com"),
+            ],
+        );
+        assert_eq!(
+            read_reply(&looped, 9, &n, RecordType::A),
+            Some(Reply::Done(Ok(vec![])))
+        );
     }
 
     #[test]
     fn never_panics_on_garbage() {
-        let q = encode_query(7, "example.com", TYPE_AAAA).unwrap();
-        let r = answer(&q, 0, &[(TYPE_AAAA, &[0; 16]), (TYPE_A, &[1, 2, 3])]);
+        let n = name("example.com");
+        let q = encode_query(7, &n, RecordType::AAAA).unwrap();
+        let r = reply(
+            &q,
+            ResponseCode::NoError,
+            false,
+            vec![
+                cname("example.com", "x.example.com"),
+                Record::from_rdata(
+                    name("x.example.com"),
+                    60,
+                    RData::AAAA(AAAA(Ipv6Addr::LOCALHOST)),
+                ),
+            ],
+        );
         for cut in 0..r.len() {
-            let _ = parse_response(&r[..cut], 7, "example.com", TYPE_AAAA);
+            let _ = read_reply(&r[..cut], 7, &n, RecordType::AAAA);
         }
         let mut flipped = r.clone();
         for i in 0..flipped.len() {
             for bit in [0x01, 0x40, 0x80, 0xff] {
                 flipped[i] ^= bit;
-                let _ = parse_response(&flipped, 7, "example.com", TYPE_AAAA);
+                let _ = read_reply(&flipped, 7, &n, RecordType::AAAA);
                 flipped[i] ^= bit;
             }
         }
-        // A pointer loop.
+        // A compression pointer to itself in the question.
         let mut lp = r[..12].to_vec();
-        lp.extend_from_slice(&[0xc0, 12]);
-        assert_eq!(read_name(&lp, 12), None);
+        lp.extend_from_slice(&[0xc0, 12, 0, 28, 0, 1]);
+        assert_eq!(read_reply(&lp, 7, &n, RecordType::AAAA), None);
     }
 
     #[test]

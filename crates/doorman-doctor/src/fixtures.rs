@@ -9,6 +9,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use hickory_proto::op::{Edns, Message, ResponseCode};
+use hickory_proto::rr::rdata::{A, AAAA};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
 
@@ -247,9 +250,11 @@ pub async fn https_server_with(
 pub async fn dns_server(name: &str, ip: IpAddr) -> std::io::Result<SocketAddr> {
     let sock = UdpSocket::bind("127.0.0.1:0").await?;
     let addr = sock.local_addr()?;
-    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    let mut name = Name::from_ascii(name.trim_end_matches('.'))
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    name.set_fqdn(true);
     tokio::spawn(async move {
-        let mut buf = [0u8; 512];
+        let mut buf = [0u8; 1500];
         while let Ok((n, from)) = sock.recv_from(&mut buf).await {
             if let Some(answer) = dns_answer(&buf[..n], &name, ip) {
                 let _ = sock.send_to(&answer, from).await;
@@ -259,43 +264,32 @@ pub async fn dns_server(name: &str, ip: IpAddr) -> std::io::Result<SocketAddr> {
     Ok(addr)
 }
 
-fn dns_answer(q: &[u8], name: &str, ip: IpAddr) -> Option<Vec<u8>> {
-    if q.len() < 17 {
-        return None;
+fn dns_answer(q: &[u8], name: &Name, ip: IpAddr) -> Option<Vec<u8>> {
+    let query = Message::from_vec(q).ok()?;
+    let question = query.queries.first()?.clone();
+    let mut r = Message::response(query.metadata.id, query.metadata.op_code);
+    r.metadata.recursion_desired = query.metadata.recursion_desired;
+    r.metadata.recursion_available = true;
+    // RFC 6891: a query with OPT gets OPT back.
+    if query.edns.is_some() {
+        let mut edns = Edns::new();
+        edns.set_max_payload(1232);
+        r.set_edns(edns);
     }
-    // The question: labels from byte 12 to the zero byte, then type and class.
-    let mut pos = 12;
-    let mut labels = Vec::new();
-    loop {
-        let len = usize::from(*q.get(pos)?);
-        if len == 0 {
-            break;
+    if question.name() != name {
+        r.metadata.response_code = ResponseCode::NXDomain;
+    } else {
+        let data = match (question.query_type(), ip) {
+            (RecordType::A, IpAddr::V4(v4)) => Some(RData::A(A(v4))),
+            (RecordType::AAAA, IpAddr::V6(v6)) => Some(RData::AAAA(AAAA(v6))),
+            _ => None,
+        };
+        if let Some(data) = data {
+            r.add_answer(Record::from_rdata(name.clone(), 30, data));
         }
-        labels.push(String::from_utf8_lossy(q.get(pos + 1..pos + 1 + len)?).to_ascii_lowercase());
-        pos += 1 + len;
     }
-    let qtype = u16::from_be_bytes([*q.get(pos + 1)?, *q.get(pos + 2)?]);
-    let question_end = pos + 5;
-    let mut r = q.get(..question_end)?.to_vec();
-    r[2] = 0x81; // QR, RD
-    r[3] = 0x80; // RA, NOERROR
-    r[6..12].copy_from_slice(&[0, 0, 0, 0, 0, 0]);
-    if labels.join(".") != name {
-        r[3] |= 3;
-        return Some(r);
-    }
-    let rdata: Vec<u8> = match (qtype, ip) {
-        (1, IpAddr::V4(v4)) => v4.octets().to_vec(),
-        (28, IpAddr::V6(v6)) => v6.octets().to_vec(),
-        _ => return Some(r),
-    };
-    r[7] = 1;
-    r.extend_from_slice(&[0xc0, 12]);
-    r.extend_from_slice(&qtype.to_be_bytes());
-    r.extend_from_slice(&[0, 1, 0, 0, 0, 30]);
-    r.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
-    r.extend_from_slice(&rdata);
-    Some(r)
+    r.add_query(question);
+    r.to_vec().ok()
 }
 
 /// An HTTP `Date` header value `offset_s` seconds from now (negative: in the past), for a

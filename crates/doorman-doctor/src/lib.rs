@@ -10,7 +10,8 @@
 //! Map:
 //! - [`run`] / [`run_with`]: the steps in order; a step whose prerequisite failed is skipped.
 //! - `target`: the URL, `--path` and `--resolver` values, checked before anything is sent.
-//! - `dns`: the system resolver, the hosts file, and direct UDP queries to each resolver.
+//! - `dns`: the system resolver, the hosts file, and direct queries to each resolver (UDP, and
+//!   TCP when the UDP answer is truncated).
 //! - `env`: proxy variables and whether they would apply to this URL.
 //! - `tcp`: one connection attempt per address, first success wins.
 //! - `tls`: a rustls handshake whose verifier records the certificate and webpki's verdict;
@@ -322,7 +323,7 @@ impl HeaderSet {
 /// How long each kind of wait may last.
 #[derive(Debug, Clone, Copy)]
 pub struct Timeouts {
-    /// One direct DNS query (A and AAAA together).
+    /// One direct DNS query (A and AAAA together, a TCP retry after a truncated answer included).
     pub dns_query: Duration,
     /// The system resolver.
     pub lookup: Duration,

@@ -14,6 +14,7 @@ use jsonwebtoken::DecodingKey;
 use serde_json::{Map, Value};
 
 use crate::config::{Algorithm, Family};
+use crate::ring_provider;
 use crate::token::kind;
 
 /// RFC 7518 §3.3: RSA keys of 2048 bits or more MUST be used.
@@ -147,16 +148,17 @@ pub(crate) enum Choice<'a> {
 
 impl KeySet {
     /// A set holding one shared secret (an HMAC provider's key); it answers to any `kid`.
-    pub fn from_secret(secret: &[u8]) -> Self {
-        Self {
+    /// Fails only for an empty secret.
+    pub fn from_secret(secret: &[u8]) -> Result<Self, String> {
+        Ok(Self {
             keys: vec![KeyEntry {
                 kid: None,
                 kind: KeyKind::Oct { len: secret.len() },
                 alg: None,
-                key: DecodingKey::from_secret(secret),
+                key: DecodingKey::from_secret(secret).map_err(|e| e.to_string())?,
             }],
             skipped: Vec::new(),
-        }
+        })
     }
 
     /// The keys that may check a token with this `kid` and `alg`. A key without a `kid` answers
@@ -339,10 +341,8 @@ fn parse_key(item: &Value, allowed: &[Algorithm]) -> Result<KeyEntry, String> {
                     secret.len()
                 ));
             }
-            (
-                KeyKind::Oct { len: secret.len() },
-                DecodingKey::from_secret(&secret),
-            )
+            let key = DecodingKey::from_secret(&secret).map_err(|e| e.to_string())?;
+            (KeyKind::Oct { len: secret.len() }, key)
         }
         other => return Err(format!("key type \"{other}\" is not supported")),
     };
@@ -360,10 +360,9 @@ fn parse_key(item: &Value, allowed: &[Algorithm]) -> Result<KeyEntry, String> {
             names.join(", ")
         ));
     }
-    // Build the verifier once now (it parses the key) so a broken key is reported at load time
-    // with its index, not as a bad signature on every request. The empty signature cannot match,
-    // so only an error means something.
-    if let Err(e) = jsonwebtoken::crypto::verify("", b"", &key, kind.probe_alg().to_jwt()) {
+    // Checked once now so that a broken key is reported at load time with its index, not as a
+    // bad signature on every request.
+    if let Err(e) = ring_provider::check_key(&key, kind.probe_alg().to_jwt()) {
         return Err(format!("the key material cannot be used: {e}"));
     }
     Ok(KeyEntry {
@@ -384,7 +383,7 @@ fn b64_field(k: &Map<String, Value>, name: &str) -> Result<Vec<u8>, String> {
     }
 }
 
-fn bit_length(be: &[u8]) -> usize {
+pub(crate) fn bit_length(be: &[u8]) -> usize {
     match be.iter().position(|&b| b != 0) {
         Some(i) => (be.len() - i - 1) * 8 + (8 - be[i].leading_zeros() as usize),
         None => 0,
@@ -420,6 +419,26 @@ mod tests {
         }
         // The secret itself never appears.
         assert!(!err.contains("c2VjcmV0"));
+    }
+
+    #[test]
+    fn keys_ring_cannot_use_are_skipped_at_load() {
+        // x = y = 1: the right length, but not a point of P-256.
+        let one = URL_SAFE_NO_PAD.encode([1_u8; 32]);
+        let doc = format!(
+            r#"{{"keys": [{{"kty": "EC", "crv": "P-256", "kid": "off", "x": "{one}", "y": "{one}"}}]}}"#
+        );
+        let err = parse_jwks(doc.as_bytes(), ALL_PUBLIC).unwrap_err();
+        assert!(
+            err.contains("kid `off`): the key material cannot be used"),
+            "{err}"
+        );
+        assert!(err.contains("not on the curve"), "{err}");
+        // Even exponents are refused by name, not as a bad signature later.
+        let n = URL_SAFE_NO_PAD.encode([0xc1_u8; 256]);
+        let doc = format!(r#"{{"kty": "RSA", "kid": "r", "n": "{n}", "e": "AQAA"}}"#);
+        let err = parse_jwks(doc.as_bytes(), ALL_PUBLIC).unwrap_err();
+        assert!(err.contains("exponent must be odd"), "{err}");
     }
 
     #[test]

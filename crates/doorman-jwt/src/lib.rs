@@ -18,6 +18,7 @@
 //! - `jwks`: JWKS documents into usable keys; which key checks which token.
 //! - `cache`: the JWKS URL cache (TTL, single flight, bounded re-fetch, stale on failure).
 //! - `fetch`: one HTTP(S) GET over hyper + rustls.
+//! - `ring_provider`: signature checks on ring, as a verify-only `jsonwebtoken` crypto provider.
 //! - `when`: RFC 3339 instants and human durations for messages.
 //!
 //! `docs/jwt.md` describes the configuration, the caching rules and every rejection code.
@@ -30,6 +31,7 @@ mod error;
 mod fetch;
 mod jwks;
 mod provider;
+mod ring_provider;
 mod token;
 mod when;
 

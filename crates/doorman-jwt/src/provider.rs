@@ -17,6 +17,7 @@ use crate::config::{Algorithm, Family, KeySource, ProviderConfig};
 use crate::error::{ConfigError, TokenRejection, clip};
 use crate::fetch::{BuildError, Fetcher};
 use crate::jwks::{Choice, KeySet, parse_jwks};
+use crate::ring_provider;
 use crate::token::{self, Parsed};
 
 /// What a verified token says, for the gateway's identity headers, scope checks and `whoami`.
@@ -200,14 +201,16 @@ impl Provider {
                         ),
                     });
                 }
-                let secret = read_secret(&path, &hmac).map_err(|why| ConfigError::SecretFile {
-                    provider: provider.clone(),
-                    path: path.clone(),
-                    why,
-                })?;
+                let set = read_secret(&path, &hmac)
+                    .and_then(|secret| KeySet::from_secret(&secret))
+                    .map_err(|why| ConfigError::SecretFile {
+                        provider: provider.clone(),
+                        path: path.clone(),
+                        why,
+                    })?;
                 Keys::Static {
                     source: format!("HMAC secret file {}", path.display()),
-                    set: Arc::new(KeySet::from_secret(&secret)),
+                    set: Arc::new(set),
                 }
             }
             KeySource::JwksUrl(url) => {
@@ -465,8 +468,7 @@ fn verify_in(set: &KeySet, p: &Parsed<'_>, alg: Algorithm) -> Result<(), TokenRe
             // An Err from `verify` means this key cannot check this signature (e.g. a signature
             // of the wrong length): for the token, that is a mismatch like any other.
             if keys.iter().any(|k| {
-                jsonwebtoken::crypto::verify(p.signature, message, &k.key, alg.to_jwt())
-                    .unwrap_or(false)
+                ring_provider::verify(p.signature, message, &k.key, alg.to_jwt()).unwrap_or(false)
             }) {
                 Ok(())
             } else {

@@ -9,7 +9,6 @@ use common::*;
 use doorman_jwt::{
     Algorithm as Alg, ConfigError, KeySource, Provider, ProviderConfig, Providers, TokenRejection,
 };
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::json;
 
 #[tokio::test]
@@ -18,8 +17,8 @@ async fn valid_tokens_of_every_key_type_verify() {
         TestKey::es256("ec256"),
         TestKey::es384("ec384"),
         TestKey::ed25519("ed"),
-        TestKey::rsa("rsa-rs", Algorithm::RS256),
-        TestKey::rsa("rsa-ps", Algorithm::PS256),
+        TestKey::rsa("rsa-rs", Alg::Rs256),
+        TestKey::rsa("rsa-ps", Alg::Ps256),
     ];
     let refs: Vec<&TestKey> = keys.iter().collect();
     let provider = file_provider(&jwks(&refs), |_| {});
@@ -178,7 +177,7 @@ async fn bad_signatures_are_rejected() {
     assert_eq!(r.code(), "TOKEN_BAD_SIGNATURE");
 
     // An RS256 token naming an EC key: the key cannot check it.
-    let rsa = TestKey::rsa("k", Algorithm::RS256);
+    let rsa = TestKey::rsa("k", Alg::Rs256);
     let r = expect_rejection(provider.verify(&rsa.sign(&claims(NOW)), NOW).await);
     assert_rejection(
         &r,
@@ -265,13 +264,13 @@ async fn unknown_key_ids_are_named() {
 
     // No kid at all, and no key fits EdDSA.
     let ed = TestKey::ed25519("x");
-    let mut h = Header::new(Algorithm::EdDSA);
+    let mut h = Header::new(Alg::EdDsa);
     h.kid = None;
     let r = expect_rejection(provider.verify(&ed.sign_with(h, &claims(NOW)), NOW).await);
     assert_rejection(&r, "TOKEN_UNKNOWN_KEY", &["no `kid`", "EdDSA"]);
 
     // No kid, but a fitting key: it is tried.
-    let mut h = Header::new(Algorithm::ES256);
+    let mut h = Header::new(Alg::Es256);
     h.kid = None;
     provider
         .verify(&key.sign_with(h, &claims(NOW)), NOW)
@@ -313,12 +312,11 @@ async fn algorithms_outside_the_allowlist_are_rejected() {
 #[tokio::test]
 async fn hs256_signed_with_the_rsa_public_key_is_rejected() {
     // The classic algorithm confusion: the attacker uses the (public) RSA key as an HMAC secret.
-    let rsa = TestKey::rsa("rsa", Algorithm::RS256);
+    let rsa = TestKey::rsa("rsa", Alg::Rs256);
     let public_pem = std::fs::read(fixture("rsa2048-test-only.pub.pem")).expect("pub pem");
-    let mut h = Header::new(Algorithm::HS256);
+    let mut h = Header::new(Alg::Hs256);
     h.kid = Some("rsa".to_string());
-    let token = jsonwebtoken::encode(&h, &claims(NOW), &EncodingKey::from_secret(&public_pem))
-        .expect("sign");
+    let token = sign_hmac(&h, &claims(NOW), &public_pem);
 
     let provider = file_provider(&jwks(&[&rsa]), |c| c.algorithms = vec![Alg::Rs256]);
     let r = expect_rejection(provider.verify(&token, NOW).await);
@@ -426,21 +424,15 @@ async fn hmac_secret_providers_verify_and_never_show_the_secret() {
     let mut file = secret.to_vec();
     file.push(b'\n'); // as `echo … > file` writes it
     let provider = secret_provider(&file, vec![Alg::Hs256]).expect("builds");
-    let token = jsonwebtoken::encode(
-        &Header::new(Algorithm::HS256),
-        &claims(NOW),
-        &EncodingKey::from_secret(secret),
-    )
-    .expect("sign");
+    let token = sign_hmac(&Header::new(Alg::Hs256), &claims(NOW), secret);
     let v = provider.verify(&token, NOW).await.expect("valid");
     assert_eq!(v.subject.as_deref(), Some("user-42"));
 
-    let wrong = jsonwebtoken::encode(
-        &Header::new(Algorithm::HS256),
+    let wrong = sign_hmac(
+        &Header::new(Alg::Hs256),
         &claims(NOW),
-        &EncodingKey::from_secret(b"another secret that is long enough...."),
-    )
-    .expect("sign");
+        b"another secret that is long enough....",
+    );
     let r = expect_rejection(provider.verify(&wrong, NOW).await);
     assert_eq!(r.code(), "TOKEN_BAD_SIGNATURE");
 
@@ -698,5 +690,41 @@ fn every_code_has_words() {
         .expect("docs/jwt.md");
     for code in TokenRejection::CODES {
         assert!(doc.contains(code), "docs/jwt.md lacks {code}");
+    }
+}
+
+#[tokio::test]
+async fn every_rsa_and_hmac_variant_verifies() {
+    for alg in [
+        Alg::Rs256,
+        Alg::Rs384,
+        Alg::Rs512,
+        Alg::Ps256,
+        Alg::Ps384,
+        Alg::Ps512,
+    ] {
+        let key = TestKey::rsa("r", alg);
+        let provider = file_provider(&jwks(&[&key]), |c| c.algorithms = vec![alg]);
+        let v = provider
+            .verify(&key.sign(&claims(NOW)), NOW)
+            .await
+            .unwrap_or_else(|e| panic!("{alg}: {e}"));
+        assert_eq!(v.algorithm, alg);
+    }
+    for (alg, len) in [(Alg::Hs256, 32), (Alg::Hs384, 48), (Alg::Hs512, 64)] {
+        let secret = vec![b'k'; len];
+        let provider = secret_provider(&secret, vec![alg]).expect("builds");
+        let token = sign_hmac(&Header::new(alg), &claims(NOW), &secret);
+        let v = provider
+            .verify(&token, NOW)
+            .await
+            .unwrap_or_else(|e| panic!("{alg}: {e}"));
+        assert_eq!(v.algorithm, alg);
+        // One byte of the secret changed: the tag no longer matches.
+        let mut other = secret.clone();
+        other[0] ^= 1;
+        let forged = sign_hmac(&Header::new(alg), &claims(NOW), &other);
+        let r = expect_rejection(provider.verify(&forged, NOW).await);
+        assert_eq!(r.code(), "TOKEN_BAD_SIGNATURE");
     }
 }

@@ -10,13 +10,12 @@
 //! The schema is versioned with `PRAGMA user_version` and changed only by appending to
 //! [`MIGRATIONS`]: a file that has seen migration N must never see it changed.
 
-use std::fs;
-use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
+use doorman_common::sqlite::{self, Durability, Schema, SqliteError};
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 
 use crate::format::{self, RandomError, Secret};
@@ -27,8 +26,13 @@ use crate::time;
 /// The key database's file name inside the data directory.
 pub const KEYS_FILE: &str = "keys.sqlite";
 
-/// How long a write waits for another process's transaction before failing.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// The schema as [`sqlite::open`] applies it. `FULL`: a revocation that was reported done
+/// must survive a power cut; writes are rare. WAL (the helper's default) means the gateway's
+/// reads never wait for the CLI's writes, nor the other way round.
+const SCHEMA: Schema<'static> = Schema {
+    migrations: MIGRATIONS,
+    durability: Durability::Full,
+};
 
 /// Schema migrations, in order; entry `i` takes the schema from version `i` to `i + 1`.
 ///
@@ -70,30 +74,6 @@ pub fn keys_path(data_dir: &Path) -> PathBuf {
 /// What can go wrong with the key store. Messages say what to do about it.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyStoreError {
-    /// The directory for the database could not be created.
-    #[error("cannot create the directory {}: {source}", path.display())]
-    CreateDir {
-        /// The directory.
-        path: PathBuf,
-        /// Why.
-        source: io::Error,
-    },
-    /// The database file could not be created.
-    #[error("cannot create the key database {}: {source}", path.display())]
-    CreateFile {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: io::Error,
-    },
-    /// The database could not be opened or set up.
-    #[error("cannot open the key database {}: {source}", path.display())]
-    Open {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: rusqlite::Error,
-    },
     /// [`KeyStore::open_existing`] found no database.
     #[error(
         "no key database at {}: no key has been created with this data directory yet \
@@ -118,6 +98,9 @@ pub enum KeyStoreError {
         /// The newest this build knows.
         known: u32,
     },
+    /// The database could not be created, opened, made owner-only or migrated.
+    #[error(transparent)]
+    Setup(SqliteError),
     /// SQLite refused a statement.
     #[error("key database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
@@ -228,6 +211,19 @@ pub enum KeyStoreError {
     },
 }
 
+impl From<SqliteError> for KeyStoreError {
+    /// Keeps this crate's wording, which tells a `doorman keys` user what to do.
+    fn from(err: SqliteError) -> Self {
+        match err {
+            SqliteError::Missing { path } => KeyStoreError::Missing { path },
+            SqliteError::TooNew { path, found, known } => {
+                KeyStoreError::TooNew { path, found, known }
+            }
+            other => KeyStoreError::Setup(other),
+        }
+    }
+}
+
 fn not_found_message(query: &str, near: &[String]) -> String {
     if near.is_empty() {
         format!("no key has the id or name `{query}` (`doorman keys list` shows them all)")
@@ -306,49 +302,28 @@ fn read_record(row: &Row<'_>) -> rusqlite::Result<KeyRecord> {
 
 impl KeyStore {
     /// Opens the database at `path`, creating it (and its directory, owner-only) if missing,
-    /// and brings its schema up to date. A new file is created with mode 0600 on Unix: it holds
-    /// no usable key, but the hashes and names are still nobody else's business.
+    /// and brings its schema up to date. The file is kept 0600 on Unix: it holds no usable key,
+    /// but the hashes and names are still nobody else's business.
     pub fn open(path: impl AsRef<Path>) -> Result<KeyStore, KeyStoreError> {
         let path = path.as_ref().to_owned();
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            create_dir(dir)?;
-        }
-        create_file(&path)?;
-        Self::connect(path)
+        let conn = sqlite::open(&path, SCHEMA)?;
+        Ok(Self::with(conn, path))
     }
 
     /// Opens an existing database; [`KeyStoreError::Missing`] when there is none, so that a
     /// command that only reads does not leave an empty database behind a mistyped path.
     pub fn open_existing(path: impl AsRef<Path>) -> Result<KeyStore, KeyStoreError> {
         let path = path.as_ref().to_owned();
-        if !path.is_file() {
-            return Err(KeyStoreError::Missing { path });
-        }
-        Self::connect(path)
+        let conn = sqlite::open_existing(&path, SCHEMA)?;
+        Ok(Self::with(conn, path))
     }
 
-    fn connect(path: PathBuf) -> Result<KeyStore, KeyStoreError> {
-        let open_err = |source| KeyStoreError::Open {
-            path: path.clone(),
-            source,
-        };
-        let mut conn = Connection::open(&path).map_err(open_err)?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
-        // WAL: the gateway's reads never wait for the CLI's writes, nor the other way round.
-        // If the file system cannot do WAL, SQLite keeps its rollback journal, which is slower
-        // but correct, so the answer is not checked.
-        let _mode: String = conn
-            .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
-            .map_err(open_err)?;
-        // FULL: a revocation that was reported done must survive a power cut. Writes are rare.
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(open_err)?;
-        migrate(&mut conn, &path)?;
-        Ok(KeyStore {
+    fn with(conn: Connection, path: PathBuf) -> KeyStore {
+        KeyStore {
             conn: Mutex::new(conn),
             path,
             own_writes: AtomicU64::new(0),
-        })
+        }
     }
 
     /// The database file.
@@ -617,72 +592,6 @@ impl KeyStore {
     }
 }
 
-/// Creates a directory (and parents) owner-only when missing; an existing one is left as the
-/// operator set it.
-fn create_dir(dir: &Path) -> Result<(), KeyStoreError> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder
-        .create(dir)
-        .map_err(|source| KeyStoreError::CreateDir {
-            path: dir.to_owned(),
-            source,
-        })
-}
-
-/// Creates the database file with mode 0600 before SQLite opens it, since SQLite would create
-/// it with the umask's mode (often 0644). SQLite gives its `-wal` and `-shm` files the main
-/// file's mode.
-fn create_file(path: &Path) -> Result<(), KeyStoreError> {
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    match options.open(path) {
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
-        Err(source) => Err(KeyStoreError::CreateFile {
-            path: path.to_owned(),
-            source,
-        }),
-    }
-}
-
-/// Applies the migrations this file has not seen, all in one immediate transaction so that two
-/// processes opening a new file at once do not both apply them.
-fn migrate(conn: &mut Connection, path: &Path) -> Result<(), KeyStoreError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let found: u32 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
-    let known = schema_version();
-    if found > known {
-        return Err(KeyStoreError::TooNew {
-            path: path.to_owned(),
-            found,
-            known,
-        });
-    }
-    if found == known {
-        return Ok(());
-    }
-    for sql in &MIGRATIONS[found as usize..] {
-        tx.execute_batch(sql)?;
-    }
-    tx.pragma_update(None, "user_version", known)?;
-    tx.commit()?;
-    Ok(())
-}
-
 fn by_id(conn: &Connection, id: &str) -> Result<Option<KeyRecord>, KeyStoreError> {
     Ok(conn
         .query_row(
@@ -747,33 +656,13 @@ fn near_names(conn: &Connection, query: &str) -> Result<Vec<String>, KeyStoreErr
         .into_iter()
         .filter_map(|c| {
             let cl = c.to_lowercase();
-            let d = edit_distance(&lower, &cl);
+            let d = strsim::levenshtein(&lower, &cl);
             let contains = lower.len() >= 3 && (cl.contains(&lower) || lower.contains(&cl));
             (d <= limit || contains).then_some((d, c))
         })
         .collect();
     scored.sort();
     Ok(scored.into_iter().take(5).map(|(_, c)| c).collect())
-}
-
-/// Levenshtein distance over characters.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = if ca == *cb {
-                prev
-            } else {
-                1 + prev.min(cur).min(row[j])
-            };
-            prev = cur;
-        }
-    }
-    row[b.len()]
 }
 
 /// A fresh id no key has. 62^8 ids make a clash rare; the check makes it harmless.
@@ -854,10 +743,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn edit_distance_counts_single_edits() {
-        assert_eq!(edit_distance("billing", "billing"), 0);
-        assert_eq!(edit_distance("biling", "billing"), 1);
-        assert_eq!(edit_distance("bilign", "billing"), 3);
-        assert_eq!(edit_distance("", "abc"), 3);
+    fn near_names_are_close_or_contain_the_query() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = KeyStore::open(tmp.path().join(KEYS_FILE)).unwrap();
+        for name in ["billing", "billing-eu", "search"] {
+            let new = NewKey {
+                name: name.to_owned(),
+                ..NewKey::default()
+            };
+            store.create(new, format::DEFAULT_PREFIX, 1_000).unwrap();
+        }
+        let conn = store.conn();
+        // Within the distance limit, or containing the query; closest first.
+        assert_eq!(near_names(&conn, "biling").unwrap(), ["billing"]);
+        assert_eq!(
+            near_names(&conn, "Bill").unwrap(),
+            ["billing", "billing-eu"]
+        );
+        assert!(near_names(&conn, "zzzzzz").unwrap().is_empty());
     }
 }

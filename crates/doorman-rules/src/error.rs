@@ -144,28 +144,11 @@ fn render(
     out
 }
 
-/// Levenshtein distance, for "did you mean" suggestions.
-pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = vec![0; b.len() + 1];
-    for (i, ca) in a.iter().enumerate() {
-        cur[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        std::mem::swap(&mut prev, &mut cur);
-    }
-    prev[b.len()]
-}
-
 /// Up to three candidates closest to `name`, close enough to be a plausible typo.
 pub(crate) fn nearest<'c>(name: &str, candidates: impl Iterator<Item = &'c str>) -> Vec<&'c str> {
     let limit = (name.chars().count() / 3).clamp(2, 6);
     let mut scored: Vec<(usize, &str)> = candidates
-        .map(|c| (edit_distance(name, c), c))
+        .map(|c| (strsim::levenshtein(name, c), c))
         .filter(|(d, _)| *d <= limit)
         .collect();
     // Closest first; ties in name order so the hint is stable.
@@ -211,8 +194,9 @@ mod tests {
 
     #[test]
     fn distances() {
-        assert_eq!(edit_distance("http.hots", "http.host"), 2);
-        assert_eq!(edit_distance("", "abc"), 3);
+        // Plain Levenshtein: a swap of two letters costs two edits, within the limit of 2 to 6.
+        assert_eq!(strsim::levenshtein("http.hots", "http.host"), 2);
+        assert_eq!(strsim::levenshtein("", "abc"), 3);
         let near = nearest("http.hots", ["http.host", "ssl", "http.cookie"].into_iter());
         assert_eq!(near, vec!["http.host"]);
     }

@@ -10,6 +10,7 @@ use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use base64::Engine as _;
+use hmac::{Hmac, KeyInit, Mac};
 use regex::bytes::Regex;
 use sha2::{Digest, Sha256};
 
@@ -1082,24 +1083,16 @@ fn json_lookup(args: &[Cow<'_, Value<'_>>]) -> Option<serde_json::Value> {
     Some(cur.clone())
 }
 
-const BLOCK: usize = 64;
+type HmacSha256 = Hmac<Sha256>;
 
-fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
-    let mut k = [0u8; BLOCK];
-    if key.len() > BLOCK {
-        k[..32].copy_from_slice(&Sha256::digest(key));
-    } else {
-        k[..key.len()].copy_from_slice(key);
+/// HMAC-SHA256 over `parts` concatenated; parts so that message and timestamp need no copy.
+fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> HmacSha256 {
+    let mut mac =
+        <HmacSha256 as KeyInit>::new_from_slice(key).expect("HMAC accepts keys of any length");
+    for part in parts {
+        mac.update(part);
     }
-    let mut inner = Sha256::new();
-    inner.update(k.map(|b| b ^ 0x36));
-    for p in parts {
-        inner.update(p);
-    }
-    let mut outer = Sha256::new();
-    outer.update(k.map(|b| b ^ 0x5c));
-    outer.update(inner.finalize());
-    outer.finalize().into()
+    mac
 }
 
 impl HmacSpec {
@@ -1150,14 +1143,10 @@ impl HmacSpec {
         let Some(mac) = mac else {
             return false;
         };
-        let expect = hmac_sha256(&self.key, &[message, ts_text]);
-        // Constant-time comparison: the key is secret and MACs are attacker-supplied.
-        let same = mac.len() == expect.len()
-            && mac
-                .iter()
-                .zip(expect.iter())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0;
+        // Constant time: the key is secret and MACs are attacker-supplied.
+        let same = hmac_sha256(&self.key, &[message, ts_text])
+            .verify_slice(&mac)
+            .is_ok();
         // Cloudflare's formula: valid while `now < issued + ttl`.
         same && now < ts.saturating_add(self.ttl)
     }
@@ -1173,7 +1162,9 @@ pub fn timed_hmac_token(
     url_safe: bool,
 ) -> String {
     let ts = format!("{timestamp:010}");
-    let mac = hmac_sha256(key, &[message.as_bytes(), ts.as_bytes()]);
+    let mac = hmac_sha256(key, &[message.as_bytes(), ts.as_bytes()])
+        .finalize()
+        .into_bytes();
     let b64 = if url_safe {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac)
     } else {
@@ -1189,14 +1180,43 @@ pub fn timed_hmac_token(
 mod tests {
     use super::*;
 
+    fn hmac_hex(key: &[u8], parts: &[&[u8]]) -> String {
+        let mac = hmac_sha256(key, parts).finalize().into_bytes();
+        mac.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
     #[test]
-    fn hmac_matches_rfc4231_case_2() {
-        let mac = hmac_sha256(b"Jefe", &[b"what do ya want ", b"for nothing?"]);
-        let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
+    fn hmac_matches_rfc4231() {
+        // Test case 2, the message in two parts.
         assert_eq!(
-            hex,
+            hmac_hex(b"Jefe", &[b"what do ya want ", b"for nothing?"]),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
+        // Test case 6: a key longer than the block is hashed first.
+        assert_eq!(
+            hmac_hex(
+                &[0xaa; 131],
+                &[b"Test Using Larger Than Block-Size Key - Hash Key First"]
+            ),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
+        );
+    }
+
+    #[test]
+    fn timed_hmac_tokens_verify_and_tampered_ones_do_not() {
+        let key = b"secret";
+        let token = timed_hmac_token(key, "/path", "?verify=", 1_700_000_000, true);
+        let spec = HmacSpec {
+            key: key.to_vec(),
+            ttl: 60,
+            sep_len: "?verify=".len(),
+            url_safe: true,
+        };
+        assert!(spec.valid(token.as_bytes(), 1_700_000_010));
+        assert!(!spec.valid(token.as_bytes(), 1_700_000_060), "expired");
+        let mut tampered = token.into_bytes();
+        tampered[1] ^= 1;
+        assert!(!spec.valid(&tampered, 1_700_000_010));
     }
 
     #[test]

@@ -36,6 +36,7 @@ pub mod proxy;
 mod proxy_protocol;
 mod reload;
 pub mod respond;
+mod service_notify;
 pub mod status;
 mod status_admin;
 mod tls;
@@ -117,7 +118,8 @@ impl Started {
 /// `config_path` enables reloads.
 pub async fn start(loaded: Loaded, config_path: Option<PathBuf>) -> Result<Started, ServerError> {
     let s = &loaded.config.server;
-    std::fs::create_dir_all(&s.data_dir).map_err(|e| {
+    // Owner-only when created here: it will hold client IPs, key hashes and the admin token.
+    doorman_common::sqlite::create_private_dir(&s.data_dir).map_err(|e| {
         ServerError::EventLog(format!(
             "cannot create data_dir {}: {e}",
             s.data_dir.display()
@@ -303,6 +305,7 @@ pub async fn serve(loaded: Loaded, config_path: Option<PathBuf>) -> Result<(), S
     if let Some(admin) = started.admin_addr {
         tracing::info!("admin API on {admin}");
     }
+    service_notify::ready(started.listen_addrs.len());
     reload::run_signals(started.gateway.clone(), started.shutdown.clone()).await;
     started.wait().await;
     tracing::info!("stopped");

@@ -151,7 +151,8 @@ impl EncodeMetric for RequestHistogram {
         // even while requests are being observed.
         let count = buckets.iter().map(|(_, n)| n).sum();
         let sum = cells.sum_ns.load(Ordering::Relaxed) as f64 / 1e9;
-        encoder.encode_histogram::<()>(sum, count, &buckets, None)
+        encoder
+            .encode_histogram::<prometheus_client::encoding::NoLabelSet>(sum, count, &buckets, None)
     }
 
     fn metric_type(&self) -> MetricType {
@@ -492,11 +493,15 @@ impl Metrics {
     pub fn encode(&self, format: Format) -> String {
         let mut out = String::new();
         // Writing to a String cannot fail.
-        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
-        match format {
-            Format::OpenMetrics => out,
-            Format::Classic => classic_from_openmetrics(&out),
-        }
+        let _ = match format {
+            Format::OpenMetrics => {
+                prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            }
+            Format::Classic => {
+                prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry)
+            }
+        };
+        out
     }
 }
 
@@ -578,41 +583,6 @@ impl Format {
             Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
         }
     }
-}
-
-/// prometheus-client writes OpenMetrics only. The classic format differs, for what we register,
-/// in the descriptors alone: a counter's family is named like its samples (`…_total`), there is
-/// no `info` type, `# UNIT` and `# EOF` do not exist.
-fn classic_from_openmetrics(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut help: Option<&str> = None;
-    for line in text.lines() {
-        if let Some(rest) = line.strip_prefix("# HELP ") {
-            // Written once the TYPE line says what the family is called.
-            help = Some(rest.split_once(' ').map_or("", |(_, h)| h));
-            continue;
-        }
-        if let Some(rest) = line.strip_prefix("# TYPE ") {
-            let (name, kind) = rest.split_once(' ').unwrap_or((rest, "unknown"));
-            let (suffix, kind) = match kind {
-                "counter" => ("_total", "counter"),
-                "info" => ("_info", "gauge"),
-                "gauge" | "histogram" | "summary" => ("", kind),
-                _ => ("", "untyped"),
-            };
-            if let Some(help) = help.take() {
-                out.push_str(&format!("# HELP {name}{suffix} {help}\n"));
-            }
-            out.push_str(&format!("# TYPE {name}{suffix} {kind}\n"));
-            continue;
-        }
-        if line.starts_with("# UNIT ") || line == "# EOF" {
-            continue;
-        }
-        out.push_str(line);
-        out.push('\n');
-    }
-    out
 }
 
 /// The names `proxy::process` gives answers that belong to no route: a refused request ("-"),
@@ -764,14 +734,5 @@ mod tests {
         for (i, name) in OWN_ENDPOINTS.iter().enumerate() {
             assert_eq!(names.get(*name), Some(&i));
         }
-    }
-
-    #[test]
-    fn counters_are_named_by_their_samples_in_the_classic_format() {
-        let om = "# HELP doorman_requests Requests.\n# TYPE doorman_requests counter\ndoorman_requests_total{route=\"a\"} 1\n# HELP x Info.\n# TYPE x info\nx_info{v=\"1\"} 1\n# EOF\n";
-        assert_eq!(
-            classic_from_openmetrics(om),
-            "# HELP doorman_requests_total Requests.\n# TYPE doorman_requests_total counter\ndoorman_requests_total{route=\"a\"} 1\n# HELP x_info Info.\n# TYPE x_info gauge\nx_info{v=\"1\"} 1\n"
-        );
     }
 }

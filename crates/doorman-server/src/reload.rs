@@ -84,14 +84,18 @@ pub async fn run_signals(gw: Arc<Gateway>, shutdown: CancellationToken) {
         tokio::select! {
             _ = hup.recv() => {
                 tracing::info!("SIGHUP: reloading configuration");
+                crate::service_notify::reloading();
                 let gw = gw.clone();
-                let _ = tokio::task::spawn_blocking(move || gw.reload()).await;
+                if let Ok(outcome) = tokio::task::spawn_blocking(move || gw.reload()).await {
+                    crate::service_notify::reloaded(&outcome);
+                }
             }
             _ = term.recv() => { tracing::info!("SIGTERM: shutting down gracefully"); break; }
             _ = int.recv() => { tracing::info!("SIGINT: shutting down gracefully"); break; }
             _ = shutdown.cancelled() => return,
         }
     }
+    crate::service_notify::stopping();
     shutdown.cancel();
 }
 

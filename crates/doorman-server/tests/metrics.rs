@@ -532,9 +532,10 @@ fn names_in_docs() -> BTreeMap<String, String> {
                 .find(|c: char| !(c.is_ascii_lowercase() || c == '_'))
                 .map_or(text.len(), |n| start + n);
             at = end;
-            if boundary {
+            let name = text[start..end].trim_end_matches('_').to_owned();
+            // `doorman_` alone is a file name (`doorman_0.1.0-1_amd64.deb`), not a metric.
+            if boundary && name != "doorman" {
                 let line = text[..start].lines().count().max(1);
-                let name = text[start..end].trim_end_matches('_').to_owned();
                 names
                     .entry(name)
                     .or_insert_with(|| format!("{}:{line}", file.display()));

@@ -4,9 +4,9 @@
 
 use std::fmt::Write;
 
-use crate::escape::xml;
 use crate::model::Snapshot;
 use crate::time::{human, rfc3339};
+use doorman_common::html::escape;
 
 /// The feed document.
 pub fn feed(snap: &Snapshot) -> String {
@@ -20,11 +20,11 @@ pub fn feed(snap: &Snapshot) -> String {
          <link rel=\"alternate\" type=\"text/html\" href=\"{base}\"/>\
          <link rel=\"self\" type=\"application/atom+xml\" href=\"{base}/feed.atom\"/>\
          <author><name>{name}</name></author>",
-        id = xml(&format!("{base}/feed.atom")),
-        title = xml(&format!("{} incidents", snap.page.name)),
+        id = escape(&format!("{base}/feed.atom")),
+        title = escape(&format!("{} incidents", snap.page.name)),
         updated = rfc3339(snap.updated_ms()),
-        base = xml(base),
-        name = xml(&snap.page.name),
+        base = escape(base),
+        name = escape(&snap.page.name),
     );
     for i in &snap.incidents {
         let mut content = String::new();
@@ -33,8 +33,8 @@ pub fn feed(snap: &Snapshot) -> String {
                 content,
                 "<p><strong>{}</strong> – {}<br>{}</p>",
                 u.status.label(),
-                xml(&human(u.at_ms)),
-                xml(&u.body)
+                escape(&human(u.at_ms)),
+                escape(&u.body)
             );
         }
         let _ = write!(
@@ -44,18 +44,18 @@ pub fn feed(snap: &Snapshot) -> String {
              <link rel=\"alternate\" type=\"text/html\" href=\"{link}\"/>\
              <category term=\"{status}\"/><category term=\"impact:{impact}\"/>\
              <content type=\"html\">{content}</content></entry>",
-            id = xml(&format!(
+            id = escape(&format!(
                 "tag:doorman,2026:{}:incident:{}",
                 snap.page.id, i.id
             )),
-            title = xml(&format!("{} [{}]", i.name, i.status.label())),
+            title = escape(&format!("{} [{}]", i.name, i.status.label())),
             updated = rfc3339(i.updated_ms),
             published = rfc3339(i.created_ms),
-            link = xml(&snap.page.incident_url(i.id)),
+            link = escape(&snap.page.incident_url(i.id)),
             status = i.status.as_str(),
             impact = i.impact.as_str(),
             // The HTML is escaped once more to be the text of an XML element.
-            content = xml(&content),
+            content = escape(&content),
         );
     }
     out.push_str("</feed>\n");

@@ -3,9 +3,9 @@
 //! outage. Text is escaped; widths are estimated from character counts (no font metrics), which
 //! is close enough for the short fixed words used.
 
-use crate::escape::xml;
 use crate::html::{indicator_colour, status_colour};
 use crate::model::{ComponentStatus, Indicator, Snapshot};
+use doorman_common::html::escape;
 
 /// The page's overall badge: "status | operational", "status | major outage", …
 pub fn overall(snap: &Snapshot) -> String {
@@ -49,7 +49,7 @@ pub fn svg(label: &str, message: &str, colour: &str) -> String {
     let width = |s: &str| 10 + 7 * s.chars().count();
     let (lw, mw) = (width(label), width(message));
     let total = lw + mw;
-    let (label, message, colour) = (xml(label), xml(message), xml(colour));
+    let (label, message, colour) = (escape(label), escape(message), escape(colour));
     format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{total}\" height=\"20\" role=\"img\" \
          aria-label=\"{label}: {message}\"><title>{label}: {message}</title>\

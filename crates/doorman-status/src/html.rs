@@ -6,7 +6,9 @@
 
 use std::fmt::Write;
 
-use crate::escape::{slug, xml};
+use doorman_common::html::escape;
+
+use crate::escape::slug;
 use crate::model::{
     ComponentStatus, ComponentView, DayUptime, Incident, Indicator, LatencyPoint, Maintenance,
     Snapshot,
@@ -53,9 +55,9 @@ pub fn page(snap: &Snapshot) -> String {
     let _ = write!(
         out,
         "<h1>{}</h1><div class=\"banner i-{}\">{}</div>",
-        xml(&snap.page.name),
+        escape(&snap.page.name),
         overall.indicator.as_str(),
-        xml(overall.description)
+        escape(overall.description)
     );
 
     if !snap.mitigations.is_empty() {
@@ -64,7 +66,12 @@ pub fn page(snap: &Snapshot) -> String {
              that may affect some visitors right now.</p><ul class=\"mitigations\">",
         );
         for m in &snap.mitigations {
-            let _ = write!(out, "<li>{} since {} UTC", xml(&m.what), hhmm(m.since_ms));
+            let _ = write!(
+                out,
+                "<li>{} since {} UTC",
+                escape(&m.what),
+                hhmm(m.since_ms)
+            );
             if m.since_ms / crate::time::DAY_MS != snap.now_ms / crate::time::DAY_MS {
                 let _ = write!(
                     out,
@@ -73,7 +80,7 @@ pub fn page(snap: &Snapshot) -> String {
                 );
             }
             if let Some(until) = m.until_ms {
-                let _ = write!(out, ", until {}", xml(&human(until)));
+                let _ = write!(out, ", until {}", escape(&human(until)));
             }
             out.push_str("</li>");
         }
@@ -107,7 +114,7 @@ pub fn page(snap: &Snapshot) -> String {
             let _ = write!(
                 out,
                 "<div class=\"group\">{}</div>",
-                xml(group.unwrap_or(""))
+                escape(group.unwrap_or(""))
             );
         }
         last_group = group;
@@ -143,8 +150,8 @@ pub fn incident_page(snap: &Snapshot, id: i64) -> Option<String> {
     let _ = write!(
         out,
         "<p><a href=\"{}/\">← {}</a></p>",
-        xml(base),
-        xml(&snap.page.name)
+        escape(base),
+        escape(&snap.page.name)
     );
     incident_card(&mut out, snap, incident, 1);
     foot(&mut out, snap, base);
@@ -158,19 +165,19 @@ fn head(out: &mut String, title: &str, base: &str) {
          <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
          <title>{}</title><link rel=\"alternate\" type=\"application/atom+xml\" \
          title=\"Incidents\" href=\"{}/feed.atom\"><style>{CSS}</style></head><body><main>",
-        xml(title),
-        xml(base)
+        escape(title),
+        escape(base)
     );
 }
 
 fn foot(out: &mut String, snap: &Snapshot, base: &str) {
-    let base = xml(base);
+    let base = escape(base);
     let _ = write!(
         out,
         "<footer>Updated {}. <a href=\"{base}/feed.atom\">Atom feed</a> · \
          <a href=\"{base}/api/v2/summary.json\">JSON</a> · \
          <a href=\"{base}/badge.svg\">Badge</a></footer></main></body></html>",
-        xml(&human(snap.now_ms))
+        escape(&human(snap.now_ms))
     );
 }
 
@@ -183,8 +190,8 @@ fn incident_card(out: &mut String, snap: &Snapshot, i: &Incident, level: u8) {
          <a href=\"{base}/incidents/{id}\">{name}</a></h{level}>\
          <span class=\"muted\">{status} · impact {impact}</span></div>",
         id = i.id,
-        base = xml(snap.page.base_path()),
-        name = xml(&i.name),
+        base = escape(snap.page.base_path()),
+        name = escape(&i.name),
         status = i.status.label(),
         impact = i.impact.as_str(),
     );
@@ -196,8 +203,8 @@ fn incident_card(out: &mut String, snap: &Snapshot, i: &Incident, level: u8) {
              class=\"muted\">{}</time><p>{}</p></div>",
             u.status.label(),
             rfc3339(u.at_ms),
-            xml(&human(u.at_ms)),
-            xml(&u.body)
+            escape(&human(u.at_ms)),
+            escape(&u.body)
         );
     }
     out.push_str("</div>");
@@ -209,10 +216,10 @@ fn maintenance_card(out: &mut String, snap: &Snapshot, m: &Maintenance) {
         "<div class=\"card\" id=\"maintenance-{}\"><div class=\"row\"><h3 class=\"name\">{}</h3>\
          <span class=\"muted\">{}</span></div><div class=\"muted\">{} → {}</div>",
         m.id,
-        xml(&m.name),
+        escape(&m.name),
         m.status.label(),
-        xml(&human(m.scheduled_for_ms)),
-        xml(&human(m.scheduled_until_ms)),
+        escape(&human(m.scheduled_for_ms)),
+        escape(&human(m.scheduled_until_ms)),
     );
     affected_line(out, snap, &m.components);
     for u in m.updates.iter().rev() {
@@ -221,19 +228,19 @@ fn maintenance_card(out: &mut String, snap: &Snapshot, m: &Maintenance) {
             "<div class=\"update\"><strong>{}</strong> <span class=\"muted\">{}</span>\
              <p>{}</p></div>",
             u.status.label(),
-            xml(&human(u.at_ms)),
-            xml(&u.body)
+            escape(&human(u.at_ms)),
+            escape(&u.body)
         );
     }
     out.push_str("</div>");
 }
 
 fn affected_line(out: &mut String, snap: &Snapshot, ids: &[String]) {
-    let names: Vec<String> = snap
+    let names: Vec<_> = snap
         .components
         .iter()
         .filter(|v| ids.contains(&v.component.id))
-        .map(|v| xml(&v.component.name))
+        .map(|v| escape(&v.component.name))
         .collect();
     if !names.is_empty() {
         let _ = write!(
@@ -250,13 +257,13 @@ fn component_card(out: &mut String, view: &ComponentView, now_ms: i64) {
         out,
         "<div class=\"card\" id=\"component-{}\"><div class=\"row\"><h3 class=\"name\">{}</h3>\
          <span class=\"s-{}\">{}</span></div>",
-        xml(&slug(&c.id)),
-        xml(&c.name),
+        escape(&slug(&c.id)),
+        escape(&c.name),
         c.status.as_str(),
         c.status.label()
     );
     if let Some(d) = &c.description {
-        let _ = write!(out, "<div class=\"muted\">{}</div>", xml(d));
+        let _ = write!(out, "<div class=\"muted\">{}</div>", escape(d));
     }
     out.push_str(&uptime_bars(&view.uptime));
     let window = match view.window_uptime_percent() {
@@ -372,7 +379,7 @@ pub fn uptime_bars(days: &[DayUptime]) -> String {
             } else {
                 ""
             },
-            xml(&title)
+            escape(&title)
         );
     }
     out.push_str("</svg>");
@@ -410,7 +417,7 @@ pub fn sparkline(points: &[LatencyPoint]) -> String {
          aria-label=\"{label}\"><title>{label}</title><polyline fill=\"none\" \
          stroke=\"currentColor\" stroke-width=\"1.5\" points=\"{}\"/></svg>",
         coords.join(" "),
-        label = xml(&format!(
+        label = escape(&format!(
             "Hourly mean response time, {:.0}–{:.0} ms",
             if min.is_finite() { min } else { 0.0 },
             max

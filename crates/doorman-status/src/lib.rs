@@ -34,30 +34,6 @@ pub use store::{NewIncident, NewMaintenance, SnapshotOptions, StatusStore, db_pa
 /// What can go wrong storing or reading status.
 #[derive(Debug, thiserror::Error)]
 pub enum StatusError {
-    /// The data directory could not be created.
-    #[error("cannot create the data directory {}: {source}", path.display())]
-    CreateDir {
-        /// The directory.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The database file could not be created.
-    #[error("cannot create {}: {source}", path.display())]
-    CreateFile {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The database could not be opened or set up.
-    #[error("cannot open the status database {}: {source}", path.display())]
-    Open {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: rusqlite::Error,
-    },
     /// The database was written by a newer Doorman.
     #[error(
         "{} has status schema version {found}, this build knows up to {known}: upgrade Doorman",
@@ -71,6 +47,9 @@ pub enum StatusError {
         /// Ours.
         known: u32,
     },
+    /// The database could not be created, opened, made owner-only or migrated.
+    #[error(transparent)]
+    Setup(doorman_common::sqlite::SqliteError),
     /// A query failed.
     #[error("status database: {0}")]
     Sqlite(#[from] rusqlite::Error),
@@ -96,4 +75,15 @@ pub enum StatusError {
     /// A request that makes no sense (empty name, window that ends before it starts, …).
     #[error("{0}")]
     Invalid(String),
+}
+
+impl From<doorman_common::sqlite::SqliteError> for StatusError {
+    /// Keeps this crate's wording for the status database.
+    fn from(err: doorman_common::sqlite::SqliteError) -> Self {
+        use doorman_common::sqlite::SqliteError as E;
+        match err {
+            E::TooNew { path, found, known } => StatusError::TooNew { path, found, known },
+            other => StatusError::Setup(other),
+        }
+    }
 }

@@ -9,12 +9,10 @@
 //! schema is versioned with `PRAGMA user_version` and only ever changed by appending to
 //! [`MIGRATIONS`].
 
-use std::fs;
-use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
-use std::time::Duration;
 
+use doorman_common::sqlite::{self, Durability, Schema};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::model::{
@@ -31,7 +29,12 @@ pub const DB_FILE: &str = "status.sqlite";
 /// Hourly latency rows older than this are deleted as new checks arrive.
 pub const HOURLY_RETENTION_HOURS: i64 = 48;
 
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// The schema as [`sqlite::open`] applies it. WAL (the helper's default) so that page renders
+/// never wait for check writes; `NORMAL` since losing the last checks to a power cut is harmless.
+const SCHEMA: Schema<'static> = Schema {
+    migrations: MIGRATIONS,
+    durability: Durability::Normal,
+};
 
 /// The schema, one step per entry. Append only: never edit or reorder a released step.
 pub const MIGRATIONS: &[&str] = &[
@@ -193,24 +196,8 @@ impl StatusStore {
     /// Opens `<data_dir>/status.sqlite`, creating the directory (0700) and file (0600) if
     /// missing, switching to WAL and bringing the schema up to date.
     pub fn open(data_dir: impl AsRef<Path>) -> Result<StatusStore, StatusError> {
-        let data_dir = data_dir.as_ref();
-        create_dir(data_dir)?;
-        let path = db_path(data_dir);
-        create_file(&path)?;
-        let open_err = |source| StatusError::Open {
-            path: path.clone(),
-            source,
-        };
-        let mut conn = Connection::open(&path).map_err(open_err)?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
-        // WAL so that page renders never wait for check writes; if the file system cannot do
-        // WAL, SQLite keeps its rollback journal, slower but correct.
-        let _mode: String = conn
-            .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
-            .map_err(open_err)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(open_err)?;
-        migrate(&mut conn, &path)?;
+        let path = db_path(data_dir.as_ref());
+        let conn = sqlite::open(&path, SCHEMA)?;
         Ok(StatusStore {
             conn: Mutex::new(conn),
             path,
@@ -920,62 +907,4 @@ fn linked(conn: &Connection, table: &str, key: &str, id: i64) -> Result<Vec<Stri
     ))?;
     let rows = stmt.query_map([id], |r| r.get(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
-}
-
-fn create_dir(dir: &Path) -> Result<(), StatusError> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder
-        .create(dir)
-        .map_err(|source| StatusError::CreateDir {
-            path: dir.to_owned(),
-            source,
-        })
-}
-
-fn create_file(path: &Path) -> Result<(), StatusError> {
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    match options.open(path) {
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
-        Err(source) => Err(StatusError::CreateFile {
-            path: path.to_owned(),
-            source,
-        }),
-    }
-}
-
-/// Applies the missing migrations in one immediate transaction, so two processes opening a new
-/// file at once do not both apply them.
-fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StatusError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let found: u32 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
-    let known = schema_version();
-    if found > known {
-        return Err(StatusError::TooNew {
-            path: path.to_owned(),
-            found,
-            known,
-        });
-    }
-    for sql in &MIGRATIONS[found as usize..] {
-        tx.execute_batch(sql)?;
-    }
-    tx.pragma_update(None, "user_version", known)?;
-    tx.commit()?;
-    Ok(())
 }

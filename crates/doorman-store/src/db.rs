@@ -5,22 +5,16 @@
 //! Later stores (counters, bans, keys) add tables by appending to [`MIGRATIONS`], never by editing
 //! an applied entry: a database that has seen migration N must never see it again changed.
 
-use std::fs;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags};
+use doorman_common::sqlite::{self, Durability, Schema};
+use rusqlite::Connection;
 
 use crate::StoreError;
 
 /// The database's file name inside the data directory.
 pub const DB_FILE: &str = "doorman.db";
-
-/// How long a connection waits for another one's lock before failing. Readers never block the
-/// writer in WAL mode; this covers another process writing (e.g. a future `doorman keys`) and
-/// checkpoints.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Schema migrations, in order; entry `i` takes the schema from version `i` to `i + 1`.
 ///
@@ -87,106 +81,37 @@ pub fn db_path(data_dir: &Path) -> PathBuf {
     data_dir.join(DB_FILE)
 }
 
-/// Creates the data directory (and its parents) if missing, readable by its owner only: it holds
-/// client IPs and request details. An existing directory's permissions are left as the operator
-/// set them.
-pub fn create_data_dir(data_dir: &Path) -> Result<(), StoreError> {
-    if data_dir.is_dir() {
-        return Ok(());
-    }
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder
-        .create(data_dir)
-        .map_err(|source| StoreError::CreateDir {
-            path: data_dir.to_owned(),
-            source,
-        })
-}
+/// The schema as [`sqlite::open`] applies it. `NORMAL` because losing the last moments of
+/// events on power loss is an acceptable price for not syncing every batch.
+const SCHEMA: Schema<'static> = Schema {
+    migrations: MIGRATIONS,
+    durability: Durability::Normal,
+};
 
-/// Opens (creating if needed) the database for writing: WAL so that readers never wait for the
-/// writer, `synchronous=NORMAL` because losing the last moments of events on power loss is an
-/// acceptable price for not syncing every batch; then brings the schema up to date.
+/// Opens (creating if needed: the data directory 0700, the file 0600) the database for
+/// writing, in WAL mode so that readers never wait for the writer, and brings the schema up to
+/// date.
 pub fn open_writer(data_dir: &Path) -> Result<Connection, StoreError> {
-    create_data_dir(data_dir)?;
     let path = db_path(data_dir);
-    let open_err = |source| StoreError::Open {
-        path: path.clone(),
-        source,
-    };
-    let mut conn = Connection::open(&path).map_err(open_err)?;
-    conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
-    let mode: String = conn
-        .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
-        .map_err(open_err)?;
-    if !mode.eq_ignore_ascii_case("wal") {
+    let conn = sqlite::open(&path, SCHEMA)?;
+    if !sqlite::is_wal(&conn)? {
         tracing::warn!(
             path = %path.display(),
-            journal_mode = %mode,
             "the database could not switch to WAL mode; readers may briefly wait for the writer"
         );
     }
-    conn.pragma_update(None, "synchronous", "NORMAL")
-        .map_err(open_err)?;
-    migrate(&mut conn, &path)?;
     Ok(conn)
 }
 
 /// Opens an existing database read-only, for `doorman events` and `doorman explain`; works while
 /// a server writes to it.
 pub fn open_reader(data_dir: &Path) -> Result<Connection, StoreError> {
-    let path = db_path(data_dir);
-    if !path.is_file() {
-        return Err(StoreError::Missing { path });
-    }
-    let open_err = |source| StoreError::Open {
-        path: path.clone(),
-        source,
-    };
-    let conn = Connection::open_with_flags(
-        &path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(open_err)?;
-    conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
-    let version = user_version(&conn).map_err(open_err)?;
-    if version == 0 {
-        // The file exists but no Doorman ever set it up: nothing to read, and a clearer message
-        // than "no such table".
-        return Err(StoreError::Uninitialized { path });
-    }
-    Ok(conn)
+    Ok(sqlite::open_read_only(&db_path(data_dir))?)
 }
 
 /// The schema version of an open database (`PRAGMA user_version`; 0 for a fresh file).
 pub(crate) fn user_version(conn: &Connection) -> rusqlite::Result<u32> {
-    conn.query_row("PRAGMA user_version", [], |row| row.get(0))
-}
-
-/// Applies the migrations this database has not seen, each in its own transaction together with
-/// its version bump, so that a crash leaves the schema at a known version.
-fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
-    let found = user_version(conn)?;
-    let known = schema_version();
-    if found > known {
-        return Err(StoreError::TooNew {
-            path: path.to_owned(),
-            found,
-            known,
-        });
-    }
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
-        let tx = conn.transaction()?;
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", index as u32 + 1)?;
-        tx.commit()?;
-    }
-    Ok(())
+    sqlite::user_version(conn)
 }
 
 /// The 16-byte form of an IP that `events.ip_key` stores and filters compare against.
@@ -218,6 +143,8 @@ pub(crate) fn meta_set(conn: &Connection, key: &str, value: &str) -> rusqlite::R
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
+
     use super::*;
 
     #[test]
@@ -247,6 +174,20 @@ mod tests {
         drop(conn);
         let err = open_writer(tmp.path()).unwrap_err();
         assert!(matches!(err, StoreError::TooNew { .. }), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_existing_world_readable_database_becomes_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        drop(open_writer(tmp.path()).unwrap());
+        let path = db_path(tmp.path());
+        // doorman.db was 0644 before the shared helper.
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        drop(open_writer(tmp.path()).unwrap());
+        let mode = fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
     }
 
     #[test]

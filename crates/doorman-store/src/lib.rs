@@ -25,22 +25,6 @@ pub use record::{Action, EventContext, EventRecord, Fact, TraceLine};
 /// What can go wrong opening, writing or reading the store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The data directory could not be created.
-    #[error("cannot create the data directory {}: {source}", path.display())]
-    CreateDir {
-        /// The directory.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The database could not be opened or set up.
-    #[error("cannot open the database {}: {source}", path.display())]
-    Open {
-        /// The database file.
-        path: PathBuf,
-        /// Why.
-        source: rusqlite::Error,
-    },
     /// A reader found no database file.
     #[error(
         "no database at {}: has a Doorman server run with this data directory?",
@@ -70,6 +54,9 @@ pub enum StoreError {
         /// The newest this build knows.
         known: u32,
     },
+    /// The database could not be created, opened, made owner-only or migrated.
+    #[error(transparent)]
+    Setup(doorman_common::sqlite::SqliteError),
     /// SQLite refused a statement.
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
@@ -93,4 +80,17 @@ pub enum StoreError {
     /// The writer thread has stopped (after a shutdown, or a panic).
     #[error("the event log writer has stopped")]
     WriterGone,
+}
+
+impl From<doorman_common::sqlite::SqliteError> for StoreError {
+    /// Keeps this crate's wording for the failures `doorman events` explains to its user.
+    fn from(err: doorman_common::sqlite::SqliteError) -> Self {
+        use doorman_common::sqlite::SqliteError as E;
+        match err {
+            E::Missing { path } => StoreError::Missing { path },
+            E::Uninitialized { path } => StoreError::Uninitialized { path },
+            E::TooNew { path, found, known } => StoreError::TooNew { path, found, known },
+            other => StoreError::Setup(other),
+        }
+    }
 }

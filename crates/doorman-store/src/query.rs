@@ -257,9 +257,11 @@ impl EventQuery {
 
     /// How many events are stored.
     pub fn count(&self) -> Result<u64, StoreError> {
-        Ok(self
+        // rusqlite reads no u64 (SQLite integers are signed); a count is never negative.
+        let n: i64 = self
             .conn
-            .query_row("SELECT count(*) FROM events", [], |row| row.get(0))?)
+            .query_row("SELECT count(*) FROM events", [], |row| row.get(0))?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     /// The time of the oldest stored event, if any.

@@ -1,6 +1,6 @@
-//! Shared test parts: signing keys made at test time (EC, Ed25519 with rcgen/ring; RSA from a
-//! fixture, since generating one per run is slow in debug builds), token minting, JWKS documents,
-//! and a real JWKS server on 127.0.0.1 that counts its requests.
+//! Shared test parts: signing keys made at test time (EC, Ed25519 with rcgen; RSA from a
+//! fixture, since generating one per run is slow in debug builds), token minting with ring,
+//! JWKS documents, and a real JWKS server on 127.0.0.1 that counts its requests.
 
 #![allow(dead_code)] // each test binary uses a different part
 
@@ -11,14 +11,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use bytes::Bytes;
-use doorman_jwt::{KeySource, Provider, ProviderConfig, TokenRejection};
+use doorman_jwt::{Algorithm, KeySource, Provider, ProviderConfig, TokenRejection};
 use http_body_util::Full;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use ring::hmac;
+use ring::rand::SystemRandom;
+use ring::signature::{self, EcdsaKeyPair, Ed25519KeyPair, RsaKeyPair, RsaPublicKeyComponents};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -34,11 +36,40 @@ pub fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// A token header, as `jsonwebtoken::Header` serializes one (`typ`, `alg`, `kid` when set).
+#[derive(Debug, Clone)]
+pub struct Header {
+    pub alg: Algorithm,
+    pub kid: Option<String>,
+}
+
+impl Header {
+    pub fn new(alg: Algorithm) -> Self {
+        Self { alg, kid: None }
+    }
+
+    fn to_json(&self) -> String {
+        let mut h = json!({"typ": "JWT", "alg": self.alg.as_str()});
+        if let Some(kid) = &self.kid {
+            h["kid"] = json!(kid);
+        }
+        h.to_string()
+    }
+}
+
+/// A signing key. Tests sign with ring (as the crate verifies with it), so that no other crypto
+/// backend, above all the `rsa` crate, is needed even as a dev-dependency.
+enum Signer {
+    Ecdsa(EcdsaKeyPair),
+    Ed25519(Ed25519KeyPair),
+    Rsa(RsaKeyPair),
+}
+
 /// A signing key and the public JWK that verifies it.
 pub struct TestKey {
     pub alg: Algorithm,
     pub kid: String,
-    pub enc: EncodingKey,
+    signer: Signer,
     pub jwk: Value,
 }
 
@@ -46,19 +77,57 @@ fn b64(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// `header.payload.signature`, the signature made by `sign` over `header.payload`.
+fn compact(header: &Header, claims: &Value, sign: impl FnOnce(&[u8]) -> Vec<u8>) -> String {
+    let input = format!(
+        "{}.{}",
+        b64(header.to_json().as_bytes()),
+        b64(claims.to_string().as_bytes())
+    );
+    let signature = sign(input.as_bytes());
+    format!("{input}.{}", b64(&signature))
+}
+
+/// An HS* token signed with `secret` (the algorithm is the header's).
+pub fn sign_hmac(header: &Header, claims: &Value, secret: &[u8]) -> String {
+    let alg = match header.alg {
+        Algorithm::Hs256 => hmac::HMAC_SHA256,
+        Algorithm::Hs384 => hmac::HMAC_SHA384,
+        Algorithm::Hs512 => hmac::HMAC_SHA512,
+        other => panic!("{other} is not an HMAC algorithm"),
+    };
+    compact(header, claims, |input| {
+        hmac::sign(&hmac::Key::new(alg, secret), input)
+            .as_ref()
+            .to_vec()
+    })
+}
+
 impl TestKey {
     fn ec(kid: &str, alg: Algorithm) -> Self {
-        let (rc_alg, crv, len) = match alg {
-            Algorithm::ES256 => (&rcgen::PKCS_ECDSA_P256_SHA256, "P-256", 32),
-            _ => (&rcgen::PKCS_ECDSA_P384_SHA384, "P-384", 48),
+        let (rc_alg, ring_alg, crv, len) = match alg {
+            Algorithm::Es256 => (
+                &rcgen::PKCS_ECDSA_P256_SHA256,
+                &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+                "P-256",
+                32,
+            ),
+            _ => (
+                &rcgen::PKCS_ECDSA_P384_SHA384,
+                &signature::ECDSA_P384_SHA384_FIXED_SIGNING,
+                "P-384",
+                48,
+            ),
         };
         let kp = rcgen::KeyPair::generate_for(rc_alg).expect("generate EC key");
         let point = kp.public_key_raw();
         assert_eq!(point.len(), 1 + 2 * len);
+        let signer = EcdsaKeyPair::from_pkcs8(ring_alg, &kp.serialize_der(), &SystemRandom::new())
+            .expect("EC PKCS#8");
         Self {
             alg,
             kid: kid.to_string(),
-            enc: EncodingKey::from_ec_der(&kp.serialize_der()),
+            signer: Signer::Ecdsa(signer),
             jwk: json!({
                 "kty": "EC", "crv": crv, "use": "sig", "kid": kid,
                 "x": b64(&point[1..1 + len]), "y": b64(&point[1 + len..]),
@@ -67,19 +136,21 @@ impl TestKey {
     }
 
     pub fn es256(kid: &str) -> Self {
-        Self::ec(kid, Algorithm::ES256)
+        Self::ec(kid, Algorithm::Es256)
     }
 
     pub fn es384(kid: &str) -> Self {
-        Self::ec(kid, Algorithm::ES384)
+        Self::ec(kid, Algorithm::Es384)
     }
 
     pub fn ed25519(kid: &str) -> Self {
         let kp = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).expect("generate Ed25519");
+        let signer = Ed25519KeyPair::from_pkcs8_maybe_unchecked(&kp.serialize_der())
+            .expect("Ed25519 PKCS#8");
         Self {
-            alg: Algorithm::EdDSA,
+            alg: Algorithm::EdDsa,
             kid: kid.to_string(),
-            enc: EncodingKey::from_ed_der(&kp.serialize_der()),
+            signer: Signer::Ed25519(signer),
             jwk: json!({
                 "kty": "OKP", "crv": "Ed25519", "use": "sig", "kid": kid,
                 "x": b64(kp.public_key_raw()),
@@ -87,22 +158,22 @@ impl TestKey {
         }
     }
 
-    /// The fixture RSA key (2048 bits, test only), for RS* or PS*.
+    /// The fixture RSA key (2048 bits, test only, PKCS#1 PEM), for RS* or PS*.
     pub fn rsa(kid: &str, alg: Algorithm) -> Self {
-        let pem = std::fs::read(fixture("rsa2048-test-only.pem")).expect("RSA fixture");
-        let enc = EncodingKey::from_rsa_pem(&pem).expect("RSA fixture parses");
-        let mut jwk = serde_json::to_value(
-            jsonwebtoken::jwk::Jwk::from_encoding_key(&enc, alg).expect("RSA JWK"),
-        )
-        .expect("JWK to JSON");
-        jwk["kid"] = json!(kid);
-        jwk["use"] = json!("sig");
-        // The fixture serves RS256 and PS256 tests alike; leave the key unbound to one alg.
-        jwk.as_object_mut().map(|o| o.remove("alg"));
+        let pem = std::fs::read_to_string(fixture("rsa2048-test-only.pem")).expect("RSA fixture");
+        let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        let der = STANDARD.decode(body).expect("RSA fixture is base64");
+        let signer = RsaKeyPair::from_der(&der).expect("RSA fixture parses");
+        let public = RsaPublicKeyComponents::<Vec<u8>>::from(signer.public());
+        // The fixture serves RS256 and PS256 tests alike: the JWK names no `alg`.
+        let jwk = json!({
+            "kty": "RSA", "use": "sig", "kid": kid,
+            "n": b64(&public.n), "e": b64(&public.e),
+        });
         Self {
             alg,
             kid: kid.to_string(),
-            enc,
+            signer: Signer::Rsa(signer),
             jwk,
         }
     }
@@ -117,8 +188,36 @@ impl TestKey {
         self.sign_with(self.header(), claims)
     }
 
+    /// Signs with the header's algorithm, which must suit the key (as `jsonwebtoken::encode`).
     pub fn sign_with(&self, header: Header, claims: &Value) -> String {
-        jsonwebtoken::encode(&header, claims, &self.enc).expect("sign")
+        let rng = SystemRandom::new();
+        compact(&header, claims, |input| match &self.signer {
+            Signer::Ecdsa(kp) => {
+                assert_eq!(
+                    header.alg, self.alg,
+                    "an EC key signs its own algorithm only"
+                );
+                kp.sign(&rng, input).expect("ECDSA sign").as_ref().to_vec()
+            }
+            Signer::Ed25519(kp) => {
+                assert_eq!(header.alg, Algorithm::EdDsa);
+                kp.sign(input).as_ref().to_vec()
+            }
+            Signer::Rsa(kp) => {
+                let padding: &'static dyn signature::RsaEncoding = match header.alg {
+                    Algorithm::Rs256 => &signature::RSA_PKCS1_SHA256,
+                    Algorithm::Rs384 => &signature::RSA_PKCS1_SHA384,
+                    Algorithm::Rs512 => &signature::RSA_PKCS1_SHA512,
+                    Algorithm::Ps256 => &signature::RSA_PSS_SHA256,
+                    Algorithm::Ps384 => &signature::RSA_PSS_SHA384,
+                    Algorithm::Ps512 => &signature::RSA_PSS_SHA512,
+                    other => panic!("an RSA key cannot sign {other}"),
+                };
+                let mut out = vec![0; kp.public().modulus_len()];
+                kp.sign(padding, &rng, input, &mut out).expect("RSA sign");
+                out
+            }
+        })
     }
 
     /// A token naming `kid` but signed by this key.
