@@ -387,18 +387,16 @@ fn count(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-/// A duration exactly, as a person says it: whole units, largest first, at most two and only
+/// A duration as a person says it: whole units, largest first, at most two and only
 /// adjacent ones ("1 hour 5 seconds" reads worse than "1 hour", and the seconds do not matter
 /// once there are hours). Under a second it is milliseconds; under ten seconds a fraction is
 /// kept ("1.5 seconds"), since that is where it changes what a person does.
 pub fn duration_words(d: Duration, names: UnitNames) -> String {
     let ms = d.as_millis();
     let [.., (_, _, seconds)] = names.units();
+    // Zero is "0 seconds", not "0 ms": "try again in 0 ms" reads like a measurement.
     if ms == 0 {
-        return match names {
-            UnitNames::Long => "0 ms".to_owned(),
-            UnitNames::Short => format!("0 {seconds}"),
-        };
+        return format!("0 {seconds}");
     }
     if ms < 1000 {
         return format!("{ms} ms");
@@ -744,7 +742,7 @@ mod tests {
     #[test]
     fn durations_read_as_people_say_them() {
         let long = |d| duration_words(d, UnitNames::Long);
-        assert_eq!(long(Duration::ZERO), "0 ms");
+        assert_eq!(long(Duration::ZERO), "0 seconds");
         assert_eq!(long(Duration::from_millis(250)), "250 ms");
         assert_eq!(long(Duration::from_millis(1500)), "1.5 seconds");
         assert_eq!(long(Duration::from_secs(1)), "1 second");
@@ -753,6 +751,9 @@ mod tests {
         assert_eq!(long(Duration::from_secs(60)), "1 minute");
         assert_eq!(long(Duration::from_secs(90)), "1 minute 30 seconds");
         assert_eq!(long(Duration::from_secs(3605)), "1 hour");
+        assert_eq!(long(Duration::from_secs(120)), "2 minutes");
+        assert_eq!(long(Duration::from_secs(7200)), "2 hours");
+        assert_eq!(long(Duration::from_secs(3660)), "1 hour 1 minute");
         assert_eq!(
             long(Duration::from_secs(2 * 86_400 + 3_600)),
             "2 days 1 hour"
