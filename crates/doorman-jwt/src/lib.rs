@@ -31,7 +31,6 @@ mod fetch;
 mod jwks;
 mod provider;
 mod token;
-mod when;
 
 pub use config::{Algorithm, Family, JwksUrl, KeySource, ProviderConfig, UnknownAlgorithm};
 pub use error::{ConfigError, TokenRejection};

@@ -6,12 +6,13 @@
 
 use std::fmt::Write;
 
+use doorman_common::when;
+
 use crate::escape::{slug, xml};
 use crate::model::{
     ComponentStatus, ComponentView, DayUptime, Incident, Indicator, LatencyPoint, Maintenance,
     Snapshot,
 };
-use crate::time::{hhmm, human, rfc3339};
 
 // Colours: every state colour is used both as text on the white card and as the background of
 // white text (banner, badge), so each is dark enough for 4.5:1 against white (WCAG AA for normal
@@ -64,16 +65,17 @@ pub fn page(snap: &Snapshot) -> String {
              that may affect some visitors right now.</p><ul class=\"mitigations\">",
         );
         for m in &snap.mitigations {
-            let _ = write!(out, "<li>{} since {} UTC", xml(&m.what), hhmm(m.since_ms));
-            if m.since_ms / crate::time::DAY_MS != snap.now_ms / crate::time::DAY_MS {
-                let _ = write!(
-                    out,
-                    " ({})",
-                    crate::time::date(crate::time::utc_day(m.since_ms))
-                );
+            let _ = write!(
+                out,
+                "<li>{} since {} UTC",
+                xml(&m.what),
+                when::utc_hhmm(m.since_ms)
+            );
+            if m.since_ms / when::DAY_MS != snap.now_ms / when::DAY_MS {
+                let _ = write!(out, " ({})", when::utc_date(m.since_ms));
             }
             if let Some(until) = m.until_ms {
-                let _ = write!(out, ", until {}", xml(&human(until)));
+                let _ = write!(out, ", until {}", xml(&when::utc_minutes(until)));
             }
             out.push_str("</li>");
         }
@@ -170,7 +172,7 @@ fn foot(out: &mut String, snap: &Snapshot, base: &str) {
         "<footer>Updated {}. <a href=\"{base}/feed.atom\">Atom feed</a> · \
          <a href=\"{base}/api/v2/summary.json\">JSON</a> · \
          <a href=\"{base}/badge.svg\">Badge</a></footer></main></body></html>",
-        xml(&human(snap.now_ms))
+        xml(&when::utc_minutes(snap.now_ms))
     );
 }
 
@@ -195,8 +197,8 @@ fn incident_card(out: &mut String, snap: &Snapshot, i: &Incident, level: u8) {
             "<div class=\"update\"><strong>{}</strong> <time datetime=\"{}\" \
              class=\"muted\">{}</time><p>{}</p></div>",
             u.status.label(),
-            rfc3339(u.at_ms),
-            xml(&human(u.at_ms)),
+            when::rfc3339_ms(u.at_ms),
+            xml(&when::utc_minutes(u.at_ms)),
             xml(&u.body)
         );
     }
@@ -211,8 +213,8 @@ fn maintenance_card(out: &mut String, snap: &Snapshot, m: &Maintenance) {
         m.id,
         xml(&m.name),
         m.status.label(),
-        xml(&human(m.scheduled_for_ms)),
-        xml(&human(m.scheduled_until_ms)),
+        xml(&when::utc_minutes(m.scheduled_for_ms)),
+        xml(&when::utc_minutes(m.scheduled_until_ms)),
     );
     affected_line(out, snap, &m.components);
     for u in m.updates.iter().rev() {
@@ -221,7 +223,7 @@ fn maintenance_card(out: &mut String, snap: &Snapshot, m: &Maintenance) {
             "<div class=\"update\"><strong>{}</strong> <span class=\"muted\">{}</span>\
              <p>{}</p></div>",
             u.status.label(),
-            xml(&human(u.at_ms)),
+            xml(&when::utc_minutes(u.at_ms)),
             xml(&u.body)
         );
     }
@@ -291,7 +293,7 @@ fn latency_line(out: &mut String, points: &[LatencyPoint], now_ms: i64) {
         .sum::<f64>()
         / checks.max(1) as f64;
     let slowest = points.iter().map(|p| p.max_ms).max().unwrap_or(0);
-    let hours = (crate::time::utc_hour(now_ms) - crate::time::utc_hour(first.at_ms) + 1).max(1);
+    let hours = (when::utc_hour(now_ms) - when::utc_hour(first.at_ms) + 1).max(1);
     let span = if hours == 1 {
         "the last hour".to_owned()
     } else {
@@ -474,7 +476,7 @@ mod tests {
 
     fn point(hour: i64, avg_ms: f64, max_ms: u64, checks: u64) -> LatencyPoint {
         LatencyPoint {
-            at_ms: hour * crate::time::HOUR_MS,
+            at_ms: hour * when::HOUR_MS,
             avg_ms,
             max_ms,
             checks,
@@ -483,7 +485,7 @@ mod tests {
 
     #[test]
     fn the_response_time_says_numbers_or_that_there_are_none() {
-        let now = 1000 * crate::time::HOUR_MS + 5;
+        let now = 1000 * when::HOUR_MS + 5;
         let mut out = String::new();
         latency_line(&mut out, &[], now);
         assert!(out.contains("no measurements yet"), "{out}");
