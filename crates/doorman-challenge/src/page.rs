@@ -17,9 +17,9 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use doorman_common::when::{self, Scale};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use doorman_common::when::{self, Scale};
 use serde_json::{Value, json};
 
 use crate::clearance::ClearanceRejection;
