@@ -9,11 +9,14 @@
 //! The body (version 1) is 19 bytes plus the binding: version `1`, level, issued-at and
 //! expires-at (Unix seconds, big-endian u64), then the binding (see [`Binding`]).
 
+use std::time::Duration;
+
+use doorman_common::when::{self, Scale};
+
 use crate::binding::{Binding, Mismatch, Prefix, Reader};
 use crate::keys::{KeyStatus, Keyring};
 use crate::settings::{RequestContext, Settings};
 use crate::signed::{OpenError, Purpose, open, seal};
-use crate::time::{rfc3339, span};
 
 /// How strong a check the holder passed. Ordered: `Interactive` satisfies a need for `Pow`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -323,20 +326,20 @@ impl ClearanceRejection {
             } => format!(
                 "your clearance was signed with key `{kid}`, which this site retired {} ago ({}). This is not a problem \
                  with your browser",
-                span(now.saturating_sub(*retired_at)),
-                rfc3339(*retired_at)
+                when::span_words(Duration::from_secs(now.saturating_sub(*retired_at)), Scale::CHALLENGE),
+                when::rfc3339_secs(*retired_at)
             ),
             Self::Expired { at, now } => format!(
                 "your clearance expired {} ago ({})",
-                span(now.saturating_sub(*at)),
-                rfc3339(*at)
+                when::span_words(Duration::from_secs(now.saturating_sub(*at)), Scale::CHALLENGE),
+                when::rfc3339_secs(*at)
             ),
             Self::NotYetValid { issued_at, now } => format!(
                 "your clearance was issued at {}, {} after this server's current time {}: this site's servers disagree \
                  about the time. Your own clock plays no part in this",
-                rfc3339(*issued_at),
-                span(issued_at.saturating_sub(*now)),
-                rfc3339(*now)
+                when::rfc3339_secs(*issued_at),
+                when::span_words(Duration::from_secs(issued_at.saturating_sub(*now)), Scale::CHALLENGE),
+                when::rfc3339_secs(*now)
             ),
             Self::OtherNetwork {
                 issued_for_prefix,

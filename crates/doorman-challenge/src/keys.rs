@@ -299,7 +299,7 @@ impl Keyring {
         for k in &self.previous {
             out.push_str(&format!(
                 "# retired; accepted until {}\nprevious {} {} {}\n",
-                crate::time::rfc3339(k.valid_until),
+                doorman_common::when::rfc3339_secs(k.valid_until),
                 k.kid,
                 hex::encode(k.key.0),
                 k.valid_until

@@ -37,7 +37,6 @@ pub mod pow;
 pub mod settings;
 mod signed;
 pub mod submit;
-mod time;
 
 pub use binding::{Binding, BindingPolicy, Prefix, ua_hash};
 pub use clearance::{

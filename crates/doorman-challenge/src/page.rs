@@ -15,16 +15,17 @@
 //! single-use challenge and the server's time).
 
 use std::fmt::Write as _;
+use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use doorman_common::html::escape;
+use doorman_common::when::{self, Scale};
 use serde_json::{Value, json};
 
 use crate::clearance::ClearanceRejection;
 use crate::marker::LoopHint;
 use crate::pow::expected_attempts;
-use crate::time::span;
 
 const SCRIPT: &str = include_str!("page.js");
 /// The receipts' look (doorman-core's render.rs), plus the warning box. Its colour pairs meet
@@ -115,7 +116,7 @@ fn grouped(n: u64) -> String {
 /// The loop message, or `None` without a hint.
 fn loop_message(input: &PageInput<'_>) -> Option<String> {
     let hint = input.previous_attempt?;
-    let ago = span(hint.seconds_ago());
+    let ago = when::span_words(Duration::from_secs(hint.seconds_ago()), Scale::CHALLENGE);
     let site = input.site_name;
     Some(match input.clearance_problem {
         None => format!(
@@ -230,7 +231,7 @@ pub fn api_answer(input: &PageInput<'_>) -> Value {
                 detail,
                 ": the challenge was passed {} ago, but the clearance cookie was not sent back (does the client keep \
                  cookies?)",
-                span(hint.seconds_ago())
+                when::span_words(Duration::from_secs(hint.seconds_ago()), Scale::CHALLENGE)
             );
         }
         (_, Some(p)) => {

@@ -20,14 +20,15 @@
 //! expire.
 
 use std::fmt::Write as _;
+use std::time::Duration;
 
+use doorman_common::when::{self, Scale};
 use sha2::{Digest, Sha256};
 
 use crate::binding::{Binding, Mismatch, Prefix, Reader};
 use crate::keys::{KeyStatus, Keyring};
 use crate::settings::{RequestContext, Settings};
 use crate::signed::{OpenError, Purpose, open, seal};
-use crate::time::{rfc3339, span};
 
 /// The largest difficulty [`issue`] accepts; higher values are lowered to it. 2^24 attempts
 /// already take a browser tens of seconds to minutes.
@@ -319,14 +320,14 @@ impl PowRejection {
             ),
             Self::Expired { at, now } => format!(
                 "the challenge expired {} ago ({}) before its answer arrived",
-                span(now.saturating_sub(*at)),
-                rfc3339(*at)
+                when::span_words(Duration::from_secs(now.saturating_sub(*at)), Scale::CHALLENGE),
+                when::rfc3339_secs(*at)
             ),
             Self::NotYetValid { issued_at, now } => format!(
                 "the challenge was issued at {}, {} after this server's current time: this site's servers disagree \
                  about the time",
-                rfc3339(*issued_at),
-                span(issued_at.saturating_sub(*now))
+                when::rfc3339_secs(*issued_at),
+                when::span_words(Duration::from_secs(issued_at.saturating_sub(*now)), Scale::CHALLENGE)
             ),
             Self::OtherNetwork {
                 issued_for_prefix,

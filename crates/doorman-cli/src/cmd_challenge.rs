@@ -36,7 +36,7 @@ fn parse_overlap(text: &str) -> Result<Duration, String> {
     if text == "0" {
         return Ok(Duration::ZERO);
     }
-    doorman_store::report::parse_duration(text.trim())
+    doorman_common::when::parse_duration(text.trim())
         .ok_or_else(|| format!("`{text}` is not a duration: use e.g. 0s, 12h, 1d"))
 }
 

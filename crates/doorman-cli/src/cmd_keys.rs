@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use doorman_keys::time::{self, both, relative, rfc3339};
+use doorman_common::when::{self, relative, rfc3339, rfc3339_and_relative as both};
 use doorman_keys::{
     DEFAULT_PREFIX, KeyRecord, KeyStatus, KeyStore, KeyStoreError, NewKey, Secret, keys_path,
 };
@@ -106,7 +106,7 @@ fn parse_grace(text: &str) -> Result<Duration, String> {
     if text == "0" {
         return Ok(Duration::ZERO);
     }
-    doorman_store::report::parse_duration(text.trim())
+    when::parse_duration(text.trim())
         .ok_or_else(|| format!("`{text}` is not a duration: use e.g. 0s, 15m, 24h, 7d, 1h30m"))
 }
 
@@ -114,35 +114,36 @@ fn parse_expires(text: &str) -> Result<i64, String> {
     let text = text.trim();
     let now = std::time::SystemTime::now();
     if let Some(ago) = text.strip_prefix('-')
-        && doorman_store::report::parse_duration(ago).is_some()
+        && when::parse_duration(ago).is_some()
     {
         return Err(format!(
             "`{text}` is in the past: a key must expire in the future, e.g. --expires {ago}"
         ));
     }
-    if let Some(d) = doorman_store::report::parse_duration(text) {
-        return Ok(time::unix_ms(now + d));
+    if let Some(d) = when::parse_duration(text) {
+        return Ok(when::unix_ms(now + d));
     }
-    let at = doorman_store::report::parse_rfc3339(text).ok_or_else(|| {
+    let at = when::parse_rfc3339(text).map_err(|_| {
         format!(
             "`{text}` is not a duration or a time: use e.g. 30d, 12h, 2w, or 2027-01-01, \
              2027-01-01T12:00:00Z"
         )
     })?;
-    if at <= now {
-        let ago = now.duration_since(at).unwrap_or_default();
+    let now_ms = when::unix_ms(now);
+    if at <= now_ms {
+        let ago = Duration::from_millis(now_ms.abs_diff(at));
         return Err(format!(
             "`{text}` is {} ago: a key must expire in the future (to stop a key now, use `doorman keys revoke`)",
-            doorman_core::timefmt::human_duration(ago)
+            when::duration_words(ago, when::UnitNames::Long)
         ));
     }
-    Ok(time::unix_ms(at))
+    Ok(at)
 }
 
 /// Runs `doorman keys …`.
 pub fn run(args: &KeysArgs) -> anyhow::Result<ExitCode> {
     let path = keys_path(&data_dir(args)?);
-    let now = time::now_ms();
+    let now = when::unix_ms(std::time::SystemTime::now());
     match &args.command {
         KeysCommand::Create(create) => {
             let store = KeyStore::open(&path)

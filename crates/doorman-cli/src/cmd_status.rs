@@ -264,7 +264,7 @@ fn incident_line(i: &Incident) -> String {
         i.name,
         i.status.as_str(),
         i.impact.as_str(),
-        doorman_status::time::human(i.created_ms)
+        doorman_common::when::utc_minutes(i.created_ms)
     )
 }
 
@@ -283,7 +283,7 @@ pub fn run_maintenance(args: &MaintenanceArgs) -> anyhow::Result<ExitCode> {
         } => {
             let starts = when(start, now)?;
             let Some(length) =
-                doorman_store::report::parse_duration(duration).filter(|d| *d > Duration::ZERO)
+                doorman_common::when::parse_duration(duration).filter(|d| *d > Duration::ZERO)
             else {
                 bail!("--duration `{duration}`: write how long it lasts, e.g. 30m, 2h or 1h30m");
             };
@@ -322,17 +322,11 @@ pub fn run_maintenance(args: &MaintenanceArgs) -> anyhow::Result<ExitCode> {
 
 /// An RFC 3339 time, or a delay from now ("30m").
 fn when(text: &str, now: i64) -> anyhow::Result<i64> {
-    if let Some(d) = doorman_store::report::parse_duration(text) {
-        return Ok(now.saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)));
+    if let Some(d) = doorman_common::when::parse_duration(text) {
+        return Ok(doorman_common::when::add(now, d));
     }
-    let Some(at) = doorman_store::report::parse_rfc3339(text) else {
-        bail!(
-            "--start `{text}`: write an RFC 3339 time (2026-11-24T22:00:00Z) or a delay from now (30m, 2h)"
-        );
-    };
-    Ok(at
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)))
+    doorman_common::when::parse_rfc3339(text)
+        .map_err(|e| anyhow::anyhow!("--start: {e}, or a delay from now (30m, 2h)"))
 }
 
 fn maintenance_line(m: &Maintenance) -> String {
@@ -346,7 +340,7 @@ fn maintenance_line(m: &Maintenance) -> String {
         m.id,
         m.name,
         m.status.as_str(),
-        doorman_status::time::human(m.scheduled_for_ms),
-        doorman_status::time::human(m.scheduled_until_ms)
+        doorman_common::when::utc_minutes(m.scheduled_for_ms),
+        doorman_common::when::utc_minutes(m.scheduled_until_ms)
     )
 }

@@ -17,7 +17,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use anyhow::{Context, Result, anyhow, bail};
 use doorman_core::canonical::{HostProblem, normalize_path, request_authority};
@@ -168,8 +168,9 @@ fn trace(req: &RequestFile, policy: &Policy) -> Result<Traced> {
         (None, None) => bail!("the request needs `ip` (the client) or `peer` (the socket peer)"),
     };
     let now = match &req.time {
-        Some(t) => parse_rfc3339(t)
-            .ok_or_else(|| anyhow!("time `{t}` is not RFC 3339 like 2026-11-22T21:44:11Z"))?,
+        Some(t) => doorman_common::when::parse_rfc3339(t)
+            .map(doorman_common::when::from_unix_ms)
+            .map_err(|e| anyhow!("time: {e}"))?,
         None => SystemTime::now(),
     };
     let version = match req.version.as_str() {
@@ -335,43 +336,4 @@ fn as_json(decision: &Decision, policy: &Policy, client_ip: IpAddr) -> Value {
             "status": l.receipt.status,
         })).collect::<Vec<_>>(),
     })
-}
-
-/// `2026-11-22T21:44:11Z` (UTC only; fractions of a second allowed).
-fn parse_rfc3339(text: &str) -> Option<SystemTime> {
-    let t = text.trim().strip_suffix('Z')?;
-    let (date, time) = t.split_once('T')?;
-    let mut d = date.split('-').map(|p| p.parse::<i64>().ok());
-    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
-    let time = time.split('.').next()?;
-    let mut tm = time.split(':').map(|p| p.parse::<i64>().ok());
-    let (h, mi, s) = (tm.next()??, tm.next()??, tm.next()??);
-    // days_from_civil (Howard Hinnant), the inverse of doorman_core::timefmt.
-    let y2 = if m <= 2 { y - 1 } else { y };
-    let era = y2.div_euclid(400);
-    let yoe = y2 - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let secs = days * 86_400 + h * 3600 + mi * 60 + s;
-    u64::try_from(secs)
-        .ok()
-        .map(|s| UNIX_EPOCH + Duration::from_secs(s))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rfc3339_round_trips_with_the_core_formatter() {
-        let t = parse_rfc3339("2026-11-22T21:44:11Z").unwrap();
-        assert_eq!(doorman_core::timefmt::rfc3339(t), "2026-11-22T21:44:11Z");
-        assert_eq!(
-            doorman_core::timefmt::rfc3339(parse_rfc3339("2000-02-29T00:00:00.5Z").unwrap()),
-            "2000-02-29T00:00:00Z"
-        );
-        assert!(parse_rfc3339("yesterday").is_none());
-    }
 }

@@ -410,7 +410,7 @@ struct DemoKeys {
 fn demo_keys(data_dir: &Path) -> Result<DemoKeys> {
     let store = doorman_keys::KeyStore::open(doorman_keys::keys_path(data_dir))
         .context("opening the demo's key store")?;
-    let now = doorman_keys::time::now_ms();
+    let now = doorman_common::when::unix_ms(std::time::SystemTime::now());
     let make = |name: &str, scopes: &[&str]| -> Result<String> {
         if store.find(name).is_ok_and(|k| k.revoked_at.is_none()) {
             store

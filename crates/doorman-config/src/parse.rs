@@ -548,10 +548,10 @@ pub(crate) fn unit_hint(key: &str, written: &str) -> String {
         let example = parse_size(written).unwrap_or(16_384);
         format!("write the size in bytes, e.g. {example}")
     } else if key.ends_with("_ms") {
-        let example = parse_duration_ms(written).unwrap_or(2_000);
+        let example = doorman_common::when::parse_duration_ms(written).unwrap_or(2_000);
         format!("write the duration in milliseconds, e.g. {example}")
     } else if key.ends_with("_secs") {
-        let example = parse_duration_ms(written).map_or(30, |ms| ms / 1000);
+        let example = doorman_common::when::parse_duration_ms(written).map_or(30, |ms| ms / 1000);
         format!("write the duration in seconds, e.g. {example}")
     } else if key.ends_with("_days") {
         "write a whole number of days, e.g. 30".to_owned()
@@ -581,19 +581,6 @@ fn parse_size(text: &str) -> Option<u64> {
         _ => return None,
     };
     Some((n * scale as f64).round() as u64)
-}
-
-/// `2s`, `500ms`, `1.5m`, `1h` → milliseconds.
-fn parse_duration_ms(text: &str) -> Option<u64> {
-    let (n, unit) = number_and_unit(text)?;
-    let scale: f64 = match unit.as_str() {
-        "ms" => 1.0,
-        "s" | "sec" | "secs" | "second" | "seconds" => 1_000.0,
-        "m" | "min" | "mins" | "minute" | "minutes" => 60_000.0,
-        "h" | "hour" | "hours" => 3_600_000.0,
-        _ => return None,
-    };
-    Some((n * scale).round() as u64)
 }
 
 fn report_syntax_error(sink: &mut Sink<'_>, e: &toml::de::Error) {
@@ -657,9 +644,6 @@ mod tests {
         assert_eq!(parse_size("10MB"), Some(10_485_760));
         assert_eq!(parse_size("16 KiB"), Some(16_384));
         assert_eq!(parse_size("lots"), None);
-        assert_eq!(parse_duration_ms("2s"), Some(2_000));
-        assert_eq!(parse_duration_ms("1.5m"), Some(90_000));
-        assert_eq!(parse_duration_ms("500ms"), Some(500));
         assert_eq!(
             unit_hint("max_body_bytes", "10MB"),
             "write the size in bytes, e.g. 10485760"

@@ -137,7 +137,7 @@ impl NamedList {
             Some(t) => format!(
                 "`{}` (updated {})",
                 self.name,
-                &crate::timefmt::rfc3339(t)[..10]
+                doorman_common::when::utc_date(doorman_common::when::unix_ms(t))
             ),
             None => format!("`{}`", self.name),
         }

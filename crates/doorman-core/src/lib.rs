@@ -28,7 +28,6 @@ pub mod ratelimit;
 pub mod ray;
 pub mod receipt;
 pub mod render;
-pub mod timefmt;
 pub mod words;
 
 pub use code::Code;

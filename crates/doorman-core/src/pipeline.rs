@@ -9,6 +9,7 @@
 use std::borrow::Cow;
 use std::time::Duration;
 
+use doorman_common::when::{UnitNames, duration_words, human_utc, unix_ms};
 use doorman_rules::{EvalContext, MatchedCondition};
 
 use crate::auth::{AuthFacts, AuthMethod, www_authenticate};
@@ -30,7 +31,6 @@ use crate::ratelimit::{
     key_limit_rule, rule_for,
 };
 use crate::receipt::Receipt;
-use crate::timefmt::{human_duration, human_utc};
 use crate::words::{country_words, flag_in_words, network_words, seen_in_words};
 
 /// How a security phase ended.
@@ -525,16 +525,19 @@ fn limit_receipt(
     let until = wait_ms.map(|ms| facts.now + Duration::from_millis(ms));
     match (until, wait_ms) {
         (Some(t), Some(ms)) => {
-            let wait = human_duration(Duration::from_millis(ms.max(1000).div_ceil(1000) * 1000));
+            let wait = duration_words(
+                Duration::from_millis(ms.max(1000).div_ceil(1000) * 1000),
+                UnitNames::Long,
+            );
             if blocked {
                 reason.push_str(&format!(
                     " Requests from {who} are paused until {} (in {wait}).",
-                    human_utc(t)
+                    human_utc(unix_ms(t))
                 ));
             } else {
                 reason.push_str(&format!(
                     " You can send the next request at {} (in {wait}).",
-                    human_utc(t)
+                    human_utc(unix_ms(t))
                 ));
             }
         }

@@ -141,7 +141,10 @@ impl RateLimitRule {
         format!(
             "{} {unit} per {}",
             self.requests_per_period,
-            crate::timefmt::human_duration(self.period)
+            doorman_common::when::duration_words(
+                self.period,
+                doorman_common::when::UnitNames::Long
+            )
         )
     }
 }

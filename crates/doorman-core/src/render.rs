@@ -9,11 +9,11 @@
 use std::fmt::Write as _;
 
 use doorman_common::html::escape;
+use doorman_common::when::{self, UnitNames};
 use serde_json::{Map, Value, json};
 
 use crate::code::Code;
 use crate::receipt::{Disclosure, Receipt};
-use crate::timefmt;
 
 /// The body formats a receipt can take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -317,7 +317,7 @@ pub fn html(r: &Receipt) -> String {
         out.push_str("</ol>");
     }
     if let Some(secs) = retry_line(r) {
-        let _ = write!(out, "<p>You can try again in {}.</p>", human_duration(secs));
+        let _ = write!(out, "<p>You can try again in {}.</p>", retry_words(secs));
     }
     if !r.links.is_empty() {
         out.push_str("<p>");
@@ -331,7 +331,7 @@ pub fn html(r: &Receipt) -> String {
         out,
         "<dt>Ray ID</dt><dd><code>{}</code></dd><dt>Time</dt><dd>{}</dd><dt>Your IP</dt><dd>{}</dd>",
         escape(&r.ray_id.to_string()),
-        timefmt::human_utc(r.time),
+        when::human_utc(when::unix_ms(r.time)),
         r.client_ip
     );
     if let Some(support) = &r.support {
@@ -361,7 +361,7 @@ pub fn json(r: &Receipt) -> String {
     );
     doc.insert("code".into(), json!(r.code.as_str()));
     doc.insert("ray_id".into(), json!(r.ray_id.to_string()));
-    doc.insert("time".into(), json!(timefmt::rfc3339(r.time)));
+    doc.insert("time".into(), json!(when::rfc3339(when::unix_ms(r.time))));
     doc.insert("client_ip".into(), json!(r.client_ip.to_string()));
     doc.insert("remedies".into(), json!(s.remedies));
     if let Some(secs) = r.retry_after_s {
@@ -421,13 +421,13 @@ pub fn text(r: &Receipt) -> String {
         }
     }
     if let Some(secs) = retry_line(r) {
-        let _ = writeln!(out, "\nTry again in {}.", human_duration(secs));
+        let _ = writeln!(out, "\nTry again in {}.", retry_words(secs));
     }
     for (label, url) in &r.links {
         let _ = writeln!(out, "{label}: {url}");
     }
     let _ = writeln!(out, "\nRay ID:  {}", r.ray_id);
-    let _ = writeln!(out, "Time:    {}", timefmt::human_utc(r.time));
+    let _ = writeln!(out, "Time:    {}", when::human_utc(when::unix_ms(r.time)));
     let _ = writeln!(out, "Your IP: {}", r.client_ip);
     if let Some(support) = &r.support {
         let _ = writeln!(out, "Support: {support}");
@@ -454,6 +454,11 @@ fn site_sentence(r: &Receipt) -> Option<String> {
 
 /// The seconds a "try again in" line names, unless the reason already says when: a rate limit's
 /// public reason gives the time itself.
+/// "1 minute 30 seconds": how long until the client may try again.
+fn retry_words(secs: u64) -> String {
+    when::duration_words(std::time::Duration::from_secs(secs), UnitNames::Long)
+}
+
 fn retry_line(r: &Receipt) -> Option<u64> {
     let said = r.disclosure == Disclosure::Public
         && matches!(r.code, Code::RateLimited | Code::TemporaryBan);
@@ -491,32 +496,6 @@ pub fn errors_page(site_name: &str) -> String {
     }
     out.push_str("</main></body></html>\n");
     out
-}
-
-/// `90` → "1 minute 30 seconds".
-pub fn human_duration(secs: u64) -> String {
-    fn unit(n: u64, one: &str) -> String {
-        if n == 1 {
-            format!("1 {one}")
-        } else {
-            format!("{n} {one}s")
-        }
-    }
-    match secs {
-        0..=59 => unit(secs, "second"),
-        60..=3599 if secs.is_multiple_of(60) => unit(secs / 60, "minute"),
-        60..=3599 => format!(
-            "{} {}",
-            unit(secs / 60, "minute"),
-            unit(secs % 60, "second")
-        ),
-        _ if secs.is_multiple_of(3600) => unit(secs / 3600, "hour"),
-        _ => format!(
-            "{} {}",
-            unit(secs / 3600, "hour"),
-            unit((secs % 3600) / 60, "minute")
-        ),
-    }
 }
 
 #[cfg(test)]
@@ -644,14 +623,5 @@ mod tests {
         assert!(t.starts_with("403 Admin is internal (error ROUTE_CLOSED)"));
         assert!(t.contains("  1. Use the staff VPN."));
         assert!(t.contains("Ray ID:  0000000000000abc-edge"));
-    }
-
-    #[test]
-    fn durations_read_naturally() {
-        assert_eq!(human_duration(1), "1 second");
-        assert_eq!(human_duration(90), "1 minute 30 seconds");
-        assert_eq!(human_duration(120), "2 minutes");
-        assert_eq!(human_duration(7200), "2 hours");
-        assert_eq!(human_duration(3660), "1 hour 1 minute");
     }
 }

@@ -8,8 +8,10 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use doorman_common::when::{self, Scale};
+
 use crate::http::Fetched;
-use crate::{Status, Step, timefmt};
+use crate::{Status, Step};
 
 /// Beyond this, tokens and cookies start to fail (the gateway's JWT leeway is 60 s).
 const LIMIT_MS: i64 = 60_000;
@@ -68,8 +70,8 @@ pub(crate) fn step(samples: &[Sample], skew_ms: i64) -> Step {
     };
     let mut step = Step::new("clock");
     let offset = best.local_ms - best.server_ms;
-    step.fact("local clock", timefmt::rfc3339_ms(best.local_ms));
-    step.fact("server clock", timefmt::rfc3339_ms(best.server_ms));
+    step.fact("local clock", when::rfc3339_ms(best.local_ms));
+    step.fact("server clock", when::rfc3339_ms(best.server_ms));
     // Rounded first so that a few ms either way print as +0.0, not -0.0.
     let secs = (offset as f64 / 100.0).round() / 10.0 + 0.0;
     let error = if best.uncertainty_ms < 1000 {
@@ -90,7 +92,10 @@ pub(crate) fn step(samples: &[Sample], skew_ms: i64) -> Step {
     }
     // Only an offset beyond the limit *and* beyond the measurement's own error is a failure.
     if offset.abs() > LIMIT_MS && offset.abs() > best.uncertainty_ms {
-        let how = timefmt::words(offset.unsigned_abs() / 1000);
+        let how = when::span_words(
+            Duration::from_secs(offset.unsigned_abs() / 1000),
+            Scale::TWO_OF_THE_NEXT,
+        );
         let dir = if offset > 0 { "fast" } else { "slow" };
         step.fail(format!(
             "your clock is {how} {dir}; turn on automatic time (network time) in your system's date and time settings. \
@@ -102,7 +107,10 @@ pub(crate) fn step(samples: &[Sample], skew_ms: i64) -> Step {
         step.status = Status::Warn;
         step.fix = Some(format!(
             "your clock is {} {}; within the 60 s that time-stamped credentials tolerate, but turn on automatic time before it grows",
-            timefmt::words(offset.unsigned_abs() / 1000),
+            when::span_words(
+                Duration::from_secs(offset.unsigned_abs() / 1000),
+                Scale::TWO_OF_THE_NEXT
+            ),
             if offset > 0 { "fast" } else { "slow" }
         ));
     }

@@ -11,9 +11,11 @@
 //! them, so a number is taken after `error` (and an optional `code`) anywhere in the body, and a
 //! Ray ID is the first 16-hex-digit word after `Ray ID`.
 
+use doorman_common::when;
+
+use crate::Step;
 use crate::clock::Sample;
 use crate::http::Fetched;
-use crate::{Step, timefmt};
 
 /// Cloudflare serves it on every proxied host.
 pub(crate) const TRACE_PATH: &str = "/cdn-cgi/trace";
@@ -132,7 +134,7 @@ pub(crate) fn trace_step(f: &Fetched, tr: &CfTrace) -> (Step, Option<Sample>) {
     }
     let server_ms = tr.ts_ms();
     if let Some(ms) = server_ms {
-        step.fact("server time", timefmt::rfc3339_ms(ms));
+        step.fact("server time", when::rfc3339_ms(ms));
     }
     let sample = server_ms.map(|ms| {
         let half = i64::try_from(f.rtt.as_millis() / 2).unwrap_or(i64::MAX / 4);

@@ -4,11 +4,15 @@
 //! requires, and the rate limits that would count the request with what is left — looked at,
 //! not spent.
 
+use std::time::Duration;
+
 use serde_json::Value;
 
+use doorman_common::when::{self, Scale};
+
+use crate::Step;
 use crate::http::{FetchError, Fetched};
 use crate::trace::text;
-use crate::{Step, timefmt};
 
 /// Where Doorman serves it by default.
 pub(crate) const PATH: &str = "/.well-known/doorman/whoami";
@@ -103,17 +107,25 @@ pub(crate) fn step(res: Option<&Result<Fetched, FetchError>>, path: &str, now_ms
     match text(c.get("expires_at")) {
         None => step.fact("expires", "never"),
         Some(at) => {
-            let left = timefmt::parse_rfc3339(&at).map(|end| end - now_ms.div_euclid(1000));
+            let left = when::parse_rfc3339_lenient(&at)
+                .ok()
+                .map(|end_ms| end_ms.div_euclid(1000) - now_ms.div_euclid(1000));
             match left {
                 Some(left) if left >= 0 => {
                     step.fact(
                         "expires",
-                        format!("{at} (in {})", timefmt::words(left.unsigned_abs())),
+                        format!(
+                            "{at} (in {})",
+                            when::span_words(
+                                Duration::from_secs(left.unsigned_abs()),
+                                Scale::TWO_OF_THE_NEXT
+                            )
+                        ),
                     );
                     if left < 7 * 86_400 {
                         step.warn(Some(format!(
                             "the key expires in {}: get a new one (or ask the operator to rotate it) before then",
-                            timefmt::words(left.unsigned_abs())
+                            when::span_words(Duration::from_secs(left.unsigned_abs()), Scale::TWO_OF_THE_NEXT)
                         )));
                     }
                 }
@@ -187,7 +199,10 @@ pub(crate) fn step(res: Option<&Result<Fetched, FetchError>>, path: &str, now_ms
             let full = s("full_again_in_s").and_then(Value::as_u64);
             let blocked = s("blocked").and_then(Value::as_bool) == Some(true);
             if blocked {
-                let wait = full.map_or_else(|| "a while".to_owned(), timefmt::words);
+                let wait = full.map_or_else(
+                    || "a while".to_owned(),
+                    |s| when::span_words(Duration::from_secs(s), Scale::TWO_OF_THE_NEXT),
+                );
                 step.fail(format!(
                     "the rate limit `{id}` is used up for this key: wait {wait} before trying again, and slow down"
                 ));
@@ -198,7 +213,7 @@ pub(crate) fn step(res: Option<&Result<Fetched, FetchError>>, path: &str, now_ms
                     full.filter(|&s| s > 0)
                         .map_or_else(String::new, |s| format!(
                             ", full again in {}",
-                            timefmt::words(s)
+                            when::span_words(Duration::from_secs(s), Scale::TWO_OF_THE_NEXT)
                         ))
                 )
             }

@@ -314,7 +314,7 @@ pub fn rfc3339_in(offset_s: i64) -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
     let secs = i64::try_from(now.as_secs()).unwrap_or(i64::MAX / 2) + offset_s;
-    crate::timefmt::rfc3339_ms(secs * 1000)
+    doorman_common::when::rfc3339_ms(secs * 1000)
 }
 
 /// Seconds since the epoch, `offset_s` from now, with milliseconds: `1700000000.123`.

@@ -36,7 +36,6 @@ mod render;
 mod status;
 mod target;
 mod tcp;
-mod timefmt;
 mod tls;
 mod trace;
 pub mod x509;
@@ -44,6 +43,8 @@ pub mod x509;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
+
+use doorman_common::when;
 
 pub use http::BROWSER_HEADERS;
 pub use render::{footer, render_json, render_step, render_text, verdict_line};
@@ -536,7 +537,7 @@ pub async fn run_with(opts: Options, mut on_step: impl FnMut(&Step)) -> Report {
     let skew = opts.clock_skew_ms;
     let mut report = Report {
         url: opts.target.url.clone(),
-        started_at: timefmt::rfc3339(clock::now_ms(skew).div_euclid(1000)),
+        started_at: when::rfc3339(clock::now_ms(skew)),
         steps: Vec::new(),
         first_failure: None,
         explained_by: None,

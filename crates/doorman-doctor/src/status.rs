@@ -10,12 +10,16 @@
 //! summary is not there; a page on another host gets a connection of its own. An unreachable
 //! page is a warning, never a failure: it says nothing about the site.
 
+use std::time::Duration;
+
 use serde_json::Value;
+
+use doorman_common::when::{self, Scale};
 
 use crate::http::{self, Connector, FetchError, Fetched};
 use crate::target::Target;
 use crate::trace::text;
-use crate::{Options, Status, Step, timefmt};
+use crate::{Options, Status, Step};
 
 /// Where the status page is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -210,12 +214,24 @@ fn shorten(s: &str, max: usize) -> String {
 }
 
 fn ago(at: Option<&str>, now_s: i64) -> Option<String> {
-    let then = timefmt::parse_rfc3339(at?)?;
+    let then = when::parse_rfc3339_lenient(at?).ok()?.div_euclid(1000);
     let d = now_s - then;
     Some(if d >= 0 {
-        format!("{} ago", timefmt::words(d.unsigned_abs()))
+        format!(
+            "{} ago",
+            when::span_words(
+                Duration::from_secs(d.unsigned_abs()),
+                Scale::TWO_OF_THE_NEXT
+            )
+        )
     } else {
-        format!("in {}", timefmt::words(d.unsigned_abs()))
+        format!(
+            "in {}",
+            when::span_words(
+                Duration::from_secs(d.unsigned_abs()),
+                Scale::TWO_OF_THE_NEXT
+            )
+        )
     })
 }
 
@@ -341,7 +357,9 @@ fn judge(mut step: Step, v: &Value, base_url: &str, now_s: i64) -> (Step, bool) 
         // Statuspage lists the newest first; the dates decide when they parse.
         let latest = updates
             .iter()
-            .max_by_key(|u| text(u.get("created_at")).and_then(|t| timefmt::parse_rfc3339(&t)))
+            .max_by_key(|u| {
+                text(u.get("created_at")).and_then(|t| when::parse_rfc3339_lenient(&t).ok())
+            })
             .or(updates.first());
         if let Some(u) = latest
             && let Some(body) = text(u.get("body"))

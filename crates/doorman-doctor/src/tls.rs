@@ -19,10 +19,12 @@ use rustls::{
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
+use doorman_common::when::{self, Scale};
+
 use crate::http::{Io, boxed};
 use crate::target::Target;
 use crate::x509::{self, CertInfo};
-use crate::{Step, clock, timefmt};
+use crate::{Step, clock};
 
 /// What later connections need to make the same handshake.
 #[derive(Clone)]
@@ -220,7 +222,10 @@ pub(crate) async fn step(
                     if left < 7 * 86_400 {
                         step.warn(Some(format!(
                             "the certificate expires in {}: the site's operator must renew it soon",
-                            timefmt::words(left.max(0).unsigned_abs())
+                            when::span_words(
+                                Duration::from_secs(left.max(0).unsigned_abs()),
+                                Scale::TWO_OF_THE_NEXT
+                            )
                         )));
                     }
                 }
@@ -275,7 +280,7 @@ fn cert_facts(step: &mut Step, info: &CertInfo, t: &Target, chain_len: usize, no
         },
     );
     if let Some(start) = info.not_before {
-        step.fact("valid from", timefmt::rfc3339(start));
+        step.fact("valid from", when::rfc3339((start).saturating_mul(1000)));
     }
     if let Some(end) = info.not_after {
         let left = end - now_s;
@@ -284,14 +289,20 @@ fn cert_facts(step: &mut Step, info: &CertInfo, t: &Target, chain_len: usize, no
             if left >= 0 {
                 format!(
                     "{} ({} left)",
-                    timefmt::rfc3339(end),
-                    timefmt::words(left.unsigned_abs())
+                    when::rfc3339((end).saturating_mul(1000)),
+                    when::span_words(
+                        Duration::from_secs(left.unsigned_abs()),
+                        Scale::TWO_OF_THE_NEXT
+                    )
                 )
             } else {
                 format!(
                     "{} (ended {} ago)",
-                    timefmt::rfc3339(end),
-                    timefmt::words(left.unsigned_abs())
+                    when::rfc3339((end).saturating_mul(1000)),
+                    when::span_words(
+                        Duration::from_secs(left.unsigned_abs()),
+                        Scale::TWO_OF_THE_NEXT
+                    )
                 )
             },
         );
@@ -309,7 +320,7 @@ fn cert_facts(step: &mut Step, info: &CertInfo, t: &Target, chain_len: usize, no
 fn explain(err: &Error, leaf: Option<&CertInfo>, t: &Target, now_s: i64) -> (String, String) {
     let clock_note = format!(
         "by this device's clock, which reads {}",
-        timefmt::rfc3339(now_s)
+        when::rfc3339((now_s).saturating_mul(1000))
     );
     let clock_fix = "If your clock is right, the site's operator must renew the certificate; if it is wrong, turn on automatic time in your system's date settings (a wrong clock makes good certificates look expired or not yet valid).";
     match err {
@@ -346,7 +357,7 @@ fn explain(err: &Error, leaf: Option<&CertInfo>, t: &Target, now_s: i64) -> (Str
                 format!(
                     "expired: the certificate ended on {} {clock_note}",
                     leaf.and_then(|l| l.not_after)
-                        .map_or_else(|| "an earlier date".to_owned(), timefmt::rfc3339)
+                        .map_or_else(|| "an earlier date".to_owned(), |s| when::rfc3339(s.saturating_mul(1000)))
                 ),
                 clock_fix.to_owned(),
             ),
@@ -354,7 +365,7 @@ fn explain(err: &Error, leaf: Option<&CertInfo>, t: &Target, now_s: i64) -> (Str
                 format!(
                     "not yet valid: the certificate starts on {} {clock_note}",
                     leaf.and_then(|l| l.not_before)
-                        .map_or_else(|| "a later date".to_owned(), timefmt::rfc3339)
+                        .map_or_else(|| "a later date".to_owned(), |s| when::rfc3339(s.saturating_mul(1000)))
                 ),
                 clock_fix.to_owned(),
             ),

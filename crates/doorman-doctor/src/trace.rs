@@ -9,11 +9,15 @@
 //! older gateway, or another product, may send fewer; a site without the endpoint is not a
 //! failure (behind Cloudflare, `cloudflare` reads `/cdn-cgi/trace` instead).
 
+use std::time::Duration;
+
 use serde_json::Value;
+
+use doorman_common::when::{self, Scale};
 
 use crate::clock::Sample;
 use crate::http::{FetchError, Fetched};
-use crate::{Status, Step, timefmt};
+use crate::{Status, Step};
 
 /// Where Doorman serves it by default.
 pub(crate) const PATH: &str = "/.well-known/doorman/trace";
@@ -66,12 +70,18 @@ impl Ban {
         let at = self
             .until
             .as_deref()
-            .and_then(timefmt::parse_rfc3339)
-            .map(|s| timefmt::rfc3339(s).replace('T', " ").replace('Z', " UTC"));
+            .and_then(|text| when::parse_rfc3339_lenient(text).ok())
+            .map(when::human_utc);
         match (at, self.ends_in_s) {
-            (Some(at), Some(left)) => format!("until {at} (in {})", timefmt::words(left)),
+            (Some(at), Some(left)) => format!(
+                "until {at} (in {})",
+                when::span_words(Duration::from_secs(left), Scale::TWO_OF_THE_NEXT)
+            ),
             (Some(at), None) => format!("until {at}"),
-            (None, Some(left)) => format!("for {} more", timefmt::words(left)),
+            (None, Some(left)) => format!(
+                "for {} more",
+                when::span_words(Duration::from_secs(left), Scale::TWO_OF_THE_NEXT)
+            ),
             (None, None) => "for a while".to_owned(),
         }
     }
@@ -205,7 +215,7 @@ pub(crate) fn step(
     }
     let server_ms = v.get("server_time_ms").and_then(Value::as_i64);
     if let Some(ms) = server_ms {
-        step.fact("server time", timefmt::rfc3339_ms(ms));
+        step.fact("server time", when::rfc3339_ms(ms));
     }
     if let Some(c) = v.get("credential").filter(|c| c.is_object()) {
         let presented = c.get("presented").and_then(Value::as_bool);

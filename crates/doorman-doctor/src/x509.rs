@@ -9,8 +9,6 @@
 
 use std::net::IpAddr;
 
-use crate::timefmt;
-
 /// What a certificate says about itself.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CertInfo {
@@ -247,7 +245,14 @@ fn time(tag: u8, value: &[u8]) -> Option<i64> {
         _ => return None,
     };
     let field = |i: usize| rest[i..i + 2].parse::<u32>().ok();
-    timefmt::unix_from_parts(year, field(0)?, field(2)?, field(4)?, field(6)?, field(8)?)
+    doorman_common::when::unix_secs_from_utc(
+        year,
+        field(0)?,
+        field(2)?,
+        field(4)?,
+        field(6)?,
+        field(8)?,
+    )
 }
 
 #[cfg(test)]

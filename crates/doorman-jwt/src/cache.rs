@@ -21,11 +21,12 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use doorman_common::when;
+
 use crate::config::Algorithm;
 use crate::error::TokenRejection;
 use crate::fetch::Fetcher;
 use crate::jwks::{KeySet, parse_jwks};
-use crate::when::rfc3339;
 
 /// Keys as of one moment, with the attempt count they were read at.
 #[derive(Debug, Clone)]
@@ -124,7 +125,12 @@ impl RemoteKeys {
                     .unwrap_or_else(|| "the keys have not been fetched yet".to_string());
                 let next = st
                     .last_attempt
-                    .map(|t| format!("; next attempt after {}", rfc3339(t + self.interval_s)))
+                    .map(|t| {
+                        format!(
+                            "; next attempt after {}",
+                            when::rfc3339_secs(t + self.interval_s)
+                        )
+                    })
                     .unwrap_or_default();
                 Err(TokenRejection::KeysUnavailable {
                     why: format!("{why}{next}"),
@@ -249,7 +255,7 @@ impl RemoteKeys {
                     provider = %self.provider,
                     error = %why,
                     "JWKS fetch failed; still using the keys fetched at {}",
-                    rfc3339(at)
+                    when::rfc3339_secs(at)
                 ),
                 None => tracing::warn!(
                     provider = %self.provider,

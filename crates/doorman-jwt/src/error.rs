@@ -8,9 +8,11 @@
 //! are clipped (see [`clip`]) so a hostile token cannot make an answer or a log line huge.
 
 use std::path::PathBuf;
+use std::time::Duration;
+
+use doorman_common::when::{self, UnitNames};
 
 use crate::config::Algorithm;
-use crate::when::{human, rfc3339};
 
 /// Why a provider (or a set of providers) could not be built from its configuration.
 #[derive(Debug, thiserror::Error)]
@@ -261,26 +263,35 @@ impl TokenRejection {
             Self::Malformed { why } => format!("the bearer token is not a well-formed JWT: {why}"),
             Self::Expired { exp, now, leeway } => format!(
                 "the token expired {} ago, at {} (its `exp`); server time is {}; leeway {leeway} s",
-                human(now.saturating_sub(*exp)),
-                rfc3339(*exp),
-                rfc3339(*now),
+                when::duration_words(
+                    Duration::from_secs(now.saturating_sub(*exp)),
+                    UnitNames::Short
+                ),
+                when::rfc3339_secs(*exp),
+                when::rfc3339_secs(*now),
             ),
             Self::NotYetValid { nbf, now, leeway } => {
-                let ahead = human(nbf.saturating_sub(*now));
+                let ahead = when::duration_words(
+                    Duration::from_secs(nbf.saturating_sub(*now)),
+                    UnitNames::Short,
+                );
                 format!(
                     "the token is not valid before {} (its `nbf`), {ahead} from now; server time is {}; \
                      leeway {leeway} s. The issuer's clock, or the client's, may be ahead of this server's by about {ahead}",
-                    rfc3339(*nbf),
-                    rfc3339(*now),
+                    when::rfc3339_secs(*nbf),
+                    when::rfc3339_secs(*now),
                 )
             }
             Self::IssuedInFuture { iat, now, leeway } => {
-                let ahead = human(iat.saturating_sub(*now));
+                let ahead = when::duration_words(
+                    Duration::from_secs(iat.saturating_sub(*now)),
+                    UnitNames::Short,
+                );
                 format!(
                     "the token says it was issued at {} (its `iat`), {ahead} after this server's time {}; \
                      leeway {leeway} s. The issuer's clock, or the client's, may be ahead of this server's by about {ahead}",
-                    rfc3339(*iat),
-                    rfc3339(*now),
+                    when::rfc3339_secs(*iat),
+                    when::rfc3339_secs(*now),
                 )
             }
             Self::BadSignature {

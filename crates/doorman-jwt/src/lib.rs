@@ -33,7 +33,6 @@ mod jwks;
 mod provider;
 mod ring_provider;
 mod token;
-mod when;
 
 pub use config::{Algorithm, Family, JwksUrl, KeySource, ProviderConfig, UnknownAlgorithm};
 pub use error::{ConfigError, TokenRejection};

@@ -30,7 +30,6 @@ pub mod format;
 pub mod record;
 pub mod snapshot;
 pub mod store;
-pub mod time;
 
 pub use format::{DEFAULT_PREFIX, Malformed, ParsedKey, Secret, parse};
 pub use record::{KeyRecord, KeyStatus, NewKey, parse_rate_limit};

@@ -5,9 +5,8 @@
 //! characters, and the hash is kept out of this type altogether so that no listing or JSON
 //! output can leak it by accident.
 
+use doorman_common::when;
 use serde::Serialize;
-
-use crate::time;
 
 /// The public id's prefix; ids are `key_` + 8 base62 characters.
 pub const ID_PREFIX: &str = "key_";
@@ -104,13 +103,20 @@ impl KeyStatus {
             KeyStatus::Active => "active".to_owned(),
             KeyStatus::RotatedGrace { until, to } => format!(
                 "rotated to {to}, still works until {}",
-                time::both(*until, now)
+                when::rfc3339_and_relative(*until, now)
             ),
             KeyStatus::Rotated { at, to } => {
-                format!("rotated to {to}, stopped working {}", time::both(*at, now))
+                format!(
+                    "rotated to {to}, stopped working {}",
+                    when::rfc3339_and_relative(*at, now)
+                )
             }
-            KeyStatus::Expired { at } => format!("expired {}", time::both(*at, now)),
-            KeyStatus::Revoked { at } => format!("revoked {}", time::both(*at, now)),
+            KeyStatus::Expired { at } => {
+                format!("expired {}", when::rfc3339_and_relative(*at, now))
+            }
+            KeyStatus::Revoked { at } => {
+                format!("revoked {}", when::rfc3339_and_relative(*at, now))
+            }
         }
     }
 }

@@ -14,11 +14,11 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
+use doorman_common::when;
 use subtle::ConstantTimeEq;
 
 use crate::format::{self, DEFAULT_PREFIX, Malformed};
 use crate::record::KeyRecord;
-use crate::time;
 
 /// Every stored key, by hash and by id, frozen at one moment. Cheap to share (`Arc`) and never
 /// changed: a request keeps the snapshot it started with.
@@ -222,7 +222,7 @@ impl KeyRejection {
                 key.display,
                 key.id,
                 key.name,
-                time::both(*at, *now)
+                when::rfc3339_and_relative(*at, *now)
             ),
             KeyRejection::Expired {
                 key,
@@ -237,7 +237,7 @@ impl KeyRejection {
                 key.name,
                 new.id,
                 new.display,
-                time::both(*at, *now)
+                when::rfc3339_and_relative(*at, *now)
             ),
             KeyRejection::Expired {
                 key,
@@ -255,7 +255,7 @@ impl KeyRejection {
                     key.display,
                     key.id,
                     key.name,
-                    time::both(*at, *now)
+                    when::rfc3339_and_relative(*at, *now)
                 )
             }
         }

@@ -16,12 +16,12 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use doorman_common::sqlite::{self, Durability, Schema, SqliteError};
+use doorman_common::when;
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 
 use crate::format::{self, RandomError, Secret};
 use crate::record::{self, ID_PREFIX, ID_RANDOM_LEN, KeyRecord, NewKey};
 use crate::snapshot::KeySnapshot;
-use crate::time;
 
 /// The key database's file name inside the data directory.
 pub const KEYS_FILE: &str = "keys.sqlite";
@@ -143,8 +143,8 @@ pub enum KeyStoreError {
     #[error(
         "the expiry {} is not in the future (now is {}); give a later time or a duration such \
          as 30d",
-        time::rfc3339(*expires_at),
-        time::rfc3339(*now)
+        when::rfc3339(*expires_at),
+        when::rfc3339(*now)
     )]
     ExpiryNotInFuture {
         /// The requested expiry (Unix ms).
@@ -172,7 +172,7 @@ pub enum KeyStoreError {
         near: Vec<String>,
     },
     /// The key was already revoked.
-    #[error("{id} (`{name}`) was already revoked at {}", time::rfc3339(*at))]
+    #[error("{id} (`{name}`) was already revoked at {}", when::rfc3339(*at))]
     AlreadyRevoked {
         /// The key's id.
         id: String,
@@ -185,7 +185,7 @@ pub enum KeyStoreError {
     #[error(
         "{id} was revoked at {}; a revoked key cannot be rotated: create a new one with \
          `doorman keys create`",
-        time::rfc3339(*at)
+        when::rfc3339(*at)
     )]
     RotateRevoked {
         /// The key's id.
@@ -489,7 +489,7 @@ impl KeyStore {
         if let Some(to) = old.rotated_to {
             return Err(KeyStoreError::AlreadyRotated { id: old.id, to });
         }
-        let end = time::add(now, grace);
+        let end = when::add(now, grace);
         let old_end = match old.expires_at {
             Some(at) => at.min(end),
             None => end,

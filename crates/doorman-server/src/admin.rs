@@ -204,7 +204,7 @@ async fn route(gw: &Gateway, token: &str, req: Request<Incoming>) -> Response<Pr
             let body = json!({
                 "node": rt.config.policy.node.as_ref(),
                 "config_file": gw.config_path().map(|p| p.display().to_string()),
-                "loaded_at": doorman_core::timefmt::rfc3339(rt.loaded_at),
+                "loaded_at": doorman_common::when::rfc3339(doorman_common::when::unix_ms(rt.loaded_at)),
                 "routes": rt.config.policy.routes.iter().map(|r| &r.name).collect::<Vec<_>>(),
                 "upstreams": rt.config.policy.upstreams.iter().map(|u| &u.name).collect::<Vec<_>>(),
                 "event_log": { "recorded": c.recorded, "dropped": c.dropped, "write_errors": c.write_errors },

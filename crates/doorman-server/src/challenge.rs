@@ -125,7 +125,7 @@ pub fn page(
         return_to: &return_to,
         site_name,
         ray_id: &ray,
-        server_time_ms: u64::try_from(doorman_core::timefmt::unix_millis(facts.now))
+        server_time_ms: u64::try_from(doorman_common::when::unix_ms(facts.now))
             .unwrap_or(0)
             .saturating_sub(simulated_skew_ms(settings, facts)),
         clock_skew_allowed_s: settings.settings.clock_skew_s,

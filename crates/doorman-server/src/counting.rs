@@ -154,11 +154,11 @@ pub(crate) fn count_response(
                     rule.requests_per_period,
                     rule.id,
                     rule.quota_words(),
-                    doorman_core::timefmt::human_utc(until)
+                    doorman_common::when::human_utc(doorman_common::when::unix_ms(until))
                 ))
                 .rule(format!("rate_limit:{}", rule.id))
                 .fact("counted per", format!("{} {}", check.key.kind, check.key.shown))
-                .fact("blocked until", doorman_core::timefmt::human_utc(until));
+                .fact("blocked until", doorman_common::when::human_utc(doorman_common::when::unix_ms(until)));
                 receipt
                     .private_facts
                     .push(("key hash".into(), format!("{:016x}", check.key.hash)));

@@ -106,7 +106,7 @@ pub(crate) async fn forward(
                 |(at, why)| {
                     format!(
                         "every target failed its health checks; last: {why} at {}",
-                        doorman_core::timefmt::human_utc(at)
+                        doorman_common::when::human_utc(doorman_common::when::unix_ms(at))
                     )
                 },
             ),

@@ -15,9 +15,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
+use doorman_common::when;
 use doorman_config::RateLimitSettings;
 use doorman_core::ratelimit::{LimitCheck, LimitOutcome, RateLimitRule};
-use doorman_core::timefmt::{rfc3339, unix_millis};
 use doorman_limit::{LocalLimiter, Quota};
 use doorman_limit_redis::{FailMode, Outcome, RedisLimiter, RedisOptions, SharedLimiter};
 use serde_json::json;
@@ -62,8 +62,8 @@ impl Ban {
             "key": format!("{:016x}", self.key),
             "kind": self.kind,
             "value": self.shown,
-            "since": rfc3339(self.since),
-            "until": rfc3339(self.until),
+            "since": when::rfc3339(when::unix_ms(self.since)),
+            "until": when::rfc3339(when::unix_ms(self.until)),
             "ray_id": self.ray,
         })
     }
@@ -124,7 +124,7 @@ impl Limiter {
         now: SystemTime,
         cost: u32,
     ) -> LimitOutcome {
-        let now_ms = u64::try_from(unix_millis(now)).unwrap_or(0);
+        let now_ms = u64::try_from(when::unix_ms(now)).unwrap_or(0);
         let quota = Quota {
             limit: rule.requests_per_period,
             period_ms: u64::try_from(rule.period.as_millis()).unwrap_or(u64::MAX),
@@ -239,7 +239,7 @@ impl Limiter {
     /// Drops idle keys; called from a timer.
     pub fn sweep(&self, now: SystemTime) {
         self.local
-            .sweep(u64::try_from(unix_millis(now)).unwrap_or(0));
+            .sweep(u64::try_from(when::unix_ms(now)).unwrap_or(0));
     }
 
     /// Counters for metrics and status.

@@ -605,7 +605,13 @@ impl Writer {
                         let ms = u64::try_from(now - s).unwrap_or(0);
                         // Whole seconds: "after 3 minutes 20 seconds", not milliseconds.
                         let d = Duration::from_secs(ms / 1000);
-                        format!(" after {}", doorman_core::timefmt::human_duration(d))
+                        format!(
+                            " after {}",
+                            doorman_common::when::duration_words(
+                                d,
+                                doorman_common::when::UnitNames::Long
+                            )
+                        )
                     })
                     .unwrap_or_default();
                 let body = format!(

@@ -220,12 +220,10 @@ fn strings(v: &Value, key: &str) -> Result<Vec<String>, (StatusCode, String)> {
 
 fn time(v: &Value, key: &str) -> Result<i64, (StatusCode, String)> {
     let text = required(v, key)?;
-    let at = doorman_store::report::parse_rfc3339(&text).ok_or_else(|| {
-        bad(&format!(
-            "`{key}`: `{text}` is not an RFC 3339 time; write e.g. 2026-11-24T22:00:00Z"
-        ))
-    })?;
-    at.duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .map_err(|_| bad(&format!("`{key}` is before 1970")))
+    let at =
+        doorman_common::when::parse_rfc3339(&text).map_err(|e| bad(&format!("`{key}`: {e}")))?;
+    if at < 0 {
+        return Err(bad(&format!("`{key}` is before 1970")));
+    }
+    Ok(at)
 }

@@ -10,9 +10,9 @@
 //! rule internals stay behind the receipt's disclosure setting.
 
 use bytes::Bytes;
+use doorman_common::when;
 use doorman_core::auth::AuthFacts;
 use doorman_core::ratelimit::{LimitAction, client_key, denial_code};
-use doorman_core::timefmt::{rfc3339, unix_millis};
 use doorman_core::{Disclosure, Policy, RequestFacts, Verdict};
 use http::{Response, StatusCode, Version, header};
 use serde_json::{Map, Value, json};
@@ -91,7 +91,7 @@ pub async fn answer(gw: &Gateway, rt: &Runtime, facts: &RequestFacts<'_>) -> Res
                 .and_then(|v| v.to_str().ok())
         ),
     );
-    put("server_time_ms", json!(unix_millis(facts.now)));
+    put("server_time_ms", json!(when::unix_ms(facts.now)));
     put("credential", credential);
     put("verdict", verdict);
     put("status_page", json!(policy.site.status_page_url));
@@ -167,7 +167,10 @@ fn bans(gw: &Gateway, policy: &Policy, facts: &RequestFacts<'_>) -> Vec<Value> {
             }
         }
         entry.insert("code".into(), json!(code.as_str()));
-        entry.insert("until".into(), json!(rfc3339(ban.until)));
+        entry.insert(
+            "until".into(),
+            json!(when::rfc3339(when::unix_ms(ban.until))),
+        );
         entry.insert("ends_in_s".into(), json!(left.as_millis().div_ceil(1000)));
         // The request that started it: what the site's support looks up.
         entry.insert("ray_id".into(), json!(ban.ray));

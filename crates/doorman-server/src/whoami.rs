@@ -8,10 +8,10 @@
 //! never echoes a secret: keys appear in their display form only.
 
 use bytes::Bytes;
+use doorman_common::when;
 use doorman_core::auth::AuthFacts;
 use doorman_core::canonical::normalize_path;
 use doorman_core::ratelimit::LimitOutcome;
-use doorman_core::timefmt::rfc3339;
 use doorman_core::{Decision, RequestFacts, Verdict};
 use http::{Response, StatusCode, Uri, header};
 use serde_json::{Value, json};
@@ -37,7 +37,7 @@ pub async fn answer(gw: &Gateway, rt: &Runtime, facts: &RequestFacts<'_>) -> Res
             "display": i.display,
             "subject": i.subject,
             "scopes": i.scopes,
-            "expires_at": i.expires_at.map(rfc3339),
+            "expires_at": i.expires_at.map(|t| when::rfc3339(when::unix_ms(t))),
         }),
         AuthFacts::Rejected(f) => json!({
             "presented": true,
@@ -104,7 +104,7 @@ pub async fn answer(gw: &Gateway, rt: &Runtime, facts: &RequestFacts<'_>) -> Res
     };
     let body: Value = json!({
         "ray_id": facts.ray_id.to_string(),
-        "server_time": rfc3339(facts.now),
+        "server_time": when::rfc3339(when::unix_ms(facts.now)),
         "client_ip": facts.client_ip.to_string(),
         "credential": credential,
         "path": asked,

@@ -154,7 +154,7 @@ period_secs = 3600
 /// gateway starts, so that the status page shows what it shows in real life: bars of several
 /// colours, a response-time line over a day, past incidents.
 fn history(data: &std::path::Path) {
-    use doorman_status::time::{DAY_MS, HOUR_MS};
+    use doorman_common::when::{DAY_MS, HOUR_MS};
     use doorman_status::{ComponentSpec, Impact, IncidentStatus, NewIncident, StatusStore};
     let now = i64::try_from(
         std::time::SystemTime::now()

@@ -4,9 +4,10 @@
 
 use std::fmt::Write;
 
-use crate::model::Snapshot;
-use crate::time::{human, rfc3339};
 use doorman_common::html::escape;
+use doorman_common::when;
+
+use crate::model::Snapshot;
 
 /// The feed document.
 pub fn feed(snap: &Snapshot) -> String {
@@ -22,7 +23,7 @@ pub fn feed(snap: &Snapshot) -> String {
          <author><name>{name}</name></author>",
         id = escape(&format!("{base}/feed.atom")),
         title = escape(&format!("{} incidents", snap.page.name)),
-        updated = rfc3339(snap.updated_ms()),
+        updated = when::rfc3339_ms(snap.updated_ms()),
         base = escape(base),
         name = escape(&snap.page.name),
     );
@@ -33,7 +34,7 @@ pub fn feed(snap: &Snapshot) -> String {
                 content,
                 "<p><strong>{}</strong> – {}<br>{}</p>",
                 u.status.label(),
-                escape(&human(u.at_ms)),
+                escape(&when::utc_minutes(u.at_ms)),
                 escape(&u.body)
             );
         }
@@ -49,8 +50,8 @@ pub fn feed(snap: &Snapshot) -> String {
                 snap.page.id, i.id
             )),
             title = escape(&format!("{} [{}]", i.name, i.status.label())),
-            updated = rfc3339(i.updated_ms),
-            published = rfc3339(i.created_ms),
+            updated = when::rfc3339_ms(i.updated_ms),
+            published = when::rfc3339_ms(i.created_ms),
             link = escape(&snap.page.incident_url(i.id)),
             status = i.status.as_str(),
             impact = i.impact.as_str(),

@@ -7,13 +7,13 @@
 use std::fmt::Write;
 
 use doorman_common::html::escape;
+use doorman_common::when;
 
 use crate::escape::slug;
 use crate::model::{
     ComponentStatus, ComponentView, DayUptime, Incident, Indicator, LatencyPoint, Maintenance,
     Snapshot,
 };
-use crate::time::{hhmm, human, rfc3339};
 
 // Colours: every state colour is used both as text on the white card and as the background of
 // white text (banner, badge), so each is dark enough for 4.5:1 against white (WCAG AA for normal
@@ -70,17 +70,13 @@ pub fn page(snap: &Snapshot) -> String {
                 out,
                 "<li>{} since {} UTC",
                 escape(&m.what),
-                hhmm(m.since_ms)
+                when::utc_hhmm(m.since_ms)
             );
-            if m.since_ms / crate::time::DAY_MS != snap.now_ms / crate::time::DAY_MS {
-                let _ = write!(
-                    out,
-                    " ({})",
-                    crate::time::date(crate::time::utc_day(m.since_ms))
-                );
+            if m.since_ms / when::DAY_MS != snap.now_ms / when::DAY_MS {
+                let _ = write!(out, " ({})", when::utc_date(m.since_ms));
             }
             if let Some(until) = m.until_ms {
-                let _ = write!(out, ", until {}", escape(&human(until)));
+                let _ = write!(out, ", until {}", escape(&when::utc_minutes(until)));
             }
             out.push_str("</li>");
         }
@@ -177,7 +173,7 @@ fn foot(out: &mut String, snap: &Snapshot, base: &str) {
         "<footer>Updated {}. <a href=\"{base}/feed.atom\">Atom feed</a> · \
          <a href=\"{base}/api/v2/summary.json\">JSON</a> · \
          <a href=\"{base}/badge.svg\">Badge</a></footer></main></body></html>",
-        escape(&human(snap.now_ms))
+        escape(&when::utc_minutes(snap.now_ms))
     );
 }
 
@@ -202,8 +198,8 @@ fn incident_card(out: &mut String, snap: &Snapshot, i: &Incident, level: u8) {
             "<div class=\"update\"><strong>{}</strong> <time datetime=\"{}\" \
              class=\"muted\">{}</time><p>{}</p></div>",
             u.status.label(),
-            rfc3339(u.at_ms),
-            escape(&human(u.at_ms)),
+            when::rfc3339_ms(u.at_ms),
+            escape(&when::utc_minutes(u.at_ms)),
             escape(&u.body)
         );
     }
@@ -218,8 +214,8 @@ fn maintenance_card(out: &mut String, snap: &Snapshot, m: &Maintenance) {
         m.id,
         escape(&m.name),
         m.status.label(),
-        escape(&human(m.scheduled_for_ms)),
-        escape(&human(m.scheduled_until_ms)),
+        escape(&when::utc_minutes(m.scheduled_for_ms)),
+        escape(&when::utc_minutes(m.scheduled_until_ms)),
     );
     affected_line(out, snap, &m.components);
     for u in m.updates.iter().rev() {
@@ -228,7 +224,7 @@ fn maintenance_card(out: &mut String, snap: &Snapshot, m: &Maintenance) {
             "<div class=\"update\"><strong>{}</strong> <span class=\"muted\">{}</span>\
              <p>{}</p></div>",
             u.status.label(),
-            escape(&human(u.at_ms)),
+            escape(&when::utc_minutes(u.at_ms)),
             escape(&u.body)
         );
     }
@@ -298,7 +294,7 @@ fn latency_line(out: &mut String, points: &[LatencyPoint], now_ms: i64) {
         .sum::<f64>()
         / checks.max(1) as f64;
     let slowest = points.iter().map(|p| p.max_ms).max().unwrap_or(0);
-    let hours = (crate::time::utc_hour(now_ms) - crate::time::utc_hour(first.at_ms) + 1).max(1);
+    let hours = (when::utc_hour(now_ms) - when::utc_hour(first.at_ms) + 1).max(1);
     let span = if hours == 1 {
         "the last hour".to_owned()
     } else {
@@ -481,7 +477,7 @@ mod tests {
 
     fn point(hour: i64, avg_ms: f64, max_ms: u64, checks: u64) -> LatencyPoint {
         LatencyPoint {
-            at_ms: hour * crate::time::HOUR_MS,
+            at_ms: hour * when::HOUR_MS,
             avg_ms,
             max_ms,
             checks,
@@ -490,7 +486,7 @@ mod tests {
 
     #[test]
     fn the_response_time_says_numbers_or_that_there_are_none() {
-        let now = 1000 * crate::time::HOUR_MS + 5;
+        let now = 1000 * when::HOUR_MS + 5;
         let mut out = String::new();
         latency_line(&mut out, &[], now);
         assert!(out.contains("no measurements yet"), "{out}");

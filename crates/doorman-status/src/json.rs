@@ -5,11 +5,11 @@
 //! (`"12"`), maintenances `"m12"`, updates `"u5"` / `"mu5"`, component groups
 //! `"group-<slug>"`. Times are RFC 3339 UTC with milliseconds.
 
+use doorman_common::when;
 use serde_json::{Value, json};
 
 use crate::escape::slug;
 use crate::model::{ComponentStatus, ComponentView, Incident, Maintenance, Snapshot};
-use crate::time::rfc3339;
 
 /// `status.json`: `{ page, status }`.
 pub fn status(snap: &Snapshot) -> Value {
@@ -68,7 +68,7 @@ fn page(snap: &Snapshot) -> Value {
         "name": snap.page.name,
         "url": snap.page.url,
         "time_zone": "Etc/UTC",
-        "updated_at": rfc3339(snap.updated_ms()),
+        "updated_at": when::rfc3339_ms(snap.updated_ms()),
     })
 }
 
@@ -104,8 +104,8 @@ fn component_list(snap: &Snapshot) -> Vec<Value> {
                 "id": group_id(group),
                 "name": group,
                 "status": status,
-                "created_at": rfc3339(created.unwrap_or(snap.now_ms)),
-                "updated_at": rfc3339(updated.unwrap_or(snap.now_ms)),
+                "created_at": when::rfc3339_ms(created.unwrap_or(snap.now_ms)),
+                "updated_at": when::rfc3339_ms(updated.unwrap_or(snap.now_ms)),
                 "position": position + 1,
                 "description": null,
                 "showcase": false,
@@ -132,12 +132,12 @@ fn component(snap: &Snapshot, view: &ComponentView, position: usize) -> Value {
         "id": c.id,
         "name": c.name,
         "status": c.status,
-        "created_at": rfc3339(c.created_ms),
-        "updated_at": rfc3339(c.updated_ms),
+        "created_at": when::rfc3339_ms(c.created_ms),
+        "updated_at": when::rfc3339_ms(c.updated_ms),
         "position": position,
         "description": c.description,
         "showcase": true,
-        "start_date": crate::time::date(crate::time::utc_day(c.created_ms)),
+        "start_date": when::utc_date(c.created_ms),
         "group_id": c.group.as_deref().map(group_id),
         "page_id": snap.page.id,
         "group": false,
@@ -166,9 +166,9 @@ fn incident(snap: &Snapshot, i: &Incident) -> Value {
                 "status": u.status,
                 "body": u.body,
                 "incident_id": id,
-                "created_at": rfc3339(u.at_ms),
-                "updated_at": rfc3339(u.at_ms),
-                "display_at": rfc3339(u.at_ms),
+                "created_at": when::rfc3339_ms(u.at_ms),
+                "updated_at": when::rfc3339_ms(u.at_ms),
+                "display_at": when::rfc3339_ms(u.at_ms),
                 "affected_components": null,
                 "deliver_notifications": true,
             })
@@ -179,11 +179,11 @@ fn incident(snap: &Snapshot, i: &Incident) -> Value {
         "name": i.name,
         "status": i.status,
         "impact": i.impact,
-        "created_at": rfc3339(i.created_ms),
-        "updated_at": rfc3339(i.updated_ms),
-        "monitoring_at": i.monitoring_ms.map(rfc3339),
-        "resolved_at": i.resolved_ms.map(rfc3339),
-        "started_at": rfc3339(i.created_ms),
+        "created_at": when::rfc3339_ms(i.created_ms),
+        "updated_at": when::rfc3339_ms(i.updated_ms),
+        "monitoring_at": i.monitoring_ms.map(when::rfc3339_ms),
+        "resolved_at": i.resolved_ms.map(when::rfc3339_ms),
+        "started_at": when::rfc3339_ms(i.created_ms),
         "shortlink": snap.page.incident_url(i.id),
         "page_id": snap.page.id,
         "incident_updates": updates,
@@ -203,9 +203,9 @@ fn maintenance(snap: &Snapshot, m: &Maintenance) -> Value {
                 "status": u.status,
                 "body": u.body,
                 "incident_id": id,
-                "created_at": rfc3339(u.at_ms),
-                "updated_at": rfc3339(u.at_ms),
-                "display_at": rfc3339(u.at_ms),
+                "created_at": when::rfc3339_ms(u.at_ms),
+                "updated_at": when::rfc3339_ms(u.at_ms),
+                "display_at": when::rfc3339_ms(u.at_ms),
                 "affected_components": null,
                 "deliver_notifications": true,
             })
@@ -216,13 +216,13 @@ fn maintenance(snap: &Snapshot, m: &Maintenance) -> Value {
         "name": m.name,
         "status": m.status,
         "impact": "maintenance",
-        "created_at": rfc3339(m.created_ms),
-        "updated_at": rfc3339(m.updated_ms),
+        "created_at": when::rfc3339_ms(m.created_ms),
+        "updated_at": when::rfc3339_ms(m.updated_ms),
         "monitoring_at": null,
-        "resolved_at": m.completed_ms.map(rfc3339),
-        "started_at": rfc3339(m.scheduled_for_ms),
-        "scheduled_for": rfc3339(m.scheduled_for_ms),
-        "scheduled_until": rfc3339(m.scheduled_until_ms),
+        "resolved_at": m.completed_ms.map(when::rfc3339_ms),
+        "started_at": when::rfc3339_ms(m.scheduled_for_ms),
+        "scheduled_for": when::rfc3339_ms(m.scheduled_for_ms),
+        "scheduled_until": when::rfc3339_ms(m.scheduled_until_ms),
         "shortlink": format!("{}#maintenance-{}", snap.page.url.trim_end_matches('/'), m.id),
         "page_id": snap.page.id,
         "incident_updates": updates,

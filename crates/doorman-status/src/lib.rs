@@ -21,7 +21,6 @@ pub mod html;
 pub mod json;
 pub mod model;
 pub mod store;
-pub mod time;
 
 pub use endpoint::{Endpoint, Rendered};
 pub use model::{

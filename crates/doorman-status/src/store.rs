@@ -13,15 +13,15 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use doorman_common::sqlite::{self, Durability, Schema};
+use doorman_common::when::{self, DAY_MS, HOUR_MS, utc_day, utc_hour};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
+use crate::StatusError;
 use crate::model::{
     Component, ComponentSpec, ComponentStatus, ComponentView, DayUptime, Impact, Incident,
     IncidentStatus, LatencyPoint, Maintenance, MaintenanceStatus, Mitigation, PageInfo, Snapshot,
     Update,
 };
-use crate::time::{DAY_MS, HOUR_MS, utc_day, utc_hour};
-use crate::{StatusError, time};
 
 /// The file name inside the data directory.
 pub const DB_FILE: &str = "status.sqlite";
@@ -387,7 +387,7 @@ impl StatusStore {
             };
             out.push(DayUptime {
                 day,
-                date: time::date(day),
+                date: when::utc_date(day * DAY_MS),
                 checks,
                 failures,
                 uptime_percent: (checks > 0)

@@ -1,7 +1,7 @@
 //! Renderers over a snapshot read from a real store: Statuspage JSON against a fixture of the
 //! documented shape, HTML self-containment and escaping, Atom well-formedness, badge colours.
 
-use doorman_status::time::{DAY_MS, HOUR_MS};
+use doorman_common::when::{DAY_MS, HOUR_MS};
 use doorman_status::{
     ComponentSpec, ComponentStatus, Endpoint, Impact, IncidentStatus, Mitigation, NewIncident,
     NewMaintenance, PageInfo, Snapshot, SnapshotOptions, StatusStore, badge,

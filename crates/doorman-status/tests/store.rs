@@ -1,6 +1,6 @@
 //! Storage round trips against a real SQLite file in a temp directory.
 
-use doorman_status::time::{DAY_MS, HOUR_MS};
+use doorman_common::when::{DAY_MS, HOUR_MS};
 use doorman_status::{
     ComponentSpec, ComponentStatus, Impact, IncidentStatus, MaintenanceStatus, NewIncident,
     NewMaintenance, PageInfo, SnapshotOptions, StatusError, StatusStore,

@@ -7,7 +7,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant, SystemTime};
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use doorman_core::timefmt::unix_millis;
+use doorman_common::when::unix_ms;
 use doorman_store::{Action, EventLog, EventLogSettings, EventRecord, Fact, TraceLine};
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -15,7 +15,7 @@ const WAIT: Duration = Duration::from_secs(60);
 fn event(n: u64) -> EventRecord {
     EventRecord {
         ray_id: format!("{n:016x}-bench"),
-        time_ms: unix_millis(SystemTime::now()),
+        time_ms: unix_ms(SystemTime::now()),
         client_ip: std::net::IpAddr::from([203, 0, 113, (n % 250) as u8]),
         method: "GET".into(),
         host: "example.com".into(),

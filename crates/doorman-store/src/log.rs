@@ -453,7 +453,7 @@ impl Writer {
 
     fn start_retention(&self) -> Retention {
         if self.retention_days > 0 {
-            let now_ms = doorman_core::timefmt::unix_millis(SystemTime::now());
+            let now_ms = doorman_common::when::unix_ms(SystemTime::now());
             let cutoff_ms = now_ms.saturating_sub(i64::from(self.retention_days) * 86_400_000);
             Retention::ByAge { cutoff_ms }
         } else if self.retention_rows > 0 {

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::SystemTime;
 
+use doorman_common::when::{from_unix_ms, unix_ms};
 use doorman_core::Code;
-use doorman_core::timefmt::{from_unix_millis, unix_millis};
 use ipnet::IpNet;
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row};
@@ -181,7 +181,7 @@ impl EventQuery {
         let mut args: Vec<Value> = Vec::new();
         if let Some(since) = filter.since {
             sql.push_str(" AND time_ms >= ?");
-            args.push(Value::Integer(unix_millis(since)));
+            args.push(Value::Integer(unix_ms(since)));
         }
         if let Some(ip) = filter.ip {
             let (lo, hi) = ip.key_range();
@@ -269,7 +269,7 @@ impl EventQuery {
         let ms: Option<i64> =
             self.conn
                 .query_row("SELECT min(time_ms) FROM events", [], |row| row.get(0))?;
-        Ok(ms.map(from_unix_millis))
+        Ok(ms.map(from_unix_ms))
     }
 
     /// The retention the server noted when it last opened the log, if it did.

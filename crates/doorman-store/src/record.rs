@@ -13,7 +13,7 @@ use std::net::IpAddr;
 use std::str::FromStr;
 use std::time::SystemTime;
 
-use doorman_core::timefmt::{from_unix_millis, unix_millis};
+use doorman_common::when::{from_unix_ms, unix_ms};
 use doorman_core::{Receipt, TraceStep};
 use serde::{Deserialize, Serialize};
 
@@ -183,7 +183,7 @@ impl EventRecord {
     pub fn from_receipt(receipt: &Receipt, context: EventContext, trace: &[TraceStep]) -> Self {
         EventRecord {
             ray_id: receipt.ray_id.to_string(),
-            time_ms: unix_millis(receipt.time),
+            time_ms: unix_ms(receipt.time),
             client_ip: receipt.client_ip,
             method: context.method,
             host: context.host,
@@ -207,7 +207,7 @@ impl EventRecord {
 
     /// When the request was received.
     pub fn time(&self) -> SystemTime {
-        from_unix_millis(self.time_ms)
+        from_unix_ms(self.time_ms)
     }
 }
 

@@ -8,9 +8,9 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
-use doorman_core::timefmt::{civil_from_unix, rfc3339};
+use doorman_common::when;
 use doorman_core::{Code, RayId};
 use serde::Serialize;
 
@@ -30,137 +30,12 @@ pub struct BadSince(pub String);
 pub fn parse_since(text: &str, now: SystemTime) -> Result<SystemTime, BadSince> {
     let text = text.trim();
     let bad = || BadSince(text.to_owned());
-    if let Some(ago) = parse_duration(text) {
+    if let Some(ago) = when::parse_duration(text) {
         return now.checked_sub(ago).ok_or_else(bad);
     }
-    parse_rfc3339(text).ok_or_else(bad)
-}
-
-/// `15m`, `2h`, `1h30m`, … as a duration; `None` for anything else.
-pub fn parse_duration(text: &str) -> Option<Duration> {
-    let mut total: u64 = 0;
-    let mut rest = text;
-    if rest.is_empty() {
-        return None;
-    }
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return None;
-        }
-        let n: u64 = rest[..digits].parse().ok()?;
-        let unit = rest[digits..].chars().next()?;
-        let secs = match unit {
-            's' => 1,
-            'm' => 60,
-            'h' => 3_600,
-            'd' => 86_400,
-            'w' => 7 * 86_400,
-            _ => return None,
-        };
-        total = total.checked_add(n.checked_mul(secs)?)?;
-        rest = &rest[digits + unit.len_utf8()..];
-    }
-    Some(Duration::from_secs(total))
-}
-
-/// Parses RFC 3339 (`2026-11-22T21:44:11Z`, fractions and `±hh:mm` offsets allowed, `t`/space
-/// for `T`) or a bare date (midnight UTC).
-pub fn parse_rfc3339(text: &str) -> Option<SystemTime> {
-    let b = text.as_bytes();
-    let num = |range: std::ops::Range<usize>| -> Option<i64> {
-        let part = text.get(range)?;
-        if part.bytes().all(|c| c.is_ascii_digit()) {
-            part.parse().ok()
-        } else {
-            None
-        }
-    };
-    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
-        return None;
-    }
-    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
-        return None;
-    }
-    let days = days_from_civil(year, month, day);
-    if b.len() == 10 {
-        return from_unix_secs(days * 86_400, 0);
-    }
-    if !matches!(b[10], b'T' | b't' | b' ') || b.len() < 20 || b[13] != b':' || b[16] != b':' {
-        return None;
-    }
-    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if hour > 23 || minute > 59 || second > 60 {
-        return None;
-    }
-    let mut i = 19;
-    let mut nanos: u32 = 0;
-    if b[i] == b'.' {
-        let digits = b[i + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
-        if digits == 0 {
-            return None;
-        }
-        // Nanosecond precision is all a SystemTime offers; further digits are ignored.
-        for (k, c) in b[i + 1..i + 1 + digits].iter().take(9).enumerate() {
-            nanos += u32::from(c - b'0') * 10u32.pow(8 - k as u32);
-        }
-        i += 1 + digits;
-    }
-    let offset_secs = match &text[i..] {
-        "Z" | "z" => 0,
-        zone if zone.len() == 6 && matches!(zone.as_bytes()[0], b'+' | b'-') => {
-            if zone.as_bytes()[3] != b':' {
-                return None;
-            }
-            let (oh, om) = (num(i + 1..i + 3)?, num(i + 4..i + 6)?);
-            if oh > 23 || om > 59 {
-                return None;
-            }
-            let sign = if zone.starts_with('-') { -1 } else { 1 };
-            sign * (oh * 3_600 + om * 60)
-        }
-        _ => return None,
-    };
-    // A leap second (:60) is read as the first second of the next minute.
-    let secs = days * 86_400 + hour * 3_600 + minute * 60 + second - offset_secs;
-    from_unix_secs(secs, nanos)
-}
-
-fn from_unix_secs(secs: i64, nanos: u32) -> Option<SystemTime> {
-    let sub = Duration::from_nanos(u64::from(nanos));
-    if secs >= 0 {
-        UNIX_EPOCH.checked_add(Duration::from_secs(secs as u64) + sub)
-    } else {
-        UNIX_EPOCH
-            .checked_sub(Duration::from_secs(secs.unsigned_abs()))?
-            .checked_add(sub)
-    }
-}
-
-fn is_leap(year: i64) -> bool {
-    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
-}
-
-fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        2 if is_leap(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`, the
-/// inverse of the core's `civil_from_unix`).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    when::parse_rfc3339(text)
+        .map(when::from_unix_ms)
+        .map_err(|_| bad())
 }
 
 /// A Ray ID argument that is not one.
@@ -227,8 +102,7 @@ pub fn parse_country(text: &str) -> Result<String, BadCountry> {
 
 /// `2026-11-22 21:44:11`, UTC (the table's header says so).
 fn short_utc(time_ms: i64) -> String {
-    let (y, mo, d, h, mi, s) = civil_from_unix(time_ms.div_euclid(1_000));
-    format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}")
+    when::utc_seconds(time_ms)
 }
 
 /// `2026-11-22 21:44:11.123 UTC`.
@@ -395,7 +269,7 @@ struct JsonEvent<'a> {
 /// One event as a single-line JSON object: the record's fields plus `time` in RFC 3339.
 pub fn json_line(record: &EventRecord) -> String {
     serde_json::to_string(&JsonEvent {
-        time: rfc3339(record.time()),
+        time: when::rfc3339(record.time_ms),
         record,
     })
     .expect("an event record always serializes")
@@ -404,7 +278,7 @@ pub fn json_line(record: &EventRecord) -> String {
 /// One event as pretty-printed JSON, for `doorman explain --json`.
 pub fn json_pretty(record: &EventRecord) -> String {
     serde_json::to_string_pretty(&JsonEvent {
-        time: rfc3339(record.time()),
+        time: when::rfc3339(record.time_ms),
         record,
     })
     .expect("an event record always serializes")
@@ -650,7 +524,7 @@ pub fn not_found_message(
         let _ = write!(
             out,
             " (the oldest kept is from {})",
-            long_utc(doorman_core::timefmt::unix_millis(oldest))
+            long_utc(when::unix_ms(oldest))
         );
     }
     out.push_str(
@@ -661,6 +535,8 @@ pub fn not_found_message(
 
 #[cfg(test)]
 mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
     use super::*;
     use crate::record::TraceLine;
 
@@ -684,7 +560,7 @@ mod tests {
     #[test]
     fn since_accepts_rfc3339() {
         let now = at(0);
-        // 1795383851 is 2026-11-22T21:44:11Z (see doorman_core::timefmt's tests).
+        // 1795383851 is 2026-11-22T21:44:11Z (see doorman_common::when's tests).
         let t = at(1_795_383_851);
         assert_eq!(parse_since("2026-11-22T21:44:11Z", now), Ok(t));
         assert_eq!(parse_since("2026-11-22t21:44:11z", now), Ok(t));
@@ -714,14 +590,6 @@ mod tests {
             "yesterday",
         ] {
             assert!(parse_since(bad, now).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn days_from_civil_inverts_the_core() {
-        for days in [-800_000i64, -1, 0, 1, 10_957, 20_000, 2_932_896] {
-            let (y, m, d, ..) = civil_from_unix(days * 86_400);
-            assert_eq!(days_from_civil(y, i64::from(m), i64::from(d)), days);
         }
     }
 

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::thread;
 use std::time::{Duration, SystemTime};
 
-use doorman_core::timefmt::{from_unix_millis, unix_millis};
+use doorman_common::when::{from_unix_ms, unix_ms};
 use doorman_store::{
     Action, EventFilter, EventLog, EventLogSettings, EventQuery, EventRecord, Fact, IpFilter,
     Retention, StoreError, TraceLine,
@@ -15,7 +15,7 @@ use doorman_store::{
 const WAIT: Duration = Duration::from_secs(30);
 
 fn now_ms() -> i64 {
-    unix_millis(SystemTime::now())
+    unix_ms(SystemTime::now())
 }
 
 /// A plausible event; `n` makes its Ray ID unique.
@@ -318,10 +318,7 @@ fn retention_forgets_old_events() {
         query.retention().unwrap(),
         Some(Retention { days: 30, rows: 0 })
     );
-    assert_eq!(
-        query.oldest().unwrap(),
-        Some(from_unix_millis(now - 29 * day))
-    );
+    assert_eq!(query.oldest().unwrap(), Some(from_unix_ms(now - 29 * day)));
 }
 
 #[test]
@@ -368,7 +365,7 @@ fn filters_select_by_time_ip_code_and_rule() {
     assert_eq!(ids(base.clone()), [5, 4, 3, 2, 1, 0]);
     assert_eq!(
         ids(EventFilter {
-            since: Some(from_unix_millis(t0 + 180_000)),
+            since: Some(from_unix_ms(t0 + 180_000)),
             ..base.clone()
         }),
         [5, 4, 3]
@@ -428,7 +425,7 @@ fn filters_select_by_time_ip_code_and_rule() {
         ids(EventFilter {
             code: Some("1020".into()),
             ip: ip("203.0.113.0/24"),
-            since: Some(from_unix_millis(t0)),
+            since: Some(from_unix_ms(t0)),
             ..base.clone()
         }),
         [0]
@@ -556,7 +553,7 @@ fn filters_select_by_asn_country_and_action() {
         ids(EventFilter {
             rule: Some("rule:watch".into()),
             country: Some("NL".into()),
-            since: Some(from_unix_millis(t0 + 3 * 60_000)),
+            since: Some(from_unix_ms(t0 + 3 * 60_000)),
             ..base.clone()
         }),
         [6]
