@@ -158,7 +158,10 @@ pub fn run_explain(args: &ExplainArgs) -> anyhow::Result<ExitCode> {
 fn open_dir(data_dir: &std::path::Path) -> anyhow::Result<Option<EventQuery>> {
     match EventQuery::open(data_dir) {
         Ok(query) => Ok(Some(query)),
-        Err(err @ (StoreError::Missing { .. } | StoreError::Uninitialized { .. })) => {
+        Err(
+            err @ (StoreError::Missing { .. }
+            | StoreError::Setup(doorman_common::sqlite::SqliteError::Uninitialized { .. })),
+        ) => {
             eprintln!("doorman: {err} (pass --data-dir to read another one)");
             Ok(None)
         }

@@ -103,7 +103,7 @@ pub enum SqliteError {
     /// The file was written by a newer Doorman, whose schema this build does not know.
     #[error(
         "{} has schema version {found} but this Doorman knows only up to {known}; \
-         run a newer Doorman",
+         run a newer Doorman or point it at another data directory",
         path.display()
     )]
     TooNew {

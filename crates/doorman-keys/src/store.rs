@@ -84,20 +84,6 @@ pub enum KeyStoreError {
         /// Where it was looked for.
         path: PathBuf,
     },
-    /// The database was written by a newer Doorman.
-    #[error(
-        "{} has schema version {found} but this Doorman knows only up to {known}; run a newer \
-         Doorman",
-        path.display()
-    )]
-    TooNew {
-        /// The file.
-        path: PathBuf,
-        /// Its schema version.
-        found: u32,
-        /// The newest this build knows.
-        known: u32,
-    },
     /// The database could not be created, opened, made owner-only or migrated.
     #[error(transparent)]
     Setup(SqliteError),
@@ -216,9 +202,6 @@ impl From<SqliteError> for KeyStoreError {
     fn from(err: SqliteError) -> Self {
         match err {
             SqliteError::Missing { path } => KeyStoreError::Missing { path },
-            SqliteError::TooNew { path, found, known } => {
-                KeyStoreError::TooNew { path, found, known }
-            }
             other => KeyStoreError::Setup(other),
         }
     }

@@ -399,7 +399,13 @@ fn a_database_from_a_newer_doorman_is_refused_and_reopening_migrates_once() {
         .unwrap();
     drop(conn);
     let err = KeyStore::open(&path).unwrap_err();
-    assert!(matches!(err, KeyStoreError::TooNew { .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            KeyStoreError::Setup(doorman_common::sqlite::SqliteError::TooNew { .. })
+        ),
+        "{err}"
+    );
     assert!(err.to_string().contains("run a newer Doorman"), "{err}");
 }
 

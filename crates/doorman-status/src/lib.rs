@@ -11,8 +11,6 @@
 //! below the status page to the right renderer and content type; [`time`] is UTC calendar maths.
 #![forbid(unsafe_code)]
 
-use std::path::PathBuf;
-
 pub mod atom;
 pub mod badge;
 pub mod endpoint;
@@ -33,19 +31,6 @@ pub use store::{NewIncident, NewMaintenance, SnapshotOptions, StatusStore, db_pa
 /// What can go wrong storing or reading status.
 #[derive(Debug, thiserror::Error)]
 pub enum StatusError {
-    /// The database was written by a newer Doorman.
-    #[error(
-        "{} has status schema version {found}, this build knows up to {known}: upgrade Doorman",
-        path.display()
-    )]
-    TooNew {
-        /// The file.
-        path: PathBuf,
-        /// Its version.
-        found: u32,
-        /// Ours.
-        known: u32,
-    },
     /// The database could not be created, opened, made owner-only or migrated.
     #[error(transparent)]
     Setup(doorman_common::sqlite::SqliteError),
@@ -77,12 +62,7 @@ pub enum StatusError {
 }
 
 impl From<doorman_common::sqlite::SqliteError> for StatusError {
-    /// Keeps this crate's wording for the status database.
     fn from(err: doorman_common::sqlite::SqliteError) -> Self {
-        use doorman_common::sqlite::SqliteError as E;
-        match err {
-            E::TooNew { path, found, known } => StatusError::TooNew { path, found, known },
-            other => StatusError::Setup(other),
-        }
+        StatusError::Setup(err)
     }
 }

@@ -61,7 +61,9 @@ fn file_is_private_wal_and_versioned() {
     drop(conn);
     assert!(matches!(
         StatusStore::open(&data),
-        Err(StatusError::TooNew { found: 99, .. })
+        Err(StatusError::Setup(
+            doorman_common::sqlite::SqliteError::TooNew { found: 99, .. }
+        ))
     ));
 }
 

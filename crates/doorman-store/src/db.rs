@@ -173,7 +173,13 @@ mod tests {
             .unwrap();
         drop(conn);
         let err = open_writer(tmp.path()).unwrap_err();
-        assert!(matches!(err, StoreError::TooNew { .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                StoreError::Setup(doorman_common::sqlite::SqliteError::TooNew { .. })
+            ),
+            "{err}"
+        );
     }
 
     #[cfg(unix)]
@@ -200,7 +206,9 @@ mod tests {
         fs::write(db_path(tmp.path()), b"").unwrap();
         assert!(matches!(
             open_reader(tmp.path()),
-            Err(StoreError::Uninitialized { .. })
+            Err(StoreError::Setup(
+                doorman_common::sqlite::SqliteError::Uninitialized { .. }
+            ))
         ));
     }
 

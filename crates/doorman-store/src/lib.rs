@@ -34,26 +34,6 @@ pub enum StoreError {
         /// Where it was looked for.
         path: PathBuf,
     },
-    /// A reader found a file that no Doorman has set up.
-    #[error("{} is not a Doorman database (no schema version)", path.display())]
-    Uninitialized {
-        /// The file.
-        path: PathBuf,
-    },
-    /// The database was written by a newer Doorman, whose schema this build does not know.
-    #[error(
-        "{} has schema version {found} but this Doorman knows only up to {known}; \
-         run a newer Doorman or point it at another data directory",
-        path.display()
-    )]
-    TooNew {
-        /// The database file.
-        path: PathBuf,
-        /// Its schema version.
-        found: u32,
-        /// The newest this build knows.
-        known: u32,
-    },
     /// The database could not be created, opened, made owner-only or migrated.
     #[error(transparent)]
     Setup(doorman_common::sqlite::SqliteError),
@@ -88,8 +68,6 @@ impl From<doorman_common::sqlite::SqliteError> for StoreError {
         use doorman_common::sqlite::SqliteError as E;
         match err {
             E::Missing { path } => StoreError::Missing { path },
-            E::Uninitialized { path } => StoreError::Uninitialized { path },
-            E::TooNew { path, found, known } => StoreError::TooNew { path, found, known },
             other => StoreError::Setup(other),
         }
     }
