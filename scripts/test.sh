@@ -57,6 +57,9 @@ echo "== dependency audit (at ${SECONDS} s)"
 # The RustSec database: fresh from GitHub where it answers, else the committed snapshot (the
 # script says which and its date). Reasoned exceptions live in deny.toml and .cargo/audit.toml.
 scripts/advisory-db.sh
+# --offline keeps cargo deny from the database's GitHub; the crates it reads come first from the
+# registry (every target and feature, which the build alone does not download).
+cargo fetch --locked -q
 cargo deny --offline --locked --log-level error check
 cargo audit --no-fetch --db target/advisory-dbs/advisory-db-3157b0e258782691 --deny warnings
 echo "== cargo test (at ${SECONDS} s)"
