@@ -42,6 +42,8 @@ failures = []
 
 
 def check(ok, what):
+    # Notices are newline-separated KEY=VALUE lines; one report line per check reads better.
+    what = " ".join(what.split("\n")).strip()
     print(("ok   " if ok else "FAIL ") + what, flush=True)
     if not ok:
         failures.append(what)

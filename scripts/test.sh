@@ -69,7 +69,7 @@ cargo test --workspace --locked 2>&1 | tee target/test-output.txt
 status=${PIPESTATUS[0]}
 set -e
 summary=$(awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } } END { printf "%d passed, %d failed", p, f }' target/test-output.txt)
-echo "$summary; the whole run took ${SECONDS} s"
+echo "$summary"
 if [ "$status" -ne 0 ]; then
   echo "test.sh: cargo test failed (exit $status); full output in target/test-output.txt"
   exit "$status"
