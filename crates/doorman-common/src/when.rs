@@ -119,6 +119,11 @@ pub fn rfc3339_secs(unix_s: u64) -> String {
     }
 }
 
+/// `22/Nov/2026:21:44:11 +0000`: the time of Apache's common and combined log formats, in UTC.
+pub fn clf(at_ms: i64) -> String {
+    utc(at_ms, "%d/%b/%Y:%H:%M:%S +0000")
+}
+
 /// `2026-11-22 21:44:11 UTC`: what a person reads on a page or a receipt.
 pub fn human_utc(at_ms: i64) -> String {
     utc(at_ms, "%Y-%m-%d %H:%M:%S UTC")

@@ -27,12 +27,13 @@ use ipnet::IpNet;
 use crate::diag::{Position, Sink};
 use crate::parse::{Parsed, SpanIndex, child};
 use crate::raw::{
-    DEFAULT_ADMIN_TOKEN_FILE, RawAccess, RawAmbiguousPaths, RawDisclosure, RawLogFormat,
-    RawNormalization, RawNormalizationType, RawPathForward, RawRoute, RawSource, RawUpstream,
+    DEFAULT_ADMIN_TOKEN_FILE, RawAccess, RawAccessLogFormat, RawAmbiguousPaths, RawDisclosure,
+    RawLogFormat, RawNormalization, RawNormalizationType, RawPathForward, RawRoute, RawSource,
+    RawUpstream,
 };
 use crate::settings::{
-    Admin, AdminToken, Config, Events, Forwarding, Limits, Listener, LogFormat, Logging,
-    ServerSettings, TlsFiles,
+    AccessLog, AccessLogDestination, AccessLogFormat, Admin, AdminToken, Config, Events,
+    Forwarding, Limits, Listener, LogFormat, Logging, ServerSettings, TlsFiles,
 };
 use crate::suggest;
 use crate::values::{self, Invalid};
@@ -79,6 +80,7 @@ pub(crate) fn compile(
     let challenge = c.challenge(&raw.challenge, &data_dir);
     let logging = c.logging(&raw.logging);
     let events = c.events(&raw.events);
+    let access_log = raw.access_log.as_ref().map(|a| c.access_log(a));
     let (upstreams, upstream_index, names_complete) = c.upstreams(&raw.upstreams);
     let (mut auth_policy, mut auth_server) = c.auth(&raw.auth);
     auth_server.jwt_providers = c.jwt_providers(&raw.jwt_providers);
@@ -126,6 +128,7 @@ pub(crate) fn compile(
         forwarding,
         logging,
         events,
+        access_log,
     };
     let policy = Policy {
         node: Arc::from(node_name),
@@ -874,6 +877,69 @@ impl Compiler<'_, '_> {
             batch_size: to_usize(raw.batch_size),
             retention_days: (raw.retention_days != 0).then_some(raw.retention_days),
             retention_rows: (raw.retention_rows != 0).then_some(raw.retention_rows),
+        }
+    }
+
+    fn access_log(&mut self, raw: &crate::raw::RawAccessLog) -> AccessLog {
+        let destination = if raw.path == "stdout" {
+            AccessLogDestination::Stdout
+        } else {
+            if raw.path.is_empty() {
+                self.invalid(
+                    "access_log.path",
+                    Invalid {
+                        detail: "an empty path".into(),
+                        hint: Some(
+                            "write \"stdout\" or a file, e.g. \"./access.log\"; remove [access_log] to turn it off".into(),
+                        ),
+                    },
+                );
+            }
+            let file = self.resolve(&self.config_dir.clone(), Path::new(&raw.path));
+            if file.is_dir() {
+                self.invalid(
+                    "access_log.path",
+                    Invalid {
+                        detail: format!("`{}` is a directory", file.display()),
+                        hint: Some(
+                            "relative paths start from the config file's directory; name a file in it, e.g. \"./access.log\"".into(),
+                        ),
+                    },
+                );
+            }
+            AccessLogDestination::File(file)
+        };
+        if !(0.0..=1.0).contains(&raw.sample_allowed) {
+            self.invalid(
+                "access_log.sample_allowed",
+                Invalid {
+                    detail: format!(
+                        "{} is not a fraction between 0.0 and 1.0",
+                        raw.sample_allowed
+                    ),
+                    hint: Some(
+                        "1.0 logs every allowed request, 0.1 one in ten, 0.0 only denials".into(),
+                    ),
+                },
+            );
+        }
+        if raw.queue_capacity == 0 {
+            self.invalid(
+                "access_log.queue_capacity",
+                Invalid {
+                    detail: "0 would drop every line".into(),
+                    hint: Some("remove the key to use the default".into()),
+                },
+            );
+        }
+        AccessLog {
+            destination,
+            format: match raw.format {
+                RawAccessLogFormat::Json => AccessLogFormat::Json,
+                RawAccessLogFormat::Combined => AccessLogFormat::Combined,
+            },
+            sample_allowed: raw.sample_allowed,
+            queue_capacity: to_usize(raw.queue_capacity),
         }
     }
 

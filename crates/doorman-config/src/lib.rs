@@ -44,9 +44,9 @@ pub use firewall::{LIST_PROBLEMS_SHOWN, MAX_LIST_NAME, SKIPPABLE_PHASES};
 pub use parse::MAX_ERRORS;
 pub use ratelimit::{MAX_PERIOD_SECS, MAX_REQUESTS_PER_PERIOD};
 pub use settings::{
-    Admin, AdminToken, AuthServer, ChallengeServer, Config, Events, Forwarding, Limits, Listener,
-    LogFormat, Logging, RateLimitSettings, RedisSettings, ServerSettings, StatusComponent,
-    StatusSettings, TlsFiles,
+    AccessLog, AccessLogDestination, AccessLogFormat, Admin, AdminToken, AuthServer,
+    ChallengeServer, Config, Events, Forwarding, Limits, Listener, LogFormat, Logging,
+    RateLimitSettings, RedisSettings, ServerSettings, StatusComponent, StatusSettings, TlsFiles,
 };
 
 /// A configuration that loaded, and what looked odd about it.

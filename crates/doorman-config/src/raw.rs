@@ -55,6 +55,8 @@ pub const DEFAULT_EVENTS_BATCH_SIZE: u64 = 256;
 pub const DEFAULT_EVENTS_RETENTION_DAYS: u64 = 30;
 /// Default `[events] retention_rows`.
 pub const DEFAULT_EVENTS_RETENTION_ROWS: u64 = 1_000_000;
+/// Default `[access_log] queue_capacity`.
+pub const DEFAULT_ACCESS_LOG_QUEUE_CAPACITY: u64 = 16_384;
 /// Default `[[upstreams]] connect_timeout_ms`.
 pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 2_000;
 /// Default `[[upstreams]] response_timeout_ms`.
@@ -94,6 +96,8 @@ pub struct RawConfig {
     pub logging: RawLogging,
     /// The event log writer.
     pub events: RawEvents,
+    /// One line per request; off when the table is absent.
+    pub access_log: Option<RawAccessLog>,
     /// Named origins.
     pub upstreams: Vec<RawUpstream>,
     /// Which requests go where, and who may use them.
@@ -385,6 +389,42 @@ impl Default for RawEvents {
             retention_rows: DEFAULT_EVENTS_RETENTION_ROWS,
         }
     }
+}
+
+/// `[access_log]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawAccessLog {
+    /// `"stdout"` or a file, relative to the config file.
+    pub path: String,
+    /// One JSON object per line, or Apache's combined format.
+    pub format: RawAccessLogFormat,
+    /// Fraction of allowed requests logged, 0.0 to 1.0; denials are always logged.
+    pub sample_allowed: f64,
+    /// Lines waiting for the writer; when full, new lines are dropped and counted.
+    pub queue_capacity: u64,
+}
+
+impl Default for RawAccessLog {
+    fn default() -> Self {
+        RawAccessLog {
+            path: "stdout".to_owned(),
+            format: RawAccessLogFormat::Json,
+            sample_allowed: 1.0,
+            queue_capacity: DEFAULT_ACCESS_LOG_QUEUE_CAPACITY,
+        }
+    }
+}
+
+/// `[access_log] format`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawAccessLogFormat {
+    /// One JSON object per line.
+    #[default]
+    Json,
+    /// Apache's combined log format.
+    Combined,
 }
 
 /// One `[[upstreams]]` entry.

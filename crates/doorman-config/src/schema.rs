@@ -9,13 +9,13 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
 use crate::raw::{
-    RawAccess, RawAccessAction, RawAccessRule, RawAdmin, RawAmbiguousPaths, RawAuth, RawChallenge,
-    RawClientIp, RawConfig, RawDisclosure, RawEvents, RawFailMode, RawForwarding, RawHealthCheck,
-    RawIntel, RawIpClass, RawJwtProvider, RawLimitAction, RawLimitBackend, RawLimits, RawList,
-    RawListFormat, RawListKind, RawListener, RawLogFormat, RawLogging, RawMode, RawNormalization,
-    RawNormalizationType, RawPathForward, RawRateLimit, RawRateLimitSettings, RawRoute,
-    RawRouteAuth, RawRule, RawRuleAction, RawServer, RawSite, RawSource, RawStatus,
-    RawStatusComponent, RawStatusMitigation, RawTls, RawUpstream,
+    RawAccess, RawAccessAction, RawAccessLog, RawAccessLogFormat, RawAccessRule, RawAdmin,
+    RawAmbiguousPaths, RawAuth, RawChallenge, RawClientIp, RawConfig, RawDisclosure, RawEvents,
+    RawFailMode, RawForwarding, RawHealthCheck, RawIntel, RawIpClass, RawJwtProvider,
+    RawLimitAction, RawLimitBackend, RawLimits, RawList, RawListFormat, RawListKind, RawListener,
+    RawLogFormat, RawLogging, RawMode, RawNormalization, RawNormalizationType, RawPathForward,
+    RawRateLimit, RawRateLimitSettings, RawRoute, RawRouteAuth, RawRule, RawRuleAction, RawServer,
+    RawSite, RawSource, RawStatus, RawStatusComponent, RawStatusMitigation, RawTls, RawUpstream,
 };
 
 /// One kind of table in the file.
@@ -43,6 +43,7 @@ pub fn sections() -> Vec<Section> {
         section::<RawSite>("site", "[site]"),
         section::<RawLogging>("logging", "[logging]"),
         section::<RawEvents>("events", "[events]"),
+        section::<RawAccessLog>("access_log", "[access_log]"),
         section::<RawUpstream>("upstreams.*", "[[upstreams]]"),
         section::<RawHealthCheck>("upstreams.*.health_check", "[upstreams.health_check]"),
         section::<RawRoute>("routes.*", "[[routes]]"),
@@ -92,6 +93,7 @@ pub fn enum_key(pattern: &str) -> Option<&'static [&'static str]> {
         "routes.*.disclosure" => variants::<RawDisclosure>(),
         "client_ip.source" => variants::<RawSource>(),
         "logging.format" => variants::<RawLogFormat>(),
+        "access_log.format" => variants::<RawAccessLogFormat>(),
         "lists.*.kind" => variants::<RawListKind>(),
         "lists.*.format" => variants::<RawListFormat>(),
         "lists.*.class" => variants::<RawIpClass>(),

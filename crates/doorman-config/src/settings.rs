@@ -53,6 +53,8 @@ pub struct ServerSettings {
     pub logging: Logging,
     /// The event log writer.
     pub events: Events,
+    /// `[access_log]`; `None` when the table is absent.
+    pub access_log: Option<AccessLog>,
 }
 
 /// One socket to accept client connections on.
@@ -164,6 +166,33 @@ pub struct Events {
     pub retention_days: Option<u64>,
     /// Keep at most this many events; `None`: no cap.
     pub retention_rows: Option<u64>,
+}
+
+/// `[access_log]`: one line per request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccessLog {
+    pub destination: AccessLogDestination,
+    pub format: AccessLogFormat,
+    /// Fraction of allowed requests logged, in `0.0..=1.0`.
+    pub sample_allowed: f64,
+    /// Lines waiting for the writer; when full, new lines are dropped and counted.
+    pub queue_capacity: usize,
+}
+
+/// Where access log lines go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccessLogDestination {
+    Stdout,
+    /// Resolved against the config file's directory.
+    File(PathBuf),
+}
+
+/// How an access log line is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessLogFormat {
+    Json,
+    /// Apache's combined log format.
+    Combined,
 }
 
 /// Where rate limit counters live.

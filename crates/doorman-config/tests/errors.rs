@@ -871,3 +871,37 @@ fn names_from_other_tools_are_suggested() {
         "{e}"
     );
 }
+
+#[test]
+fn access_log_values_are_checked_where_written() {
+    let text = format!("{BASE}\n[access_log]\nsample_allowed = 1.5\n");
+    assert_error(
+        &text,
+        "invalid value for `sample_allowed`: 1.5 is not a fraction between 0.0 and 1.0",
+        "1.5",
+        Some("0.0 only denials"),
+    );
+    let text = format!("{BASE}\n[access_log]\nqueue_capacity = 0\n");
+    assert_error(
+        &text,
+        "invalid value for `queue_capacity`: 0 would drop every line",
+        "0\n",
+        None,
+    );
+    let text = format!("{BASE}\n[access_log]\npath = \"\"\n");
+    assert_error(
+        &text,
+        "invalid value for `path`: an empty path",
+        "\"\"",
+        None,
+    );
+    let text = format!("{BASE}\n[access_log]\npath = \".\"\n");
+    assert_error(&text, "is a directory", "\".\"", None);
+    let text = format!("{BASE}\n[access_log]\nformat = \"common\"\n");
+    assert_error(
+        &text,
+        "invalid value for `format`: expected one of \"json\", \"combined\", found \"common\"",
+        "\"common\"",
+        None,
+    );
+}

@@ -608,3 +608,32 @@ fn environment_variables_fill_string_values() {
     );
     assert_eq!(at(e), pos(&text, "\"${DOORMAN_TEST_SURELY_UNSET_9341}\""));
 }
+
+#[test]
+fn the_access_log_is_off_unless_its_table_is_there() {
+    use doorman_config::{AccessLogDestination, AccessLogFormat};
+    assert!(loaded(BASE).config.server.access_log.is_none());
+
+    let dir = Dir::new();
+    let l = dir.load(&format!("{BASE}[access_log]\n")).expect("loads");
+    let a = l.config.server.access_log.expect("on");
+    assert_eq!(a.destination, AccessLogDestination::Stdout);
+    assert_eq!(a.format, AccessLogFormat::Json);
+    assert_eq!(a.sample_allowed, 1.0);
+    assert_eq!(a.queue_capacity, 16_384);
+
+    // A file is relative to the config file's directory, like every path.
+    let l = dir
+        .load(&format!(
+            "{BASE}[access_log]\npath = \"logs/access.log\"\nformat = \"combined\"\nsample_allowed = 0\nqueue_capacity = 8\n"
+        ))
+        .expect("loads");
+    let a = l.config.server.access_log.expect("on");
+    assert_eq!(
+        a.destination,
+        AccessLogDestination::File(dir.path().join("logs/access.log"))
+    );
+    assert_eq!(a.format, AccessLogFormat::Combined);
+    assert_eq!(a.sample_allowed, 0.0);
+    assert_eq!(a.queue_capacity, 8);
+}

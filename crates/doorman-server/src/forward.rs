@@ -214,12 +214,19 @@ pub(crate) async fn forward(
         }
         Some(Ok(resp)) => resp,
     };
+    let upstream_time = started.elapsed();
     gw.metrics
         .upstream_latency
         .get_or_create(&UpstreamLabels {
             upstream: pool.spec.name.clone(),
         })
-        .observe(started.elapsed().as_secs_f64());
+        .observe(upstream_time.as_secs_f64());
+    if gw.access_log.is_some() {
+        resp.extensions_mut().insert(crate::access_log::Forwarded {
+            target: target.to_owned(),
+            upstream_time,
+        });
+    }
 
     let switching = resp.status() == http::StatusCode::SWITCHING_PROTOCOLS;
     let Some(client_side) = client_upgrade.filter(|_| switching) else {

@@ -134,6 +134,8 @@ pub struct Gateway {
     current: ArcSwap<Runtime>,
     pub metrics: Metrics,
     pub events: EventLog,
+    /// `[access_log]`, started with the process; `None` when off.
+    pub access_log: Option<crate::access_log::AccessLog>,
     /// Rate limit counters and bans; they outlive reloads.
     pub limiter: Limiter,
     /// The API key store's snapshot, refreshed when `doorman keys` changes it.
@@ -168,6 +170,7 @@ impl Gateway {
         loaded: doorman_config::Loaded,
         config_path: Option<PathBuf>,
         events: EventLog,
+        access_log: Option<crate::access_log::AccessLog>,
         limiter: Limiter,
         keys: Arc<crate::auth::Keys>,
         keyring: doorman_challenge::Keyring,
@@ -193,6 +196,7 @@ impl Gateway {
             current: ArcSwap::from_pointee(runtime),
             metrics,
             events,
+            access_log,
             limiter,
             keys,
             keyring: ArcSwap::from_pointee(keyring),
@@ -288,6 +292,9 @@ fn restart_only_changes(old: &Config, new: &Config) -> Vec<String> {
     }
     if o.events != n.events {
         out.push("[events]".to_string());
+    }
+    if o.access_log != n.access_log {
+        out.push("[access_log]".to_string());
     }
     if o.rate_limit != n.rate_limit {
         out.push("[rate_limit]".to_string());

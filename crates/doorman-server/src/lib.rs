@@ -8,6 +8,7 @@
 //! (`doorman-store`).
 #![forbid(unsafe_code)]
 
+pub mod access_log;
 pub mod admin;
 pub mod auth;
 pub mod body;
@@ -88,6 +89,9 @@ pub enum ServerError {
     /// The data directory or the event log could not be opened.
     #[error("event log: {0}")]
     EventLog(String),
+    /// The access log's file could not be opened.
+    #[error("cannot open the access log {0}")]
+    AccessLog(String),
 }
 
 /// A running server.
@@ -188,6 +192,20 @@ pub async fn start(loaded: Loaded, config_path: Option<PathBuf>) -> Result<Start
     )
     .map_err(|e| ServerError::EventLog(e.to_string()))?;
 
+    let access_log = s
+        .access_log
+        .as_ref()
+        .map(|a| {
+            access_log::AccessLog::start(a).map_err(|e| {
+                let what = match &a.destination {
+                    doorman_config::AccessLogDestination::File(p) => p.display().to_string(),
+                    doorman_config::AccessLogDestination::Stdout => "stdout".to_owned(),
+                };
+                ServerError::AccessLog(format!("{what}: {e}"))
+            })
+        })
+        .transpose()?;
+
     let grace = s.shutdown_grace;
     let max_connections = s.limits.max_connections;
     let watch = s.watch_config;
@@ -201,6 +219,7 @@ pub async fn start(loaded: Loaded, config_path: Option<PathBuf>) -> Result<Start
         loaded,
         config_path,
         events,
+        access_log,
         limiter,
         keys,
         keyring,
@@ -263,6 +282,13 @@ pub async fn start(loaded: Loaded, config_path: Option<PathBuf>) -> Result<Start
                 Ok(Err(e)) => tracing::error!("event log did not flush cleanly: {e}"),
                 Err(e) => tracing::error!("event log shutdown panicked: {e}"),
             }
+            let gw = gw.clone();
+            let _ = tokio::task::spawn_blocking(move || {
+                if let Some(log) = &gw.access_log {
+                    log.shutdown();
+                }
+            })
+            .await;
         })
     };
     Ok(Started {

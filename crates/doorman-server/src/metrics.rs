@@ -175,6 +175,8 @@ pub struct Metrics {
     pub event_log_dropped: Counter,
     pub event_log_recorded: Counter,
     pub event_log_write_errors: Counter,
+    pub access_log_lines: Counter,
+    pub access_log_dropped: Counter,
     pub rate_limit_checks: Family<LimitLabels, Counter>,
     pub upstream_target_up: Family<TargetLabels, Gauge>,
     pub rate_limit_tracked_keys: Gauge,
@@ -290,6 +292,18 @@ impl Metrics {
             "Event log batches that failed to write",
             Counter::default(),
         );
+        let access_log_lines = registered(
+            r,
+            "access_log_lines",
+            "Lines written to the access log",
+            Counter::default(),
+        );
+        let access_log_dropped = registered(
+            r,
+            "access_log_dropped",
+            "Access log lines dropped because the queue was full or the write failed",
+            Counter::default(),
+        );
         let rate_limit_checks = registered(
             r,
             "rate_limit_checks",
@@ -358,6 +372,8 @@ impl Metrics {
             event_log_dropped,
             event_log_recorded,
             event_log_write_errors,
+            access_log_lines,
+            access_log_dropped,
             rate_limit_checks,
             upstream_target_up,
             rate_limit_tracked_keys,
@@ -518,6 +534,11 @@ pub fn scrape(gw: &Gateway, format: Format) -> String {
     copy_count(&m.event_log_dropped, events.dropped);
     copy_count(&m.event_log_recorded, events.recorded);
     copy_count(&m.event_log_write_errors, events.write_errors);
+    if let Some(log) = &gw.access_log {
+        let stats = log.stats();
+        copy_count(&m.access_log_lines, stats.lines);
+        copy_count(&m.access_log_dropped, stats.dropped);
+    }
     let limiter = gw.limiter.stats();
     m.rate_limit_tracked_keys
         .set(i64::try_from(limiter.tracked_keys).unwrap_or(i64::MAX));

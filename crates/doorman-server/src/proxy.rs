@@ -11,8 +11,8 @@
 //! 4. **Decide**: `doorman_core::decide`, then the rate limiter for the counters it names.
 //! 5. **Carry**: forward a permit ([`crate::forward`]) and stream the answer back, or put the
 //!    receipt (or the challenge page) on the wire.
-//! 6. **Record**: every receipt, log-mode match and origin failure goes to the event log, and the
-//!    metrics count the answer.
+//! 6. **Record**: every receipt, log-mode match and origin failure goes to the event log, the
+//!    metrics count the answer, and the access log gets its line ([`crate::access_log`]).
 //!
 //! Every response, proxied or made here, carries the Ray ID header.
 
@@ -23,7 +23,7 @@ use std::time::{Instant, SystemTime};
 
 use doorman_core::auth::AuthFacts;
 use doorman_core::clearance::ClearanceFacts;
-use doorman_core::decision::Verdict;
+use doorman_core::decision::{MatchAction, RuleKind, RuleMatch, Verdict};
 use doorman_core::intel::IpInfo;
 use doorman_core::ratelimit::{LimitCheck, LimitOutcome, rule_for as rate_limit_rule_for};
 use doorman_core::{
@@ -36,6 +36,7 @@ use http::uri::PathAndQuery;
 use http::{Request, Response, Version};
 use hyper::body::Incoming;
 
+use crate::access_log::{AccessEntry, Forwarded};
 use crate::body::ProxyBody;
 use crate::canonical::{Target, canonical_request, settle_upgrade};
 use crate::counting::{CountingContext, count_response};
@@ -73,7 +74,13 @@ pub async fn handle(
     let rt = gw.runtime();
     let ray = RayId::new(rand::random(), rt.config.policy.node.clone());
     let now = SystemTime::now();
-    let (mut resp, route) = process(&gw, &rt, &conn, req, &ray, now).await;
+    // Taken before the request is consumed, and only when there is a log to write.
+    let received = gw.access_log.as_ref().map(|_| Received::of(&req));
+    let mut note = RequestNote {
+        on: received.is_some(),
+        ..RequestNote::default()
+    };
+    let (mut resp, route) = process(&gw, &rt, &conn, req, &ray, now, &mut note).await;
     if let Some(open) = open {
         // The connection's last request (`max_requests_per_connection`): HTTP/1 says so on the
         // response itself, which is the only way to say it before the response is sent.
@@ -88,7 +95,103 @@ pub async fn handle(
     }
     // The response head is ready; a streamed body is not part of the duration.
     gw.metrics.note_request(&rt, &route, resp.status(), started);
+    if let (Some(log), Some(received)) = (&gw.access_log, received)
+        // Denials and the gateway's own answers are always logged; allowed requests sampled.
+        && (note.code.is_some() || note.own || log.wants_allowed())
+    {
+        log.record(access_entry(
+            &ray, now, &conn, note, received, &resp, started,
+        ));
+    }
     Ok(resp)
+}
+
+/// What the access log needs of the request as it arrived.
+struct Received {
+    method: http::Method,
+    version: Version,
+    user_agent: Option<HeaderValue>,
+    referer: Option<HeaderValue>,
+    bytes_in: Option<u64>,
+}
+
+impl Received {
+    fn of(req: &Request<Incoming>) -> Self {
+        let headers = req.headers();
+        Received {
+            method: req.method().clone(),
+            version: req.version(),
+            user_agent: headers.get(header::USER_AGENT).cloned(),
+            referer: headers.get(header::REFERER).cloned(),
+            bytes_in: headers
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok()?.parse().ok()),
+        }
+    }
+}
+
+/// What the phases found out that the access log shows; filled only when `on`.
+#[derive(Default)]
+struct RequestNote {
+    on: bool,
+    /// As resolved through the trusted proxies.
+    client_ip: Option<IpAddr>,
+    host: Option<String>,
+    /// Canonical, the API key parameter redacted.
+    path: Option<String>,
+    /// The receipt's code and rule, when the gateway answered with one.
+    code: Option<Code>,
+    rule: Option<String>,
+    route: Option<String>,
+    upstream: Option<String>,
+    key_id: Option<String>,
+    /// A page or endpoint of the gateway's own.
+    own: bool,
+}
+
+impl RequestNote {
+    fn receipt(&mut self, receipt: &Receipt) {
+        if self.on {
+            self.code = Some(receipt.code);
+            self.rule.clone_from(&receipt.rule);
+        }
+    }
+}
+
+fn access_entry(
+    ray: &RayId,
+    now: SystemTime,
+    conn: &ConnInfo,
+    note: RequestNote,
+    received: Received,
+    resp: &Response<ProxyBody>,
+    started: Instant,
+) -> AccessEntry {
+    let forwarded = resp.extensions().get::<Forwarded>();
+    AccessEntry {
+        time: now,
+        ray: ray.clone(),
+        client_ip: note.client_ip.unwrap_or(conn.peer_ip),
+        method: received.method,
+        host: note.host,
+        path: note.path,
+        status: resp.status().as_u16(),
+        code: note.code,
+        route: note.route,
+        upstream: note.upstream,
+        target: forwarded.map(|f| f.target.clone()),
+        bytes_in: received.bytes_in,
+        bytes_out: hyper::body::Body::size_hint(resp.body()).exact(),
+        duration: started.elapsed(),
+        upstream_time: forwarded.map(|f| f.upstream_time),
+        version: received.version,
+        tls_version: conn.tls.as_ref().map(|t| t.version.clone()),
+        ja4: conn.tls.as_ref().and_then(|t| t.ja4.clone()),
+        user_agent: received.user_agent,
+        key_id: note.key_id,
+        rule: note.rule,
+        referer: received.referer,
+    }
 }
 
 /// The phases, in order. Returns the answer and the name of the route (or endpoint) for metrics.
@@ -99,11 +202,13 @@ async fn process(
     req: Request<Incoming>,
     ray: &RayId,
     now: SystemTime,
+    note: &mut RequestNote,
 ) -> (Response<ProxyBody>, String) {
     let policy = &rt.config.policy;
     let (mut parts, body) = req.into_parts();
     let client_ip =
         doorman_core::client_ip::resolve(conn.peer_ip, &parts.headers, &policy.client_ip);
+    note.client_ip = Some(client_ip);
 
     // 1. The canonical request.
     let websocket = settle_upgrade(&mut parts);
@@ -113,6 +218,11 @@ async fn process(
         Err(refusal) => {
             let receipt = refusal.receipt(ray, now, client_ip, policy, &parts, limits);
             let summary = RequestSummary::received(&parts, rt);
+            if note.on {
+                note.host = Some(summary.host.text()).filter(|h| !h.is_empty());
+                note.path = summary.path.as_ref().map(|p| p.as_str().to_owned());
+                note.receipt(&receipt);
+            }
             return (deny(gw, rt, receipt, &summary, None, &[]), "-".to_owned());
         }
     };
@@ -127,10 +237,19 @@ async fn process(
         host: target.host_header(parts.headers.get(header::HOST)),
         websocket,
     };
+    if note.on {
+        note.host = Some(target.authority.host.to_string()).filter(|h| !h.is_empty());
+        let pq = match parts.uri.query() {
+            Some(q) => format!("{}?{q}", target.path.path),
+            None => target.path.path.to_string(),
+        };
+        note.path = Some(redacted_key_param(&pq, rt).unwrap_or(pq));
+    }
 
     // 2. The public pages (status, error codes): for everyone, the blocked included, before any
     // security phase.
     if let Some((resp, page)) = public_page(gw, rt, &parts, &target).await {
+        note.own = true;
         return (resp, page.to_owned());
     }
 
@@ -144,6 +263,9 @@ async fn process(
         None => AuthFacts::None,
     };
     let client = client_facts(gw, rt, conn, &parts, client_ip, now, auth);
+    if note.on {
+        note.key_id = client.auth.identity().and_then(|i| i.key_id.clone());
+    }
     let facts = RequestFacts {
         ray_id: ray,
         now,
@@ -178,6 +300,7 @@ async fn process(
             OwnEndpoint::Trace => crate::trace::answer(gw, rt, &facts).await,
             OwnEndpoint::Whoami => crate::whoami::answer(gw, rt, &facts).await,
         };
+        note.own = true;
         return (resp, endpoint.name().to_owned());
     }
 
@@ -191,6 +314,10 @@ async fn process(
         .route
         .map_or_else(|| "-".to_owned(), |i| policy.routes[i].name.clone());
     gw.metrics.note_rule_matches(rt, &decision.matched);
+    if note.on {
+        note.route = decision.route.map(|i| policy.routes[i].name.clone());
+        note.rule = allowed_by(policy, &decision.matched);
+    }
     for entry in &decision.logged {
         let action = match entry.mode {
             LogMode::Log => Action::Log,
@@ -220,6 +347,7 @@ async fn process(
     } = decision;
     let permit = match verdict {
         Verdict::Deny(receipt) => {
+            note.receipt(&receipt);
             let resp = answer_denial(gw, rt, &facts, *receipt, &summary, &route_name, &trace);
             return (resp, route_name);
         }
@@ -232,6 +360,9 @@ async fn process(
         .then(|| CountingContext::of(&facts));
     drop(facts);
     let pool = &rt.pools[permit.upstream()];
+    if note.on {
+        note.upstream = Some(pool.spec.name.clone());
+    }
     let view = UpstreamView {
         identity: identity.as_ref(),
         strip_credentials,
@@ -254,6 +385,7 @@ async fn process(
         }
         Err(failure) => {
             let receipt = failure_receipt(rt, ray, now, client_ip, pool, &failure);
+            note.receipt(&receipt);
             deny(gw, rt, receipt, &summary, Some(&route_name), &trace)
         }
     };
@@ -539,8 +671,8 @@ impl RequestSummary {
         mut path: Option<PathAndQuery>,
         rt: &Runtime,
     ) -> Self {
-        if let (Some(param), Some(pq)) = (&rt.config.server.auth.key_query_param, &path)
-            && let Some(clean) = without_query_param(pq.as_str(), param, "REDACTED")
+        if let Some(pq) = &path
+            && let Some(clean) = redacted_key_param(pq.as_str(), rt)
         {
             path = PathAndQuery::try_from(clean).ok();
         }
@@ -572,6 +704,31 @@ impl RequestSummary {
             asn: info.asn,
             country: info.country,
         }
+    }
+}
+
+/// `path?query` with the value of the query parameter that may carry an API key replaced, as
+/// the event log and the access log show it; `None` when there is nothing to redact.
+fn redacted_key_param(pq: &str, rt: &Runtime) -> Option<String> {
+    let param = rt.config.server.auth.key_query_param.as_ref()?;
+    without_query_param(pq, param, "REDACTED")
+}
+
+/// The access or custom rule that let the request pass outright, if one did, named as receipts
+/// name rules (`access:<id>`, `rule:<id>`).
+fn allowed_by(policy: &doorman_core::Policy, matched: &[RuleMatch]) -> Option<String> {
+    let m = matched
+        .iter()
+        .rev()
+        .find(|m| m.action == MatchAction::Allow)?;
+    match m.kind {
+        RuleKind::AccessRule => {
+            (policy.firewall.access_rules.get(m.index)).map(|r| format!("access:{}", r.id))
+        }
+        RuleKind::CustomRule => {
+            (policy.firewall.rules.get(m.index)).map(|r| format!("rule:{}", r.id))
+        }
+        RuleKind::RateLimit => None,
     }
 }
 

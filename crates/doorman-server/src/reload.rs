@@ -65,12 +65,14 @@ pub async fn watch_files(
     }
 }
 
-/// Waits for signals: SIGHUP reloads, SIGTERM/SIGINT start a graceful shutdown.
+/// Waits for signals: SIGHUP reloads, SIGUSR1 reopens the access log (after logrotate moved
+/// it), SIGTERM/SIGINT start a graceful shutdown.
 #[cfg(unix)]
 pub async fn run_signals(gw: Arc<Gateway>, shutdown: CancellationToken) {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut hup), Ok(mut term), Ok(mut int)) = (
+    let (Ok(mut hup), Ok(mut usr1), Ok(mut term), Ok(mut int)) = (
         signal(SignalKind::hangup()),
+        signal(SignalKind::user_defined1()),
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
     ) else {
@@ -88,6 +90,15 @@ pub async fn run_signals(gw: Arc<Gateway>, shutdown: CancellationToken) {
                 let gw = gw.clone();
                 if let Ok(outcome) = tokio::task::spawn_blocking(move || gw.reload()).await {
                     crate::service_notify::reloaded(&outcome);
+                }
+            }
+            _ = usr1.recv() => {
+                match &gw.access_log {
+                    Some(log) => {
+                        tracing::info!("SIGUSR1: reopening the access log");
+                        log.reopen();
+                    }
+                    None => tracing::debug!("SIGUSR1: no access log to reopen"),
                 }
             }
             _ = term.recv() => { tracing::info!("SIGTERM: shutting down gracefully"); break; }
