@@ -416,3 +416,74 @@ fn version_names_the_commit_and_its_date() {
         "{text}"
     );
 }
+
+/// logrotate's way: move the file, then SIGUSR1; the next lines go to a new file at the old
+/// path, and the moved one keeps what was written before.
+#[test]
+fn sigusr1_reopens_the_access_log_after_a_rename() {
+    let demo = BlockingDemo::start();
+    let origin = demo.addr;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("doorman.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"[server]
+node_name = "rotate"
+data_dir = "data"
+
+{LOOPBACK_LISTENERS}
+
+[access_log]
+path = "access.log"
+
+[[upstreams]]
+name = "origin"
+targets = ["{origin}"]
+
+[[routes]]
+name = "all"
+path_prefix = "/"
+upstream = "origin"
+"#
+        ),
+    )
+    .unwrap();
+    let (child, stderr, addr) = DOORMAN.serve(&config, &[]);
+    let pid = child.0.id().to_string();
+    let log = dir.path().join("access.log");
+    let lines_in = |path: &std::path::Path, n: usize| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            if text.lines().count() >= n {
+                return text;
+            }
+            assert!(Instant::now() < deadline, "{} has {text:?}", path.display());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+
+    assert!(http_get(addr, "/debug/echo?before=1", &[]).starts_with("HTTP/1.1 200"));
+    lines_in(&log, 1);
+    let rotated = dir.path().join("access.log.1");
+    std::fs::rename(&log, &rotated).unwrap();
+    let status = Command::new("kill").args(["-USR1", &pid]).status().unwrap();
+    assert!(status.success());
+    let mut seen = Vec::new();
+    wait_for(&stderr, "SIGUSR1", &mut seen);
+    // The writer reopens within its 200 ms flush interval.
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(http_get(addr, "/debug/echo?after=1", &[]).starts_with("HTTP/1.1 200"));
+
+    let new = lines_in(&log, 1);
+    assert!(
+        new.contains("after=1") && !new.contains("before=1"),
+        "{new}"
+    );
+    let old = std::fs::read_to_string(&rotated).unwrap();
+    assert!(
+        old.contains("before=1") && !old.contains("after=1"),
+        "{old}"
+    );
+}

@@ -54,6 +54,37 @@ pub struct AccessEntry {
     pub referer: Option<HeaderValue>,
 }
 
+/// A request's line waiting for its response body to end: the body counts what it sends, and
+/// dropping it (sent, or abandoned by a client that left) offers the line to the log.
+pub struct PendingLine {
+    gw: Arc<crate::gateway::Gateway>,
+    entry: Option<Box<AccessEntry>>,
+    sent: u64,
+}
+
+impl PendingLine {
+    pub fn new(gw: Arc<crate::gateway::Gateway>, entry: AccessEntry) -> Self {
+        PendingLine {
+            gw,
+            entry: Some(Box::new(entry)),
+            sent: 0,
+        }
+    }
+
+    pub(crate) fn sent(&mut self, bytes: usize) {
+        self.sent += bytes as u64;
+    }
+}
+
+impl Drop for PendingLine {
+    fn drop(&mut self) {
+        if let (Some(log), Some(mut entry)) = (&self.gw.access_log, self.entry.take()) {
+            entry.bytes_out = Some(self.sent);
+            log.record(entry);
+        }
+    }
+}
+
 /// Which target answered and how long its head took; put on the origin's response by
 /// [`crate::forward`] when the access log is on.
 #[derive(Debug, Clone)]
@@ -71,7 +102,8 @@ struct Counters {
 
 /// A running access log: the sending half and the writer thread.
 pub struct AccessLog {
-    tx: SyncSender<AccessEntry>,
+    // Boxed: the queue's slots are allocated up front, and an entry is a few hundred bytes.
+    tx: SyncSender<Box<AccessEntry>>,
     sample_allowed: f64,
     counters: Arc<Counters>,
     reopen: Arc<AtomicBool>,
@@ -157,7 +189,7 @@ impl AccessLog {
     }
 
     /// Offers a line to the writer; never waits.
-    pub fn record(&self, entry: AccessEntry) {
+    pub fn record(&self, entry: Box<AccessEntry>) {
         match self.tx.try_send(entry) {
             Ok(()) => {}
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
@@ -194,7 +226,7 @@ impl AccessLog {
 }
 
 struct Writer {
-    rx: Receiver<AccessEntry>,
+    rx: Receiver<Box<AccessEntry>>,
     sink: Sink,
     out: BufWriter<Box<dyn Write + Send>>,
     format: AccessLogFormat,
@@ -446,12 +478,12 @@ mod tests {
             queue_capacity: 16,
         })
         .unwrap();
-        log.record(entry());
+        log.record(Box::new(entry()));
         std::thread::sleep(FLUSH_EVERY * 2);
         std::fs::rename(&path, dir.join("access.log.1")).unwrap();
         log.reopen();
         std::thread::sleep(FLUSH_EVERY * 2);
-        log.record(entry());
+        log.record(Box::new(entry()));
         log.shutdown();
         let old = std::fs::read_to_string(dir.join("access.log.1")).unwrap();
         let new = std::fs::read_to_string(&path).unwrap();

@@ -36,7 +36,7 @@ use http::uri::PathAndQuery;
 use http::{Request, Response, Version};
 use hyper::body::Incoming;
 
-use crate::access_log::{AccessEntry, Forwarded};
+use crate::access_log::{AccessEntry, Forwarded, PendingLine};
 use crate::body::ProxyBody;
 use crate::canonical::{Target, canonical_request, settle_upgrade};
 use crate::counting::{CountingContext, count_response};
@@ -99,9 +99,8 @@ pub async fn handle(
         // Denials and the gateway's own answers are always logged; allowed requests sampled.
         && (note.code.is_some() || note.own || log.wants_allowed())
     {
-        log.record(access_entry(
-            &ray, now, &conn, note, received, &resp, started,
-        ));
+        let entry = access_entry(&ray, now, &conn, note, received, &resp, started);
+        resp = resp.map(|b| b.logging(PendingLine::new(gw.clone(), entry)));
     }
     Ok(resp)
 }
@@ -181,7 +180,8 @@ fn access_entry(
         upstream: note.upstream,
         target: forwarded.map(|f| f.target.clone()),
         bytes_in: received.bytes_in,
-        bytes_out: hyper::body::Body::size_hint(resp.body()).exact(),
+        // Counted as the body is sent.
+        bytes_out: None,
         duration: started.elapsed(),
         upstream_time: forwarded.map(|f| f.upstream_time),
         version: received.version,

@@ -63,13 +63,13 @@ fn json(line: &str) -> Value {
 #[tokio::test]
 async fn proxied_and_denied_requests_get_lines_with_their_fields() {
     let env = start(&access_log("access.log", "")).await;
-    let (ok, _) = get(
+    let (ok, ok_body) = get(
         &env.url("/debug/echo?city=Oslo"),
         &[("user-agent", "probe/1")],
     )
     .await;
     assert_eq!(ok.status(), 200);
-    let (denied, _) = get(&env.url("/admin/panel"), &[]).await;
+    let (denied, denied_body) = get(&env.url("/admin/panel"), &[]).await;
     assert_eq!(denied.status(), 403);
 
     let lines = lines(&log_path(&env), 2).await;
@@ -87,6 +87,7 @@ async fn proxied_and_denied_requests_get_lines_with_their_fields() {
     assert_eq!(proxied["user_agent"], "probe/1");
     assert!(proxied["upstream_ms"].as_f64().is_some(), "{proxied}");
     assert!(proxied["duration_ms"].as_f64().is_some(), "{proxied}");
+    assert_eq!(proxied["bytes_out"], ok_body.len());
     let time = proxied["time"].as_str().unwrap();
     assert!(doorman_common::when::parse_rfc3339(time).is_ok(), "{time}");
     assert_eq!(time.len(), "2026-11-22T21:44:11.250Z".len(), "{time}");
@@ -103,10 +104,7 @@ async fn proxied_and_denied_requests_get_lines_with_their_fields() {
     assert_eq!(denial["route"], "chat");
     assert_eq!(denial["path"], "/admin/panel");
     assert!(denial.get("upstream").is_none() && denial.get("target").is_none());
-    assert!(
-        denial["bytes_out"].as_u64().is_some_and(|b| b > 0),
-        "{denial}"
-    );
+    assert_eq!(denial["bytes_out"], denied_body.len());
 
     // An allow rule decided this one.
     let (allowed, _) = get(&env.url("/debug/status?code=204"), &[]).await;
@@ -116,6 +114,15 @@ async fn proxied_and_denied_requests_get_lines_with_their_fields() {
     assert_eq!(line["rule"], "rule:let-status");
     assert_eq!(line["status"], 204);
     assert!(line.get("code").is_none(), "{line}");
+
+    // A streamed answer: the line is written once the stream ends, with what was sent.
+    let (drip, drip_body) = get(&env.url("/debug/drip?chunks=3&interval_ms=20"), &[]).await;
+    assert_eq!(drip.status(), 200);
+    let lines = self::lines(&log_path(&env), 4).await;
+    let line = json(&lines[3]);
+    assert_eq!(line["ray"], header(&drip, "doorman-ray"));
+    assert!(!drip_body.is_empty());
+    assert_eq!(line["bytes_out"], drip_body.len());
     env.stop().await;
 }
 
@@ -192,7 +199,7 @@ async fn the_combined_format_reads_as_combined() {
     let mut fields = rest.splitn(3, ' ');
     assert_eq!(fields.next(), Some("200"));
     let bytes = fields.next().unwrap();
-    assert!(bytes == "-" || bytes.parse::<u64>().is_ok(), "{bytes}");
+    assert!(bytes.parse::<u64>().is_ok_and(|b| b > 0), "{bytes}");
     assert_eq!(
         fields.next(),
         Some("\"https://r.example/\" \"probe \\\"2\\\"\"")
