@@ -19,7 +19,6 @@ use doorman_config::{AccessLogDestination, AccessLogFormat};
 use doorman_core::{Code, RayId};
 use http::Version;
 use http::header::HeaderValue;
-use serde_json::{Map, Value};
 
 /// Lines sit in the writer's buffer at most this long.
 const FLUSH_EVERY: Duration = Duration::from_millis(200);
@@ -312,56 +311,80 @@ fn header_text(v: &HeaderValue) -> String {
     String::from_utf8_lossy(v.as_bytes()).into_owned()
 }
 
-/// One JSON object; absent values are left out rather than written as null.
+/// One JSON object, fields in a fixed order (time first, as people read a log); absent values
+/// are left out rather than written as null.
 pub fn json_line(e: &AccessEntry, out: &mut String) {
-    let mut m = Map::new();
-    let mut put = |k: &str, v: Value| {
-        m.insert(k.to_owned(), v);
-    };
-    put(
+    let mut line = JsonLine { out, first: true };
+    line.text(
         "time",
-        Value::from(doorman_common::when::rfc3339_ms(
-            doorman_common::when::unix_ms(e.time),
-        )),
+        &doorman_common::when::rfc3339_ms(doorman_common::when::unix_ms(e.time)),
     );
-    put("ray", Value::from(e.ray.to_string()));
-    put("client_ip", Value::from(e.client_ip.to_string()));
-    put("method", Value::from(e.method.as_str()));
-    let opt = |m: &mut Map<String, Value>, k: &str, v: Option<Value>| {
-        if let Some(v) = v {
-            m.insert(k.to_owned(), v);
-        }
-    };
-    opt(&mut m, "host", e.host.clone().map(Value::from));
-    opt(&mut m, "path", e.path.clone().map(Value::from));
-    m.insert("status".into(), Value::from(e.status));
-    opt(&mut m, "code", e.code.map(|c| Value::from(c.as_str())));
-    opt(&mut m, "route", e.route.clone().map(Value::from));
-    opt(&mut m, "upstream", e.upstream.clone().map(Value::from));
-    opt(&mut m, "target", e.target.clone().map(Value::from));
-    opt(&mut m, "bytes_in", e.bytes_in.map(Value::from));
-    opt(&mut m, "bytes_out", e.bytes_out.map(Value::from));
-    m.insert("duration_ms".into(), Value::from(millis(e.duration)));
-    opt(
-        &mut m,
-        "upstream_ms",
-        e.upstream_time.map(|d| Value::from(millis(d))),
-    );
-    m.insert("http_version".into(), Value::from(version_text(e.version)));
-    opt(
-        &mut m,
-        "tls_version",
-        e.tls_version.clone().map(Value::from),
-    );
-    opt(&mut m, "ja4", e.ja4.clone().map(Value::from));
-    opt(
-        &mut m,
+    line.text("ray", &e.ray.to_string());
+    line.text("client_ip", &e.client_ip.to_string());
+    line.text("method", e.method.as_str());
+    line.opt_text("host", e.host.as_deref());
+    line.opt_text("path", e.path.as_deref());
+    line.number("status", e.status);
+    line.opt_text("code", e.code.map(Code::as_str));
+    line.opt_text("route", e.route.as_deref());
+    line.opt_text("upstream", e.upstream.as_deref());
+    line.opt_text("target", e.target.as_deref());
+    if let Some(n) = e.bytes_in {
+        line.number("bytes_in", n);
+    }
+    if let Some(n) = e.bytes_out {
+        line.number("bytes_out", n);
+    }
+    line.number("duration_ms", millis(e.duration));
+    if let Some(d) = e.upstream_time {
+        line.number("upstream_ms", millis(d));
+    }
+    line.text("http_version", version_text(e.version));
+    line.opt_text("tls_version", e.tls_version.as_deref());
+    line.opt_text("ja4", e.ja4.as_deref());
+    line.opt_text(
         "user_agent",
-        e.user_agent.as_ref().map(|v| Value::from(header_text(v))),
+        e.user_agent.as_ref().map(header_text).as_deref(),
     );
-    opt(&mut m, "key_id", e.key_id.clone().map(Value::from));
-    opt(&mut m, "rule", e.rule.clone().map(Value::from));
-    out.push_str(&Value::Object(m).to_string());
+    line.opt_text("key_id", e.key_id.as_deref());
+    line.opt_text("rule", e.rule.as_deref());
+    line.out.push('}');
+}
+
+/// Writes `"key":value` pairs in order; serde_json escapes the strings.
+struct JsonLine<'a> {
+    out: &'a mut String,
+    first: bool,
+}
+
+impl JsonLine<'_> {
+    fn key(&mut self, key: &str) {
+        self.out.push(if self.first { '{' } else { ',' });
+        self.first = false;
+        self.out.push('"');
+        self.out.push_str(key);
+        self.out.push_str("\":");
+    }
+
+    fn text(&mut self, key: &str, value: &str) {
+        self.key(key);
+        // Serializing a str cannot fail.
+        self.out
+            .push_str(&serde_json::to_string(value).unwrap_or_default());
+    }
+
+    fn opt_text(&mut self, key: &str, value: Option<&str>) {
+        if let Some(v) = value {
+            self.text(key, v);
+        }
+    }
+
+    /// A finite number; Rust's `Display` of one is valid JSON.
+    fn number(&mut self, key: &str, value: impl std::fmt::Display) {
+        use std::fmt::Write as _;
+        self.key(key);
+        let _ = write!(self.out, "{value}");
+    }
 }
 
 /// Milliseconds with microsecond precision: sub-millisecond answers are common.
@@ -417,6 +440,7 @@ fn quoted(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     fn entry() -> AccessEntry {
         AccessEntry {
@@ -454,6 +478,10 @@ mod tests {
         assert_eq!(v["status"], 403);
         assert_eq!(v["duration_ms"], 1.5);
         assert!(v.get("route").is_none() && !s.contains("null"));
+        assert!(
+            s.starts_with("{\"time\":") && s.ends_with("\"rule\":\"block-bad\"}"),
+            "{s}"
+        );
     }
 
     #[test]
