@@ -1,7 +1,8 @@
-//! The access log through a live gateway: a proxied and a denied request give lines with the
-//! fields that apply (and no others), a query-string API key is redacted, sampling at 0.0 keeps
-//! only denials, the combined format reads as combined, a reopen after a rename writes to the new
-//! file, and a full queue counts its drops.
+//! The access log through a live gateway: a proxied, a denied, an allowed-by-rule and a streamed
+//! request give lines with the fields that apply (and no others), a query-string API key is
+//! redacted and a verified one named by its id, TLS requests carry their version and JA4,
+//! sampling at 0.0 keeps only denials, the combined format reads as combined, a reopen after a
+//! rename writes to the new file, and a full queue counts its drops.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -285,5 +286,76 @@ async fn a_full_queue_drops_and_counts() {
     // Closing the reader ends the writer's blocked write, so shutdown can flush and join.
     drop(held);
     drop(gw);
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn a_tls_request_names_its_version_and_ja4() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let certs = tempfile::tempdir().unwrap();
+    let (cert, key, ca) = self_signed(certs.path());
+    let env = start_with(|data, origin| {
+        base_config(data, origin, "", &access_log("access.log", "")).replace(
+            "[[listeners]]\naddr = \"127.0.0.1:0\"",
+            &format!(
+                "[[listeners]]\naddr = \"127.0.0.1:0\"\n\n[[listeners]]\naddr = \"127.0.0.1:0\"\n\
+                 tls = {{ cert_file = \"{}\", key_file = \"{}\" }}",
+                cert.display(),
+                key.display()
+            ),
+        )
+    })
+    .await;
+    let mut tls = tls_connect(env.gateway.listen_addrs[1], ca, &[b"http/1.1"]).await;
+    tls.write_all(b"GET /debug/echo HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = String::new();
+    let _ = tls.read_to_string(&mut answer).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+
+    let lines = lines(&log_path(&env), 1).await;
+    let line = json(&lines[0]);
+    assert_eq!(line["host"], "localhost");
+    assert_eq!(line["tls_version"], "TLSv1.3");
+    let ja4 = line["ja4"].as_str().unwrap_or_default();
+    assert!(ja4.starts_with("t13d"), "{line}");
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn a_verified_key_is_named_by_its_id_never_its_secret() {
+    let env = start(&access_log("access.log", "")).await;
+    let store = doorman_keys::KeyStore::open(doorman_keys::keys_path(&env.data_dir())).unwrap();
+    let now_ms = doorman_common::when::unix_ms(std::time::SystemTime::now());
+    let (secret, record) = store
+        .create(
+            doorman_keys::NewKey {
+                name: "reporting".into(),
+                scopes: Vec::new(),
+                expires_at: None,
+                rate_limit: None,
+            },
+            "dmn_live",
+            now_ms,
+        )
+        .unwrap();
+    let secret = secret.expose().to_owned();
+    // The gateway polls the key store every 250 ms.
+    let url = env.url(&format!("/debug/echo?api_key={secret}"));
+    let mut n = 0;
+    let line = loop {
+        get(&url, &[]).await;
+        n += 1;
+        let lines = lines(&log_path(&env), n).await;
+        let line = json(&lines[n - 1]);
+        if line.get("key_id").is_some() || n == 20 {
+            assert!(!lines.concat().contains(&secret));
+            break line;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(line["key_id"], record.id.as_str());
+    assert_eq!(line["path"], "/debug/echo?api_key=REDACTED");
     env.stop().await;
 }
