@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use doorman_config::{AccessLogDestination, AccessLogFormat};
 use doorman_core::{Code, RayId};
@@ -22,6 +22,9 @@ use http::header::HeaderValue;
 
 /// Lines sit in the writer's buffer at most this long.
 const FLUSH_EVERY: Duration = Duration::from_millis(200);
+/// At most one warning about dropped lines per interval: a full queue under load would otherwise
+/// log once per request.
+const WARN_EVERY: Duration = Duration::from_secs(10);
 
 /// What one request leaves for its line. Formatting waits for the writer thread.
 #[derive(Debug, Clone)]
@@ -108,6 +111,9 @@ pub struct AccessLog {
     reopen: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
     writer: Mutex<Option<JoinHandle<()>>>,
+    started: Instant,
+    /// Milliseconds after `started` of the last drop warning, plus one (0: none yet).
+    last_warn_ms: AtomicU64,
 }
 
 /// The access log's counts.
@@ -166,6 +172,7 @@ impl AccessLog {
             counters: counters.clone(),
             reopen: reopen.clone(),
             stop: stop.clone(),
+            failing: false,
         };
         let handle = std::thread::Builder::new()
             .name("doorman-access-log".into())
@@ -177,6 +184,8 @@ impl AccessLog {
             reopen,
             stop,
             writer: Mutex::new(Some(handle)),
+            started: Instant::now(),
+            last_warn_ms: AtomicU64::new(0),
         })
     }
 
@@ -191,9 +200,28 @@ impl AccessLog {
     pub fn record(&self, entry: Box<AccessEntry>) {
         match self.tx.try_send(entry) {
             Ok(()) => {}
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                self.counters.dropped.fetch_add(1, Ordering::Relaxed);
-            }
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => self.dropped(),
+        }
+    }
+
+    fn dropped(&self) {
+        let total = self.counters.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+        // Only the drop path reads the clock; the compare-exchange lets one thread of many win
+        // each interval.
+        let now = self.started.elapsed().as_millis() as u64 + 1;
+        let last = self.last_warn_ms.load(Ordering::Relaxed);
+        if (last == 0 || now.saturating_sub(last) >= WARN_EVERY.as_millis() as u64)
+            && self
+                .last_warn_ms
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            tracing::warn!(
+                target: "doorman::access_log",
+                dropped_total = total,
+                "the access log's queue is full: dropping lines rather than slowing requests; \
+                 doorman_access_log_dropped_total has the count"
+            );
         }
     }
 
@@ -232,6 +260,8 @@ struct Writer {
     counters: Arc<Counters>,
     reopen: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
+    /// Whether the last flush failed: a full disk is reported once, not every 200 ms.
+    failing: bool,
 }
 
 impl Writer {
@@ -278,8 +308,17 @@ impl Writer {
     }
 
     fn flush(&mut self) {
-        if let Err(e) = self.out.flush() {
-            tracing::warn!(target: "doorman::access_log", "cannot write the access log: {e}");
+        match self.out.flush() {
+            Ok(()) if self.failing => {
+                self.failing = false;
+                tracing::info!(target: "doorman::access_log", "the access log is written again");
+            }
+            Ok(()) => {}
+            Err(e) if !self.failing => {
+                self.failing = true;
+                tracing::warn!(target: "doorman::access_log", "cannot write the access log (lines are dropped and counted until it works again): {e}");
+            }
+            Err(_) => {}
         }
     }
 
